@@ -1,0 +1,7 @@
+//! Pieces every Atesto service shares: private keys on disk, signed notes
+//! (checkpoints) and the `{"code","message"}` error shape that sigstore
+//! clients print.
+
+pub mod error;
+pub mod keys;
+pub mod note;

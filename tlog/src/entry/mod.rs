@@ -1,0 +1,1 @@
+//! Entry types (placeholder until written).

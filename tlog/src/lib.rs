@@ -1,0 +1,13 @@
+//! Atesto's transparency log: an append-only RFC 6962 Merkle log stored as
+//! C2SP tlog-tiles, served with the Rekor v1 API and the tiles read API.
+//!
+//! - `entry/`: the entry types (hashedrekord, dsse) and the search index keys.
+//! - `merkle`: tile arithmetic, the in-memory right edge, proofs from tiles.
+//! - `store/`: the storage trait and its redb backend.
+//! - `sequencer`: pools submissions and integrates them in durable batches.
+//! - `log`: shards, checkpoints and reads, shared by the APIs.
+//! - `api/`: HTTP: Rekor v1 (`api/v1/`), tiles, health and metrics.
+
+pub mod entry;
+pub mod merkle;
+pub mod store;

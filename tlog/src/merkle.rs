@@ -1,0 +1,1 @@
+//! Merkle tiles (placeholder until written).

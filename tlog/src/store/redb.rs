@@ -1,0 +1,1 @@
+//! redb backend (placeholder until written).
