@@ -1,1 +1,48 @@
-fn main() {}
+//! `atesto`: one binary for every Atesto service and tool.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "atesto", version, about = "Self-hosted sigstore signing infrastructure")]
+struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the transparency log (Rekor v1 API and C2SP tiles), or administer it.
+    Tlog(cmd::tlog::TlogArgs),
+    /// Write a new private key (PKCS#8 PEM, mode 0600).
+    Keygen(cmd::keygen::KeygenArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Tlog(args) => cmd::tlog::run(args).await,
+            Command::Keygen(args) => cmd::keygen::run(&args),
+        }
+    })
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

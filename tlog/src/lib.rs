@@ -11,3 +11,8 @@
 pub mod entry;
 pub mod merkle;
 pub mod store;
+pub mod api;
+pub mod config;
+pub mod log;
+pub mod metrics;
+pub mod sequencer;

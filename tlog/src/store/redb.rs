@@ -1,1 +1,317 @@
-//! redb backend (placeholder until written).
+//! The embedded backend: one redb file under the data directory.
+//!
+//! A batch is one write transaction with immediate durability, so redb has
+//! fsync'd it before `commit_batch` returns and before any submitter hears of
+//! it. redb holds an exclusive lock on the file: a second process opening the
+//! same store fails with `StoreError::Locked`.
+
+use std::ops::Range;
+use std::path::Path;
+
+use redb::{
+    Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableTable,
+    TableDefinition,
+};
+
+use super::{Batch, LogStore, ShardState, StoreError, StoredCheckpoint, StoredEntry};
+
+/// Shard ordinal -> JSON `ShardInfo`.
+const SHARDS: TableDefinition<u32, &[u8]> = TableDefinition::new("shards");
+/// Shard ordinal -> JSON `StoredCheckpoint`, the latest one.
+const CHECKPOINTS: TableDefinition<u32, &[u8]> = TableDefinition::new("checkpoints");
+/// Global index -> encoded `StoredEntry`.
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+/// (shard, level, index) -> tile hashes; a partial tile is replaced as it grows.
+const TILES: TableDefinition<(u32, u8, u64), &[u8]> = TableDefinition::new("tiles");
+/// Leaf hash -> global index, for duplicates and lookups by entry id.
+const LEAVES: TableDefinition<[u8; 32], u64> = TableDefinition::new("leaves");
+/// Search-index key -> global indexes.
+const SEARCH: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("search");
+
+/// Default page cache: enough for the hot tiles and index pages while keeping
+/// the process small (redb's own default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+pub struct RedbStore {
+    db: Database,
+}
+
+fn backend(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(err.to_string())
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store file. Fails with `Locked` if another process has it open.
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|err| match err {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::Locked(path.display().to_string())
+                }
+                other => backend(other),
+            })?;
+        let txn = db.begin_write().map_err(backend)?;
+        {
+            txn.open_table(SHARDS).map_err(backend)?;
+            txn.open_table(CHECKPOINTS).map_err(backend)?;
+            txn.open_table(ENTRIES).map_err(backend)?;
+            txn.open_table(TILES).map_err(backend)?;
+            txn.open_table(LEAVES).map_err(backend)?;
+            txn.open_multimap_table(SEARCH).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(Self { db })
+    }
+}
+
+/// Entry encoding: integrated time (i64 BE), SET length (u16 BE), SET, body.
+fn encode_entry(entry: &StoredEntry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + entry.set.len() + entry.body.len());
+    out.extend_from_slice(&entry.integrated_time.to_be_bytes());
+    // A SET is an ECDSA signature (< 140 bytes), so u16 always fits.
+    out.extend_from_slice(&(entry.set.len() as u16).to_be_bytes());
+    out.extend_from_slice(&entry.set);
+    out.extend_from_slice(&entry.body);
+    out
+}
+
+fn decode_entry(bytes: &[u8]) -> Result<StoredEntry, StoreError> {
+    let corrupt = || StoreError::Corrupt("short entry record".into());
+    let time: [u8; 8] = bytes.get(..8).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?;
+    let set_len: [u8; 2] = bytes.get(8..10).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?;
+    let set_end = 10 + u16::from_be_bytes(set_len) as usize;
+    Ok(StoredEntry {
+        integrated_time: i64::from_be_bytes(time),
+        set: bytes.get(10..set_end).ok_or_else(corrupt)?.to_vec(),
+        body: bytes.get(set_end..).ok_or_else(corrupt)?.to_vec(),
+    })
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(backend)
+}
+
+impl LogStore for RedbStore {
+    fn shards(&self) -> Result<Vec<ShardState>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let shards = txn.open_table(SHARDS).map_err(backend)?;
+        let checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in shards.range::<u32>(..).map_err(backend)? {
+            let (ordinal, info) = row.map_err(backend)?;
+            let checkpoint = checkpoints
+                .get(ordinal.value())
+                .map_err(backend)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("shard {} has no checkpoint", ordinal.value()))
+                })?;
+            out.push(ShardState {
+                info: decode_json(info.value())?,
+                checkpoint: decode_json(checkpoint.value())?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn create_shard(&self, shard: &ShardState) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(backend)?;
+        txn.set_durability(Durability::Immediate).map_err(backend)?;
+        {
+            let mut shards = txn.open_table(SHARDS).map_err(backend)?;
+            if shards.get(shard.info.ordinal).map_err(backend)?.is_some() {
+                return Err(StoreError::Corrupt(format!(
+                    "shard {} exists already",
+                    shard.info.ordinal
+                )));
+            }
+            shards
+                .insert(shard.info.ordinal, encode_json(&shard.info)?.as_slice())
+                .map_err(backend)?;
+            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
+            checkpoints
+                .insert(shard.info.ordinal, encode_json(&shard.checkpoint)?.as_slice())
+                .map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(backend)?;
+        txn.set_durability(Durability::Immediate).map_err(backend)?;
+        {
+            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
+            let stored: StoredCheckpoint = match checkpoints.get(batch.shard).map_err(backend)? {
+                Some(bytes) => decode_json(bytes.value())?,
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "batch for unknown shard {}",
+                        batch.shard
+                    )));
+                }
+            };
+            // The published tree only grows: a batch that would move the
+            // checkpoint backwards means two writers or a bug, never a commit.
+            if batch.checkpoint.size < stored.size {
+                return Err(StoreError::CheckpointRegression {
+                    shard: batch.shard,
+                    stored: stored.size,
+                    proposed: batch.checkpoint.size,
+                });
+            }
+            checkpoints
+                .insert(batch.shard, encode_json(&batch.checkpoint)?.as_slice())
+                .map_err(backend)?;
+
+            let mut entries = txn.open_table(ENTRIES).map_err(backend)?;
+            let mut leaves = txn.open_table(LEAVES).map_err(backend)?;
+            let mut search = txn.open_multimap_table(SEARCH).map_err(backend)?;
+            for (offset, new) in batch.entries.iter().enumerate() {
+                let index = batch.first_index + offset as u64;
+                entries
+                    .insert(index, encode_entry(&new.entry).as_slice())
+                    .map_err(backend)?;
+                leaves.insert(new.leaf_hash, index).map_err(backend)?;
+                for key in &new.index_keys {
+                    search.insert(key.as_str(), index).map_err(backend)?;
+                }
+            }
+
+            let mut tiles = txn.open_table(TILES).map_err(backend)?;
+            for tile in &batch.tiles {
+                tiles
+                    .insert((batch.shard, tile.level, tile.index), tile.data.as_slice())
+                    .map_err(backend)?;
+            }
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn read_tile(&self, shard: u32, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let tiles = txn.open_table(TILES).map_err(backend)?;
+        Ok(tiles
+            .get((shard, level, index))
+            .map_err(backend)?
+            .map(|data| data.value().to_vec()))
+    }
+
+    fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let entries = txn.open_table(ENTRIES).map_err(backend)?;
+        let mut out = Vec::new();
+        for (expected, row) in (range.start..).zip(entries.range(range).map_err(backend)?) {
+            let (index, bytes) = row.map_err(backend)?;
+            if index.value() != expected {
+                break;
+            }
+            out.push(decode_entry(bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let leaves = txn.open_table(LEAVES).map_err(backend)?;
+        Ok(leaves.get(leaf_hash).map_err(backend)?.map(|v| v.value()))
+    }
+
+    fn search(&self, key: &str) -> Result<Vec<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let search = txn.open_multimap_table(SEARCH).map_err(backend)?;
+        let mut out = Vec::new();
+        for value in search.get(key).map_err(backend)? {
+            out.push(value.map_err(backend)?.value());
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewEntry, ShardInfo, TileData};
+
+    fn shard(ordinal: u32, start: u64) -> ShardState {
+        ShardState {
+            info: ShardInfo {
+                ordinal,
+                tree_id: 7 + ordinal as u64,
+                start,
+                origin: format!("log.test - {}", 7 + ordinal),
+            },
+            checkpoint: StoredCheckpoint {
+                size: 0,
+                root: [0; 32],
+                note: "empty".into(),
+            },
+        }
+    }
+
+    fn batch(first_index: u64, size: u64) -> Batch {
+        Batch {
+            shard: 0,
+            first_index,
+            entries: vec![NewEntry {
+                entry: StoredEntry {
+                    body: format!("body {first_index}").into_bytes(),
+                    integrated_time: 1_700_000_000,
+                    set: vec![1, 2, 3],
+                },
+                leaf_hash: [first_index as u8; 32],
+                index_keys: vec!["sha256:ab".into()],
+            }],
+            tiles: vec![TileData {
+                level: 0,
+                index: 0,
+                data: vec![first_index as u8; 32 * size as usize],
+            }],
+            checkpoint: StoredCheckpoint {
+                size,
+                root: [size as u8; 32],
+                note: format!("note {size}"),
+            },
+        }
+    }
+
+    #[test]
+    fn batches_round_trip_and_checkpoint_never_shrinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.redb");
+        let store = RedbStore::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&shard(0, 0)).unwrap();
+        store.commit_batch(&batch(0, 1)).unwrap();
+        store.commit_batch(&batch(1, 2)).unwrap();
+
+        let entries = store.read_entries(0..5).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].body, b"body 1");
+        assert_eq!(entries[1].set, vec![1, 2, 3]);
+        assert_eq!(store.find_leaf(&[1; 32]).unwrap(), Some(1));
+        assert_eq!(store.search("sha256:ab").unwrap(), vec![0, 1]);
+        assert_eq!(store.read_tile(0, 0, 0).unwrap().unwrap().len(), 64);
+        assert_eq!(store.shards().unwrap()[0].checkpoint.size, 2);
+
+        let err = store.commit_batch(&batch(2, 1)).unwrap_err();
+        assert!(matches!(err, StoreError::CheckpointRegression { .. }));
+        assert_eq!(store.shards().unwrap()[0].checkpoint.size, 2);
+
+        drop(store);
+        let reopened = RedbStore::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        assert_eq!(reopened.shards().unwrap()[0].checkpoint.size, 2);
+    }
+
+    #[test]
+    fn second_open_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.redb");
+        let _first = RedbStore::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let second = RedbStore::open(&path, DEFAULT_CACHE_BYTES);
+        assert!(matches!(second, Err(StoreError::Locked(_))));
+    }
+}

@@ -1,0 +1,175 @@
+//! `atesto tlog`: serve the transparency log, and `atesto tlog rotate`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use atesto_tlog::api::{self, ApiOptions, AppState};
+use atesto_tlog::config::TlogConfig;
+use atesto_tlog::log::Log;
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TlogArgs {
+    #[command(subcommand)]
+    action: Option<TlogAction>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum TlogAction {
+    /// Start a new shard on a running log; older shards stay readable.
+    Rotate(RotateArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Directory of the embedded store and generated keys.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Listen address.
+    #[arg(long)]
+    addr: Option<String>,
+    /// ECDSA P-256 signing key (PKCS#8 PEM); created under --data when absent.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// YAML file with every option; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RotateArgs {
+    /// Data directory of the running log (its admin token is read from there).
+    #[arg(long)]
+    data: PathBuf,
+    /// Address the log listens on.
+    #[arg(long)]
+    addr: String,
+}
+
+pub async fn run(args: TlogArgs) -> anyhow::Result<()> {
+    match args.action {
+        Some(TlogAction::Rotate(rotate_args)) => rotate(rotate_args).await,
+        None => serve(args.serve).await,
+    }
+}
+
+fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
+    let mut config = match &args.config {
+        Some(path) => TlogConfig::from_file(path)?,
+        None => TlogConfig::default(),
+    };
+    if let Some(data) = args.data {
+        config.data = data;
+    }
+    if let Some(addr) = args.addr {
+        config.addr = addr;
+    }
+    if let Some(key) = args.key {
+        config.key = Some(key);
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// The admin token: made on first start, kept beside the store, mode 0600.
+fn load_or_create_admin_token(path: &Path) -> anyhow::Result<String> {
+    if path.exists() {
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok(token.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let token = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(token.as_bytes())?;
+    file.sync_all()?;
+    Ok(token)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    let log = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || Log::open(&config)).await??
+    };
+    let admin_token = load_or_create_admin_token(&config.admin_token_path())?;
+    let view = log.view.load_full();
+    let active = view.active().context("log has no shard")?;
+    tracing::info!(
+        data = %config.data.display(),
+        tree_id = active.info.tree_id,
+        tree_size = active.checkpoint.size,
+        origin = %active.info.origin,
+        "transparency log opened"
+    );
+    let state = AppState {
+        log: Arc::new(log),
+        admin_token: admin_token.into(),
+    };
+    let router = api::router(
+        state,
+        &ApiOptions {
+            body_limit: config.body_limit,
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .with_context(|| format!("listening on {}", config.addr))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or_default(),
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
+    tracing::info!("shutting down");
+}
+
+async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
+    let token_path = args.data.join("admin.token");
+    let token = std::fs::read_to_string(&token_path)
+        .with_context(|| format!("reading the admin token {}", token_path.display()))?;
+    let url = format!("http://{}/admin/v1/rotate", args.addr);
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .with_context(|| format!("calling {url}"))?;
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() {
+        bail!("rotation refused ({status}): {body}");
+    }
+    println!("{}", body.trim_end());
+    Ok(())
+}

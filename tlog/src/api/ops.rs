@@ -1,0 +1,73 @@
+//! Health, readiness, metrics and the admin endpoint that rotates shards.
+
+use atesto_common::error::ApiError;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::api::{AppState, blocking, json_response};
+use crate::sequencer::SubmitError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/admin/v1/rotate", post(rotate))
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers a read.
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    let log = state.log.clone();
+    blocking(move || {
+        log.store.shards().map_err(|err| {
+            tracing::warn!(%err, "store not ready");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        })
+    })
+    .await?;
+    Ok("ready\n")
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.log.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Starts a new shard. Authorized by the token in the data directory.
+async fn rotate(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "admin token required"))?;
+    if !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong admin token"));
+    }
+    let shard = state.log.sequencer.rotate().await.map_err(|err| match err {
+        SubmitError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down"),
+        other => {
+            tracing::error!(err = %other, "rotation failed");
+            ApiError::internal()
+        }
+    })?;
+    let body = serde_json::json!({
+        "treeID": shard.info.tree_id.to_string(),
+        "startIndex": shard.info.start,
+        "origin": shard.info.origin,
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

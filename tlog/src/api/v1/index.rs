@@ -1,0 +1,54 @@
+//! POST /api/v1/index/retrieve: entry ids by artifact hash, email, public key
+//! or subject, combined with `and` / `or`.
+
+use std::collections::BTreeSet;
+
+use atesto_common::error::ApiError;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::api::{AppState, Body, blocking, json_response};
+use crate::entry::index::{Operator, parse_index_query};
+use crate::log::entry_id;
+use crate::merkle;
+
+pub async fn retrieve(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+    let query = parse_index_query(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let log = state.log.clone();
+    let ids = blocking(move || {
+        let mut matched: Option<BTreeSet<u64>> = None;
+        for key in &query.keys {
+            let hits: BTreeSet<u64> = log
+                .store
+                .search(key)
+                .map_err(crate::log::LogError::from)?
+                .into_iter()
+                .collect();
+            matched = Some(match (matched, query.operator) {
+                (None, _) => hits,
+                (Some(acc), Operator::And) => acc.intersection(&hits).copied().collect(),
+                (Some(acc), Operator::Or) => acc.union(&hits).copied().collect(),
+            });
+        }
+        // Only entries under a published checkpoint are answered.
+        let view = log.view.load_full();
+        let mut ids = Vec::new();
+        for index in matched.unwrap_or_default() {
+            let Some(shard) = view.shard_of_index(index) else {
+                continue;
+            };
+            let entries = log
+                .store
+                .read_entries(index..index + 1)
+                .map_err(crate::log::LogError::from)?;
+            if let Some(entry) = entries.first() {
+                ids.push(entry_id(shard.info.tree_id, &merkle::leaf_hash(&entry.body)));
+            }
+        }
+        Ok(ids)
+    })
+    .await?;
+    let body = serde_json::to_string(&ids).map_err(|_| ApiError::internal())?;
+    Ok(json_response(StatusCode::OK, body))
+}

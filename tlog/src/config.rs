@@ -1,0 +1,196 @@
+//! Every option of `atesto tlog`, as read from `--config FILE` (YAML) and
+//! overridden by command-line flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlogConfig {
+    /// Directory holding the store, the generated key and the admin token.
+    pub data: PathBuf,
+    /// Listen address, `HOST:PORT`.
+    pub addr: String,
+    /// ECDSA P-256 PKCS#8 PEM signing checkpoints and SETs; created under
+    /// `data` on first start when absent.
+    pub key: Option<PathBuf>,
+    /// Optional Ed25519 PKCS#8 PEM adding a witness-friendly checkpoint signature.
+    pub witness_key: Option<PathBuf>,
+    /// Name in checkpoint origins and signature lines. Clients look for it in
+    /// the log's base URL, so it should be the host name clients use.
+    pub hostname: Option<String>,
+    /// Tree id of the first shard; random when absent.
+    pub tree_id: Option<u64>,
+    pub batch: BatchConfig,
+    pub shards: ShardConfig,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Seconds before a request is abandoned.
+    pub request_timeout_secs: u64,
+    /// Page cache of the embedded store, in MiB.
+    pub cache_mb: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Most entries integrated by one batch (one transaction, one checkpoint).
+    pub max_size: usize,
+    /// Longest a batch waits for more entries after its first, in milliseconds.
+    pub max_age_ms: u64,
+    /// Submissions waiting for a batch beyond which new ones get 503.
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShardConfig {
+    /// Start a new shard automatically once the active one holds this many entries.
+    pub rotate_at_size: Option<u64>,
+}
+
+impl Default for TlogConfig {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("atesto-data"),
+            addr: "127.0.0.1:3000".into(),
+            key: None,
+            witness_key: None,
+            hostname: None,
+            tree_id: None,
+            batch: BatchConfig::default(),
+            shards: ShardConfig::default(),
+            body_limit: 4 << 20,
+            request_timeout_secs: 30,
+            cache_mb: 64,
+        }
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 1024,
+            max_age_ms: 10,
+            pool_size: 16384,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {source}")]
+    Parse {
+        path: String,
+        source: serde_yaml_ng::Error,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl TlogConfig {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_yaml_ng::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.batch.max_size == 0 || self.batch.pool_size == 0 {
+            return invalid("batch.max_size and batch.pool_size must be positive");
+        }
+        if self.batch.max_age_ms > 1000 {
+            return invalid("batch.max_age_ms above 1000 ms would hold submitters too long");
+        }
+        if self.body_limit < 1024 {
+            return invalid("body_limit below 1 KiB cannot hold an entry");
+        }
+        if matches!(self.tree_id, Some(0)) || self.tree_id.is_some_and(|t| t > i64::MAX as u64) {
+            return invalid("tree_id must be between 1 and 2^63-1");
+        }
+        if let Some(name) = &self.hostname
+            && (name.is_empty() || name.contains(char::is_whitespace) || name.contains('+'))
+        {
+            return invalid("hostname must be non-empty, without spaces or '+'");
+        }
+        Ok(())
+    }
+
+    pub fn batch_max_age(&self) -> Duration {
+        Duration::from_millis(self.batch.max_age_ms)
+    }
+
+    /// The name clients see: configured, else the host of `addr` (loopback
+    /// for a wildcard address).
+    pub fn hostname(&self) -> String {
+        if let Some(name) = &self.hostname {
+            return name.clone();
+        }
+        let host = self
+            .addr
+            .rsplit_once(':')
+            .map_or(self.addr.as_str(), |(host, _)| host)
+            .trim_matches(['[', ']']);
+        match host {
+            "" | "0.0.0.0" | "::" => "localhost".into(),
+            other => other.into(),
+        }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.key
+            .clone()
+            .unwrap_or_else(|| self.data.join("log-key.pem"))
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data.join("log.redb")
+    }
+
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data.join("admin.token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_holds_every_option_and_rejects_unknown_ones() {
+        let yaml = "data: /tmp/x\naddr: 0.0.0.0:8080\nhostname: log.example\ntree_id: 42\n\
+                    batch: {max_size: 10, max_age_ms: 5, pool_size: 100}\n\
+                    shards: {rotate_at_size: 1000}\nbody_limit: 65536\ncache_mb: 16\n\
+                    key: /k.pem\nwitness_key: /w.pem\nrequest_timeout_secs: 5\n";
+        let config: TlogConfig = serde_yaml_ng::from_str(yaml).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.batch.max_size, 10);
+        assert_eq!(config.shards.rotate_at_size, Some(1000));
+        assert_eq!(config.hostname(), "log.example");
+        assert!(serde_yaml_ng::from_str::<TlogConfig>("bogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn hostname_defaults_to_the_listen_host() {
+        let mut config = TlogConfig {
+            addr: "127.0.0.1:5556".into(),
+            ..TlogConfig::default()
+        };
+        assert_eq!(config.hostname(), "127.0.0.1");
+        config.addr = "0.0.0.0:1".into();
+        assert_eq!(config.hostname(), "localhost");
+    }
+}

@@ -1,0 +1,94 @@
+//! Prometheus metrics of the log, served at `/metrics`.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    /// Entries integrated since start.
+    pub entries: IntCounter,
+    /// Submissions answered 409.
+    pub duplicates: IntCounter,
+    /// Submissions answered 503 because the pool was full.
+    pub pool_full: IntCounter,
+    pub commit_failures: IntCounter,
+    /// Entries per batch.
+    pub batch_size: Histogram,
+    /// From a batch's start to its durable commit.
+    pub commit_seconds: Histogram,
+    /// Size of the active shard's tree.
+    pub tree_size: IntGauge,
+    /// HTTP answers by route and status code.
+    pub http_responses: IntCounterVec,
+    /// HTTP handling time by route.
+    pub http_seconds: prometheus::HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("atesto_tlog".into()), None)?;
+        let entries = IntCounter::new("entries_total", "Entries integrated since start")?;
+        let duplicates = IntCounter::new("duplicates_total", "Submissions refused as duplicates")?;
+        let pool_full = IntCounter::new(
+            "pool_full_total",
+            "Submissions refused with 503 because the pool was full",
+        )?;
+        let commit_failures =
+            IntCounter::new("commit_failures_total", "Batches the store failed to commit")?;
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("batch_size", "Entries per integrated batch").buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
+            ]),
+        )?;
+        let commit_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "commit_seconds",
+                "Time from a batch's start to its durable commit",
+            )
+            .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
+        )?;
+        let tree_size = IntGauge::new("tree_size", "Entries in the active shard's tree")?;
+        let http_responses = IntCounterVec::new(
+            Opts::new("http_responses_total", "HTTP responses by route and status"),
+            &["route", "status"],
+        )?;
+        let http_seconds = prometheus::HistogramVec::new(
+            HistogramOpts::new("http_seconds", "HTTP handling time by route")
+                .buckets(prometheus::exponential_buckets(0.0001, 2.0, 16)?),
+            &["route"],
+        )?;
+        registry.register(Box::new(entries.clone()))?;
+        registry.register(Box::new(duplicates.clone()))?;
+        registry.register(Box::new(pool_full.clone()))?;
+        registry.register(Box::new(commit_failures.clone()))?;
+        registry.register(Box::new(batch_size.clone()))?;
+        registry.register(Box::new(commit_seconds.clone()))?;
+        registry.register(Box::new(tree_size.clone()))?;
+        registry.register(Box::new(http_responses.clone()))?;
+        registry.register(Box::new(http_seconds.clone()))?;
+        Ok(Self {
+            registry,
+            entries,
+            duplicates,
+            pool_full,
+            commit_failures,
+            batch_size,
+            commit_seconds,
+            tree_size,
+            http_responses,
+            http_seconds,
+        })
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail on I/O; a metric family error would be a bug.
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(%err, "encoding metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
