@@ -265,8 +265,13 @@ impl Sequencer {
             tracing::error!(%err, "committing a batch failed");
             self.edge = previous_edge;
             self.metrics.commit_failures.inc();
-            for reply in replies.into_iter().chain(repeats.into_iter().map(|(_, r)| r)) {
-                let _ = reply.send(Err(SubmitError::Store(StoreError::Backend(err.to_string()))));
+            for reply in replies
+                .into_iter()
+                .chain(repeats.into_iter().map(|(_, r)| r))
+            {
+                let _ = reply.send(Err(SubmitError::Store(StoreError::Backend(
+                    err.to_string(),
+                ))));
             }
             return;
         }
@@ -277,7 +282,9 @@ impl Sequencer {
             self.metrics.duplicates.inc();
             let _ = reply.send(Err(SubmitError::Duplicate(first_index + position as u64)));
         }
-        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.metrics.batch_size.observe(replies.len() as f64);
         self.metrics.entries.inc_by(replies.len() as u64);
         self.metrics.tree_size.set(self.edge.size() as i64);
@@ -287,8 +294,12 @@ impl Sequencer {
             .batch_proofs(&batch.tiles, old_size..self.edge.size());
         match proofs {
             Ok(proofs) => {
-                for (offset, ((new, reply), proof)) in
-                    batch.entries.into_iter().zip(replies).zip(proofs).enumerate()
+                for (offset, ((new, reply), proof)) in batch
+                    .entries
+                    .into_iter()
+                    .zip(replies)
+                    .zip(proofs)
+                    .enumerate()
                 {
                     let _ = reply.send(Ok(ProvenEntry {
                         index: first_index + offset as u64,
@@ -303,13 +314,20 @@ impl Sequencer {
                 // Committed but unprovable from memory: a bug. Clients may fetch the entry.
                 tracing::error!(%err, "computing inclusion proofs of a committed batch failed");
                 for reply in replies {
-                    let _ = reply.send(Err(SubmitError::Store(StoreError::Corrupt(err.to_string()))));
+                    let _ = reply.send(Err(SubmitError::Store(StoreError::Corrupt(
+                        err.to_string(),
+                    ))));
                 }
             }
         }
     }
 
-    fn sign_set(&self, body: &[u8], integrated_time: i64, index: u64) -> Result<Vec<u8>, StoreError> {
+    fn sign_set(
+        &self,
+        body: &[u8],
+        integrated_time: i64,
+        index: u64,
+    ) -> Result<Vec<u8>, StoreError> {
         let payload = SetPayload {
             body: base64::engine::general_purpose::STANDARD.encode(body),
             integrated_time,
@@ -348,7 +366,9 @@ impl Sequencer {
             start,
             origin: format!("{} - {tree_id}", self.config.hostname),
         };
-        let checkpoint = self.keys.checkpoint(&info.origin, 0, merkle::RightEdge::empty().root())?;
+        let checkpoint =
+            self.keys
+                .checkpoint(&info.origin, 0, merkle::RightEdge::empty().root())?;
         let state = ShardState { info, checkpoint };
         self.store.create_shard(&state)?;
         self.shard = state.info.clone();
@@ -366,6 +386,8 @@ impl Sequencer {
 fn fail_all(accepted: Vec<(NewEntry, Reply)>, err: StoreError) {
     let message = err.to_string();
     for (_, reply) in accepted {
-        let _ = reply.send(Err(SubmitError::Store(StoreError::Backend(message.clone()))));
+        let _ = reply.send(Err(SubmitError::Store(StoreError::Backend(
+            message.clone(),
+        ))));
     }
 }
