@@ -213,7 +213,7 @@ pub struct PublicKey {
     algorithm: KeyAlgorithm,
     /// DER SubjectPublicKeyInfo as aws-lc re-encodes it.
     spki: Vec<u8>,
-    /// The raw key: the 32 bytes of an Ed25519 key (what Ed25519ph needs).
+    /// The subjectPublicKey bits: for Ed25519, the 32-byte key Ed25519ph needs.
     raw: Vec<u8>,
     /// DER of the certificate the key came from, if it came from one.
     certificate: Option<Vec<u8>>,
@@ -223,8 +223,8 @@ pub struct PublicKey {
 impl PublicKey {
     /// Parses a PEM public key or certificate, or the DER of either.
     pub fn parse(input: &[u8]) -> Result<Self, PubKeyError> {
-        // DER is a SEQUENCE; a PEM text never starts with its tag byte '0'
-        // unless it has leading junk, which Go's PEM decoder skips too.
+        // DER starts with a SEQUENCE tag, 0x30: the character '0', which
+        // starts no PEM text (leading junk aside, which the PEM path skips).
         if input.first() == Some(&0x30) {
             if SubjectPublicKeyInfo::from_der(input).is_ok() {
                 return Self::from_spki_der(input);
