@@ -288,13 +288,10 @@ mod tests {
             with(&|b| b["spec"]["signature"]["content"] = json!("not base64!"))
                 .starts_with("field spec.signature.content is not valid base64: ")
         );
+        let csr =
+            b64(b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n");
         assert_eq!(
-            with(
-                &|b| {
-                    b["spec"]["signature"]["publicKey"]["content"] =
-                json!(b64(b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"))
-                }
-            ),
+            with(&|b| b["spec"]["signature"]["publicKey"]["content"] = json!(csr)),
             "spec.signature.publicKey.content: PEM block is a CERTIFICATE REQUEST, expected PUBLIC KEY or CERTIFICATE"
         );
         assert_eq!(
