@@ -33,12 +33,18 @@ const WEAK_ARTIFACT: &[u8] = b"atesto weak-key artifact";
 const WEAK_SIGNATURE_B64: &str = "ZRUF1Mw9UYffBkyFNa/n73zepwO6FwEr22uvvM5tbyyCJKy7f2zLTOgVwKJ4S89l4Kas/EtoyftvR8KRhOV/+DUXAZTd0Z9F1LN/OfcLf8KAc93KqGYqNPkvNIqwk8ShH76vOGnn7nk1d9yFg3zgAz5D4G3hTopTjrd2PffVQLE=";
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn tree_id(info: &Value) -> u64 {
     let text = info["treeID"].as_str().expect("treeID is a string");
-    assert!(text.bytes().all(|b| b.is_ascii_digit()), "treeID {text:?} is not decimal");
+    assert!(
+        text.bytes().all(|b| b.is_ascii_digit()),
+        "treeID {text:?} is not decimal"
+    );
     text.parse().unwrap()
 }
 
@@ -46,7 +52,11 @@ fn tree_id(info: &Value) -> u64 {
 fn tree_head(info: &Value, key: &LogKey) -> Checkpoint {
     let head = Checkpoint::parse(info["signedTreeHead"].as_str().expect("signedTreeHead"));
     head.verify(key);
-    assert_eq!(head.signatures.len(), 1, "v1 replies carry one signature line");
+    assert_eq!(
+        head.signatures.len(),
+        1,
+        "v1 replies carry one signature line"
+    );
     assert_eq!(head.size, info["treeSize"].as_u64().unwrap());
     assert_eq!(hex::encode(head.root), info["rootHash"].as_str().unwrap());
     assert_eq!(head.origin, format!("{HOSTNAME} - {}", tree_id(info)));
@@ -56,7 +66,12 @@ fn tree_head(info: &Value, key: &LogKey) -> Checkpoint {
 
 fn submit_artifacts(tlog: &Tlog, key: &LogKey, signer: &Signer, n: usize) -> Vec<LogEntry> {
     (0..n)
-        .map(|i| tlog.submit(&signer.hashedrekord(format!("artifact {i}").as_bytes()), key))
+        .map(|i| {
+            tlog.submit(
+                &signer.hashedrekord(format!("artifact {i}").as_bytes()),
+                key,
+            )
+        })
         .collect()
 }
 
@@ -69,12 +84,17 @@ fn submit_concurrently(tlog: &Tlog, key: &LogKey, n: usize, threads: usize) -> V
                     let signer = Signer::new();
                     (t..n)
                         .step_by(threads)
-                        .map(|i| tlog.submit(&signer.hashedrekord(format!("bulk {i}").as_bytes()), key))
+                        .map(|i| {
+                            tlog.submit(&signer.hashedrekord(format!("bulk {i}").as_bytes()), key)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
     entries.sort_by_key(|e| e.log_index);
     entries
@@ -90,7 +110,13 @@ fn get_entry(tlog: &Tlog, path: &str) -> LogEntry {
 fn retrieve(tlog: &Tlog, path: &str, query: &Value) -> Vec<LogEntry> {
     let reply = tlog.post(path, query);
     assert_eq!(reply.status, 200, "{query}: {}", reply.text);
-    reply.json().as_array().expect("an array").iter().map(LogEntry::from_value).collect()
+    reply
+        .json()
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(LogEntry::from_value)
+        .collect()
 }
 
 fn ids(entries: &[LogEntry]) -> BTreeSet<String> {
@@ -105,13 +131,23 @@ fn submission_answers_a_verifiable_rekor_log_entry() {
     let before = now();
     let entry = tlog.submit(&proposed, &key);
     assert!((before - 5..=now() + 5).contains(&entry.integrated_time));
-    assert_eq!((entry.log_index, entry.index_in_shard, entry.tree_size), (0, 0, 1));
+    assert_eq!(
+        (entry.log_index, entry.index_in_shard, entry.tree_size),
+        (0, 0, 1)
+    );
     assert!(entry.hashes.is_empty());
-    assert_eq!(entry.root, entry.leaf_hash(), "a one-leaf tree's root is its leaf");
+    assert_eq!(
+        entry.root,
+        entry.leaf_hash(),
+        "a one-leaf tree's root is its leaf"
+    );
 
     let info = tlog.log_info();
     assert_eq!(entry.tree_id(), tree_id(&info));
-    assert_eq!(entry.checkpoint_note, info["signedTreeHead"].as_str().unwrap());
+    assert_eq!(
+        entry.checkpoint_note,
+        info["signedTreeHead"].as_str().unwrap()
+    );
     tree_head(&info, &key);
 
     // The body is the canonical form of exactly what was proposed.
@@ -206,7 +242,10 @@ fn log_info_and_consistency_proofs_verify() {
     let entries = submit_artifacts(&tlog, &key, &Signer::new(), 7);
     // Sequential submissions make one checkpoint each: sizes 1..=7.
     let heads: Vec<(u64, Hash)> = entries.iter().map(|e| (e.tree_size, e.root)).collect();
-    assert_eq!(heads.iter().map(|h| h.0).collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
+    assert_eq!(
+        heads.iter().map(|h| h.0).collect::<Vec<_>>(),
+        (1..=7).collect::<Vec<_>>()
+    );
 
     let info = tlog.log_info();
     let object = info.as_object().unwrap();
@@ -214,7 +253,8 @@ fn log_info_and_consistency_proofs_verify() {
         assert!(object.contains_key(field), "{field} missing from {info}");
     }
     assert!(
-        info.get("inactiveShards").is_none_or(|s| s.as_array().unwrap().is_empty()),
+        info.get("inactiveShards")
+            .is_none_or(|s| s.as_array().unwrap().is_empty()),
         "a log never rotated has no inactive shards: {info}"
     );
     let head = tree_head(&info, &key);
@@ -236,7 +276,12 @@ fn public_key_is_the_pem_the_log_id_names() {
     let (_dir, tlog, key) = fresh_log("", &[]);
     let reply = tlog.get("/api/v1/log/publicKey");
     assert_eq!(reply.status, 200);
-    assert!(reply.header("Content-Type").unwrap().starts_with("application/x-pem-file"));
+    assert!(
+        reply
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("application/x-pem-file")
+    );
     assert!(reply.text.starts_with("-----BEGIN PUBLIC KEY-----\n"));
     let entry = tlog.submit(&Signer::new().hashedrekord(b"x"), &key);
     assert_eq!(entry.log_id, hex::encode(Sha256::digest(&key.der)));
@@ -244,8 +289,10 @@ fn public_key_is_the_pem_the_log_id_names() {
     let id = tree_id(&tlog.log_info());
     let reply = tlog.get(&format!("/api/v1/log/publicKey?treeID={id}"));
     assert_eq!(reply.text, key.pem);
-    tlog.get(&format!("/api/v1/log/publicKey?treeID={}", id ^ 1)).expect_error(404);
-    tlog.get("/api/v1/log/publicKey?treeID=abc").expect_error(400);
+    tlog.get(&format!("/api/v1/log/publicKey?treeID={}", id ^ 1))
+        .expect_error(404);
+    tlog.get("/api/v1/log/publicKey?treeID=abc")
+        .expect_error(400);
 }
 
 #[test]
@@ -258,7 +305,10 @@ fn retrieve_by_ids_indexes_and_entries() {
     let entries: Vec<LogEntry> = proposed.iter().map(|p| tlog.submit(p, &key)).collect();
 
     // sigstore-python posts to the trailing-slash form.
-    for path in ["/api/v1/log/entries/retrieve", "/api/v1/log/entries/retrieve/"] {
+    for path in [
+        "/api/v1/log/entries/retrieve",
+        "/api/v1/log/entries/retrieve/",
+    ] {
         let by_id = retrieve(
             &tlog,
             path,
@@ -270,7 +320,10 @@ fn retrieve_by_ids_indexes_and_entries() {
         }
 
         let by_index = retrieve(&tlog, path, &json!({"logIndexes": [0, 2]}));
-        assert_eq!(ids(&by_index), ids(&[entries[0].clone(), entries[2].clone()]));
+        assert_eq!(
+            ids(&by_index),
+            ids(&[entries[0].clone(), entries[2].clone()])
+        );
 
         let by_content = retrieve(&tlog, path, &json!({"entries": [proposed[1]]}));
         assert_eq!(ids(&by_content), ids(&entries[1..2]));
@@ -286,17 +339,32 @@ fn retrieve_by_ids_indexes_and_entries() {
     }
 
     let eleven: Vec<u64> = (0..11).collect();
-    tlog.post("/api/v1/log/entries/retrieve", &json!({"logIndexes": eleven}))
-        .expect_error(422);
+    tlog.post(
+        "/api/v1/log/entries/retrieve",
+        &json!({"logIndexes": eleven}),
+    )
+    .expect_error(422);
     let six: Vec<u64> = (0..6).collect();
-    let five: Vec<&str> = entries.iter().map(|e| e.id.as_str()).cycle().take(5).collect();
-    tlog.post("/api/v1/log/entries/retrieve", &json!({"logIndexes": six, "entryUUIDs": five}))
-        .expect_error(422);
-    tlog.post("/api/v1/log/entries/retrieve", &json!({})).expect_error(400);
+    let five: Vec<&str> = entries
+        .iter()
+        .map(|e| e.id.as_str())
+        .cycle()
+        .take(5)
+        .collect();
+    tlog.post(
+        "/api/v1/log/entries/retrieve",
+        &json!({"logIndexes": six, "entryUUIDs": five}),
+    )
+    .expect_error(422);
+    tlog.post("/api/v1/log/entries/retrieve", &json!({}))
+        .expect_error(400);
     tlog.post("/api/v1/log/entries/retrieve", &json!({"logIndexes": [-1]}))
         .expect_error(400);
-    tlog.post("/api/v1/log/entries/retrieve", &json!({"entryUUIDs": ["xyz"]}))
-        .expect_error(400);
+    tlog.post(
+        "/api/v1/log/entries/retrieve",
+        &json!({"entryUUIDs": ["xyz"]}),
+    )
+    .expect_error(400);
     tlog.post_raw("/api/v1/log/entries/retrieve", b"{not json".to_vec())
         .expect_error(400);
 }
@@ -320,15 +388,26 @@ fn index_search_by_hash_and_public_key() {
             .map(|id| id.as_str().unwrap().to_owned())
             .collect()
     };
-    let set = |entries: &[&LogEntry]| entries.iter().map(|e| e.id.clone()).collect::<BTreeSet<_>>();
+    let set = |entries: &[&LogEntry]| {
+        entries
+            .iter()
+            .map(|e| e.id.clone())
+            .collect::<BTreeSet<_>>()
+    };
     let hash = |artifact: &[u8]| format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
     let public_key =
         |s: &Signer| json!({"format": "x509", "content": STANDARD.encode(s.public_key_pem())});
 
-    assert_eq!(search(json!({"hash": hash(b"X")})), set(&[&alice_x, &bob_x]));
+    assert_eq!(
+        search(json!({"hash": hash(b"X")})),
+        set(&[&alice_x, &bob_x])
+    );
     assert_eq!(search(json!({"hash": hash(b"Y")})), set(&[&alice_y]));
     assert_eq!(search(json!({"hash": hash(b"Z")})), set(&[]));
-    assert_eq!(search(json!({"publicKey": public_key(&alice)})), set(&[&alice_x, &alice_y]));
+    assert_eq!(
+        search(json!({"publicKey": public_key(&alice)})),
+        set(&[&alice_x, &alice_y])
+    );
     assert_eq!(
         search(json!({"hash": hash(b"X"), "publicKey": public_key(&alice), "operator": "and"})),
         set(&[&alice_x])
@@ -338,8 +417,10 @@ fn index_search_by_hash_and_public_key() {
         set(&[&alice_y, &bob_x])
     );
 
-    tlog.post_raw("/api/v1/index/retrieve", b"nope".to_vec()).expect_error(400);
-    tlog.post("/api/v1/index/retrieve", &json!({"hash": "sha256:zz"})).expect_error(400);
+    tlog.post_raw("/api/v1/index/retrieve", b"nope".to_vec())
+        .expect_error(400);
+    tlog.post("/api/v1/index/retrieve", &json!({"hash": "sha256:zz"}))
+        .expect_error(400);
 }
 
 #[test]
@@ -350,7 +431,12 @@ fn tiles_of_a_small_tree() {
 
     let reply = tlog.get("/checkpoint");
     assert_eq!(reply.status, 200);
-    assert!(reply.header("Content-Type").unwrap().starts_with("text/plain"));
+    assert!(
+        reply
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let checkpoint = Checkpoint::parse(&reply.text);
     checkpoint.verify(&key);
     assert_eq!(checkpoint.size, 5);
@@ -367,7 +453,12 @@ fn tiles_of_a_small_tree() {
     assert_eq!(split_bundle(&reply.bytes), bodies);
 
     // Tiles the tree does not have yet.
-    for path in ["/tile/0/000", "/tile/entries/000", "/tile/0/001.p/1", "/tile/1/000.p/1"] {
+    for path in [
+        "/tile/0/000",
+        "/tile/entries/000",
+        "/tile/0/001.p/1",
+        "/tile/1/000.p/1",
+    ] {
         tlog.get(path).expect_error(404);
     }
 
@@ -378,7 +469,8 @@ fn tiles_of_a_small_tree() {
     assert_eq!(Checkpoint::parse(&reply.text).root, checkpoint.root);
     let reply = tlog.get(&format!("/shards/{id}/tile/0/000.p/5"));
     assert_eq!(reply.bytes, leaves.concat());
-    tlog.get(&format!("/shards/{}/checkpoint", id ^ 1)).expect_error(404);
+    tlog.get(&format!("/shards/{}/checkpoint", id ^ 1))
+        .expect_error(404);
     tlog.get("/shards/abc/checkpoint").expect_error(400);
 }
 
@@ -408,13 +500,21 @@ fn tiles_and_proofs_across_a_full_tile() {
     assert_eq!(level1.bytes, merkle_root(&leaves[..256]));
     // The tree's root from its tiles alone.
     assert_eq!(
-        node_hash(&level1.bytes.try_into().unwrap(), &merkle_root(&leaves[256..])),
+        node_hash(
+            &level1.bytes.try_into().unwrap(),
+            &merkle_root(&leaves[256..])
+        ),
         head.root
     );
 
     let bundle = tlog.get("/tile/entries/000");
     assert_eq!(bundle.status, 200);
-    assert!(bundle.header("Cache-Control").unwrap().contains("immutable"));
+    assert!(
+        bundle
+            .header("Cache-Control")
+            .unwrap()
+            .contains("immutable")
+    );
     let bodies = split_bundle(&bundle.bytes);
     assert_eq!(bodies.len(), 256);
     for (body, entry) in bodies.iter().zip(&entries) {
@@ -422,7 +522,12 @@ fn tiles_and_proofs_across_a_full_tile() {
     }
     let bundle = tlog.get("/tile/entries/001.p/44");
     assert_eq!(split_bundle(&bundle.bytes).len(), 44);
-    for path in ["/tile/1/000", "/tile/0/001", "/tile/entries/001", "/tile/2/000.p/1"] {
+    for path in [
+        "/tile/1/000",
+        "/tile/0/001",
+        "/tile/entries/001",
+        "/tile/2/000.p/1",
+    ] {
         tlog.get(path).expect_error(404);
     }
 
@@ -435,7 +540,12 @@ fn tiles_and_proofs_across_a_full_tile() {
         check_consistency(&tlog, None, old, final_head);
     }
     for size in [1, 100, 255, 256, 257, 299] {
-        check_consistency(&tlog, None, (size, merkle_root(&leaves[..size as usize])), final_head);
+        check_consistency(
+            &tlog,
+            None,
+            (size, merkle_root(&leaves[..size as usize])),
+            final_head,
+        );
     }
     for index in [0, 255, 256, 299] {
         let read = get_entry(&tlog, &format!("/api/v1/log/entries?logIndex={index}"));
@@ -454,11 +564,26 @@ fn health_readiness_and_metrics() {
     tlog.submit(&Signer::new().hashedrekord(b"metered"), &key);
     let reply = tlog.get("/metrics");
     assert_eq!(reply.status, 200);
-    assert!(reply.header("Content-Type").unwrap().starts_with("text/plain"));
-    assert!(reply.text.contains("\natesto_tlog_entries_total 1\n"), "{}", reply.text);
+    assert!(
+        reply
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        reply.text.contains("\natesto_tlog_entries_total 1\n"),
+        "{}",
+        reply.text
+    );
     for histogram in ["atesto_tlog_batch_size", "atesto_tlog_commit_seconds"] {
-        assert!(reply.text.contains(&format!("{histogram}_bucket{{")), "{histogram}");
-        assert!(reply.text.contains(&format!("{histogram}_count 1")), "{histogram}");
+        assert!(
+            reply.text.contains(&format!("{histogram}_bucket{{")),
+            "{histogram}"
+        );
+        assert!(
+            reply.text.contains(&format!("{histogram}_count 1")),
+            "{histogram}"
+        );
     }
 }
 
@@ -466,7 +591,9 @@ fn health_readiness_and_metrics() {
 fn assert_no_server_errors(tlog: &Tlog) {
     let metrics = tlog.get("/metrics").text;
     assert!(
-        !metrics.lines().any(|l| l.starts_with("atesto_tlog_http_responses_total") && l.contains("status=\"5")),
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("atesto_tlog_http_responses_total") && l.contains("status=\"5")),
         "some request answered 5xx:\n{metrics}"
     );
 }
@@ -491,11 +618,26 @@ fn hostile_submissions_are_refused_in_the_rekor_shape() {
         submit(raw.to_vec()).expect_error(400);
     }
     let mut cases: Vec<(&str, Value)> = vec![
-        ("unknown kind", json!({"kind": "nope", "apiVersion": "0.0.1", "spec": {}})),
-        ("no spec", json!({"kind": "hashedrekord", "apiVersion": "0.0.1"})),
-        ("bad signature base64", hashedrekord("sha256", &digest, "!!!not base64!!!", &pem)),
-        ("bad key base64", hashedrekord("sha256", &digest, &sig, "%%%")),
-        ("not a PEM", hashedrekord("sha256", &digest, &sig, &STANDARD.encode("hello"))),
+        (
+            "unknown kind",
+            json!({"kind": "nope", "apiVersion": "0.0.1", "spec": {}}),
+        ),
+        (
+            "no spec",
+            json!({"kind": "hashedrekord", "apiVersion": "0.0.1"}),
+        ),
+        (
+            "bad signature base64",
+            hashedrekord("sha256", &digest, "!!!not base64!!!", &pem),
+        ),
+        (
+            "bad key base64",
+            hashedrekord("sha256", &digest, &sig, "%%%"),
+        ),
+        (
+            "not a PEM",
+            hashedrekord("sha256", &digest, &sig, &STANDARD.encode("hello")),
+        ),
         (
             "garbled PEM",
             hashedrekord(
@@ -505,11 +647,26 @@ fn hostile_submissions_are_refused_in_the_rekor_shape() {
                 &STANDARD.encode("-----BEGIN PUBLIC KEY-----\nAAAA!!\n-----END PUBLIC KEY-----\n"),
             ),
         ),
-        ("sha512 with a sha256 digest", hashedrekord("sha512", &digest, &sig, &pem)),
-        ("sha256 with a longer digest", hashedrekord("sha256", &format!("{digest}{digest}"), &sig, &pem)),
-        ("sha384 with a sha256 digest", hashedrekord("sha384", &digest, &sig, &pem)),
-        ("unknown algorithm", hashedrekord("md5", &digest[..32], &sig, &pem)),
-        ("non-hex digest", hashedrekord("sha256", &"zz".repeat(32), &sig, &pem)),
+        (
+            "sha512 with a sha256 digest",
+            hashedrekord("sha512", &digest, &sig, &pem),
+        ),
+        (
+            "sha256 with a longer digest",
+            hashedrekord("sha256", &format!("{digest}{digest}"), &sig, &pem),
+        ),
+        (
+            "sha384 with a sha256 digest",
+            hashedrekord("sha384", &digest, &sig, &pem),
+        ),
+        (
+            "unknown algorithm",
+            hashedrekord("md5", &digest[..32], &sig, &pem),
+        ),
+        (
+            "non-hex digest",
+            hashedrekord("sha256", &"zz".repeat(32), &sig, &pem),
+        ),
         (
             "signature of another artifact",
             hashedrekord("sha256", &hex::encode(Sha256::digest(b"other")), &sig, &pem),
@@ -553,7 +710,10 @@ fn hostile_reads_are_refused_in_the_rekor_shape() {
         ("/api/v1/log/entries?logIndex=2", 404),
         ("/api/v1/log/entries?logIndex=18446744073709551615", 404),
         ("/api/v1/log/entries?logIndex=18446744073709551616", 400),
-        ("/api/v1/log/entries?logIndex=99999999999999999999999999", 400),
+        (
+            "/api/v1/log/entries?logIndex=99999999999999999999999999",
+            400,
+        ),
         ("/api/v1/log/entries?logIndex=abc", 400),
         ("/api/v1/log/entries?logIndex=", 400),
         ("/api/v1/log/entries?logIndex=1.5", 400),
@@ -564,8 +724,14 @@ fn hostile_reads_are_refused_in_the_rekor_shape() {
         ("/api/v1/log/proof?firstSize=0&lastSize=2", 400),
         ("/api/v1/log/proof?firstSize=a&lastSize=2", 400),
         ("/api/v1/log/proof?firstSize=1&lastSize=-2", 400),
-        ("/api/v1/log/proof?firstSize=1&lastSize=18446744073709551616", 400),
-        ("/api/v1/log/proof?firstSize=1&lastSize=18446744073709551615", 400),
+        (
+            "/api/v1/log/proof?firstSize=1&lastSize=18446744073709551616",
+            400,
+        ),
+        (
+            "/api/v1/log/proof?firstSize=1&lastSize=18446744073709551615",
+            400,
+        ),
         ("/api/v1/log/proof?firstSize=1", 400),
         ("/api/v1/log/proof?firstSize=1&lastSize=1&treeID=x", 400),
         // unknown path, methods
@@ -592,6 +758,11 @@ fn hostile_reads_are_refused_in_the_rekor_shape() {
         ("/tile/entries/000", 404),
         ("/tile/entries/999.p/1", 404),
         ("/tile/5/000.p/1", 404),
+        // percent-encoded bytes that are not UTF-8
+        ("/api/v1/log/entries/%FF", 400),
+        ("/api/v1/log/entries?logIndex=%FF", 400),
+        ("/tile/%FF/000", 400),
+        ("/shards/%FF/checkpoint", 400),
     ]
     .into_iter()
     .map(|(path, status)| (path.to_owned(), status))
@@ -602,8 +773,17 @@ fn hostile_reads_are_refused_in_the_rekor_shape() {
         (format!("/api/v1/log/entries/{}", "g".repeat(64)), 400),
         (format!("/api/v1/log/entries/{}", "\u{e9}".repeat(32)), 400),
         (format!("/api/v1/log/entries/{}", "0".repeat(64)), 404),
-        (format!("/api/v1/log/entries/{other_tree}{}", &entries[0].id[16..]), 404),
-        (format!("/api/v1/log/proof?firstSize=1&lastSize=1&treeID={}", tree_id(&info) ^ 1), 404),
+        (
+            format!("/api/v1/log/entries/{other_tree}{}", &entries[0].id[16..]),
+            404,
+        ),
+        (
+            format!(
+                "/api/v1/log/proof?firstSize=1&lastSize=1&treeID={}",
+                tree_id(&info) ^ 1
+            ),
+            404,
+        ),
     ])
     .collect();
     for (path, status) in &cases {
@@ -643,7 +823,11 @@ fn rotation_starts_a_new_shard_and_keeps_the_old_one_readable() {
     let http = client();
     Reply::from(http.post(&rotate_url).send().unwrap()).expect_error(401);
     Reply::from(http.post(&rotate_url).bearer_auth("wrong").send().unwrap()).expect_error(403);
-    assert_eq!(tree_id(&tlog.log_info()), old_id, "a refused rotation changes nothing");
+    assert_eq!(
+        tree_id(&tlog.log_info()),
+        old_id,
+        "a refused rotation changes nothing"
+    );
 
     let output = atesto(&[
         "tlog",
@@ -653,7 +837,11 @@ fn rotation_starts_a_new_shard_and_keeps_the_old_one_readable() {
         "--addr",
         &tlog.addr,
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let rotated: Value = serde_json::from_slice(&output.stdout).expect("rotate prints JSON");
 
     let info = tlog.log_info();
@@ -671,10 +859,16 @@ fn rotation_starts_a_new_shard_and_keeps_the_old_one_readable() {
 
     // A new entry continues the global index but starts the new tree.
     let new = tlog.submit(&signer.hashedrekord(b"after rotation"), &key);
-    assert_eq!((new.log_index, new.index_in_shard, new.tree_size), (3, 0, 1));
+    assert_eq!(
+        (new.log_index, new.index_in_shard, new.tree_size),
+        (3, 0, 1)
+    );
     assert_eq!(new.tree_id(), new_id);
     assert_eq!(&new.id[..16], format!("{new_id:016x}"));
-    assert_eq!(get_entry(&tlog, "/api/v1/log/entries?logIndex=3").id, new.id);
+    assert_eq!(
+        get_entry(&tlog, "/api/v1/log/entries?logIndex=3").id,
+        new.id
+    );
 
     // Old entries stay readable, proven against the old shard's checkpoint.
     for (index, entry) in old.iter().enumerate() {
@@ -686,28 +880,63 @@ fn rotation_starts_a_new_shard_and_keeps_the_old_one_readable() {
             let read = get_entry(&tlog, &path);
             read.verify(&key);
             assert_eq!(read.id, entry.id);
-            assert_eq!((read.log_index, read.index_in_shard), (index as u64, index as u64));
-            assert_eq!(read.checkpoint_note, old_info["signedTreeHead"].as_str().unwrap());
+            assert_eq!(
+                (read.log_index, read.index_in_shard),
+                (index as u64, index as u64)
+            );
+            assert_eq!(
+                read.checkpoint_note,
+                old_info["signedTreeHead"].as_str().unwrap()
+            );
         }
     }
     // The old id with the new tree's prefix names nothing.
-    tlog.get(&format!("/api/v1/log/entries/{new_id:016x}{}", &old[0].id[16..]))
-        .expect_error(404);
+    tlog.get(&format!(
+        "/api/v1/log/entries/{new_id:016x}{}",
+        &old[0].id[16..]
+    ))
+    .expect_error(404);
     // A duplicate of an old entry points at it in its own shard.
-    let message = tlog.post("/api/v1/log/entries", &proposed[0]).expect_error(409);
+    let message = tlog
+        .post("/api/v1/log/entries", &proposed[0])
+        .expect_error(409);
     assert!(message.ends_with(&old[0].id), "{message}");
+
+    // Search answers each entry under its own shard's id.
+    let hits = tlog.post(
+        "/api/v1/index/retrieve",
+        &json!({"publicKey": {
+            "format": "x509",
+            "content": STANDARD.encode(signer.public_key_pem()),
+        }}),
+    );
+    assert_eq!(hits.status, 200, "{}", hits.text);
+    let expected: BTreeSet<String> = old.iter().chain([&new]).map(|e| e.id.clone()).collect();
+    let found: BTreeSet<String> = serde_json::from_str(&hits.text).unwrap();
+    assert_eq!(found, expected);
 
     let old_head = (3, old[2].root);
     check_consistency(&tlog, Some(old_id), (1, old[0].root), old_head);
     check_consistency(&tlog, Some(old_id), (2, old[1].root), old_head);
-    tlog.get(&format!("/api/v1/log/proof?firstSize=1&lastSize=4&treeID={old_id}"))
-        .expect_error(400);
+    tlog.get(&format!(
+        "/api/v1/log/proof?firstSize=1&lastSize=4&treeID={old_id}"
+    ))
+    .expect_error(400);
     let reply = tlog.get(&format!("/shards/{old_id}/checkpoint"));
     assert_eq!(reply.text, old_info["signedTreeHead"].as_str().unwrap());
     let reply = tlog.get(&format!("/shards/{old_id}/tile/0/000.p/3"));
-    assert_eq!(reply.bytes, old.iter().map(LogEntry::leaf_hash).collect::<Vec<_>>().concat());
+    assert_eq!(
+        reply.bytes,
+        old.iter()
+            .map(LogEntry::leaf_hash)
+            .collect::<Vec<_>>()
+            .concat()
+    );
     let checkpoint = Checkpoint::parse(&tlog.get("/checkpoint").text);
-    assert_eq!((checkpoint.size, checkpoint.origin), (1, format!("{HOSTNAME} - {new_id}")));
+    assert_eq!(
+        (checkpoint.size, checkpoint.origin),
+        (1, format!("{HOSTNAME} - {new_id}"))
+    );
 }
 
 #[test]
@@ -717,7 +946,11 @@ fn keygen_writes_private_pkcs8_keys_and_never_overwrites() {
         let path = dir.path().join(format!("{key_type}.pem"));
         let out = path.to_str().unwrap();
         let output = atesto(&["keygen", "--out", out, "--type", key_type]);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -749,9 +982,19 @@ fn keygen_writes_private_pkcs8_keys_and_never_overwrites() {
 
         let again = atesto(&["keygen", "--out", out, "--type", key_type]);
         assert!(!again.status.success(), "keygen overwrote {out}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), pem, "the key file changed");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            pem,
+            "the key file changed"
+        );
     }
-    let bad = atesto(&["keygen", "--out", dir.path().join("rsa.pem").to_str().unwrap(), "--type", "rsa"]);
+    let bad = atesto(&[
+        "keygen",
+        "--out",
+        dir.path().join("rsa.pem").to_str().unwrap(),
+        "--type",
+        "rsa",
+    ]);
     assert!(!bad.status.success());
     assert!(!dir.path().join("rsa.pem").exists());
 }
@@ -760,8 +1003,14 @@ fn keygen_writes_private_pkcs8_keys_and_never_overwrites() {
 fn tlog_signs_with_the_key_it_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("log.pem");
-    assert!(atesto(&["keygen", "--out", key_path.to_str().unwrap()]).status.success());
-    let der = pem_rfc7468::decode_vec(std::fs::read(&key_path).unwrap().as_slice()).unwrap().1;
+    assert!(
+        atesto(&["keygen", "--out", key_path.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let der = pem_rfc7468::decode_vec(std::fs::read(&key_path).unwrap().as_slice())
+        .unwrap()
+        .1;
     let expected = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der)
         .unwrap()
         .public_key()
@@ -778,13 +1027,24 @@ fn tlog_signs_with_the_key_it_is_given() {
 
     // An Ed25519 key cannot be the log key: clients need ECDSA P-256.
     let ed_path = dir.path().join("ed.pem");
-    assert!(atesto(&["keygen", "--out", ed_path.to_str().unwrap(), "--type", "ed25519"]).status.success());
+    assert!(
+        atesto(&[
+            "keygen",
+            "--out",
+            ed_path.to_str().unwrap(),
+            "--type",
+            "ed25519"
+        ])
+        .status
+        .success()
+    );
     let mut child = Tlog::spawn(
         &dir.path().join("data2"),
         &free_addr(),
         &["--key", ed_path.to_str().unwrap()],
     );
-    let status = wait_exit(&mut child, std::time::Duration::from_secs(20)).expect("refuses to start");
+    let status =
+        wait_exit(&mut child, std::time::Duration::from_secs(20)).expect("refuses to start");
     assert!(!status.success());
     assert!(read_stderr(&mut child).contains("ECDSA P-256"));
 }
@@ -793,9 +1053,17 @@ fn tlog_signs_with_the_key_it_is_given() {
 fn witness_key_adds_a_second_checkpoint_signature_only_on_tiles() {
     let dir = tempfile::tempdir().unwrap();
     let witness_path = dir.path().join("witness.pem");
-    let output = atesto(&["keygen", "--out", witness_path.to_str().unwrap(), "--type", "ed25519"]);
+    let output = atesto(&[
+        "keygen",
+        "--out",
+        witness_path.to_str().unwrap(),
+        "--type",
+        "ed25519",
+    ]);
     assert!(output.status.success());
-    let der = pem_rfc7468::decode_vec(std::fs::read(&witness_path).unwrap().as_slice()).unwrap().1;
+    let der = pem_rfc7468::decode_vec(std::fs::read(&witness_path).unwrap().as_slice())
+        .unwrap()
+        .1;
     let witness = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).unwrap();
 
     let config = format!("witness_key: {}\n", witness_path.display());
@@ -815,4 +1083,116 @@ fn witness_key_adds_a_second_checkpoint_signature_only_on_tiles() {
     assert_eq!(head.text, checkpoint.text);
     assert_eq!(entry.checkpoint.signatures.len(), 1);
     assert!(note.starts_with(info["signedTreeHead"].as_str().unwrap()));
+}
+
+#[test]
+fn concurrent_duplicates_make_one_entry() {
+    let (_dir, tlog, key) = fresh_log("", &[]);
+    let proposed = Signer::new().hashedrekord(b"raced");
+    // Sent together, most land in one batch: the sequencer must dedupe within it.
+    let replies: Vec<Reply> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| tlog.post("/api/v1/log/entries", &proposed)))
+            .collect();
+        senders.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let created: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 1, "exactly one submission is integrated");
+    let entry = LogEntry::from_reply(&created[0].text);
+    entry.verify(&key);
+    let location = format!("/api/v1/log/entries/{}", entry.id);
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        let message = reply.expect_error(409);
+        assert!(message.ends_with(&entry.id), "{message}");
+        assert_eq!(reply.header("Location"), Some(location.as_str()));
+    }
+    assert_eq!(tlog.log_info()["treeSize"], 1);
+}
+
+/// A hashedrekord signed by a fresh key whose certificate carries `sans` DNS names.
+fn certificate_entry(artifact: &[u8], sans: usize) -> Value {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = (0..sans)
+        .map(|i| format!("host-{i:05}.example.com"))
+        .collect();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let signer =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.serialize_der()).unwrap();
+    let signature = signer
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), artifact)
+        .unwrap();
+    hashedrekord(
+        "sha256",
+        &hex::encode(Sha256::digest(artifact)),
+        &STANDARD.encode(signature.as_ref()),
+        &STANDARD.encode(cert.pem()),
+    )
+}
+
+#[test]
+fn canonical_bodies_that_entry_bundles_cannot_hold_are_refused() {
+    let (_dir, tlog, key) = fresh_log("", &[]);
+    // A certificate is accepted as the verifier...
+    let small = tlog.submit(&certificate_entry(b"certified", 2), &key);
+    assert!(small.body.len() < 4096);
+    // ...but one whose canonical body outgrows the 16-bit length prefix of
+    // C2SP entry bundles would corrupt /tile/entries, so it is a 400.
+    let big = certificate_entry(b"certified big", 3000);
+    assert!(serde_json::to_vec(&big).unwrap().len() > 65_535);
+    let message = tlog.post("/api/v1/log/entries", &big).expect_error(400);
+    assert!(message.contains("65535"), "{message}");
+    let bundle = tlog.get("/tile/entries/000.p/1");
+    assert_eq!(split_bundle(&bundle.bytes), [small.body]);
+    assert_no_server_errors(&tlog);
+}
+
+/// Sends raw bytes and reads one HTTP/1.1 answer: (status, body).
+fn raw_exchange(addr: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+                return (status, body[..length].to_owned());
+            }
+        }
+        let n = stream
+            .read(&mut buffer)
+            .expect("an answer before the read timeout");
+        assert!(n > 0, "connection closed without a full answer: {text:?}");
+        received.extend_from_slice(&buffer[..n]);
+    }
+}
+
+#[test]
+fn a_stalled_request_times_out_in_the_rekor_shape() {
+    let (_dir, tlog, _key) = fresh_log("request_timeout_secs: 1\n", &[]);
+    // Promise a body and never send it.
+    let (status, body) = raw_exchange(
+        &tlog.addr,
+        b"POST /api/v1/log/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    );
+    assert_eq!(status, 408);
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    assert_eq!(body["code"], 408);
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }

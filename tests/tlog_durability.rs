@@ -38,7 +38,10 @@ struct Promises {
 impl Promises {
     fn saw_head(&mut self, size: u64, root: Hash) {
         if let Some(previous) = self.heads.insert(size, root) {
-            assert_eq!(previous, root, "two roots served for size {size}: the log forked");
+            assert_eq!(
+                previous, root,
+                "two roots served for size {size}: the log forked"
+            );
         }
     }
 }
@@ -99,11 +102,16 @@ fn watch_checkpoints(
     let http = client();
     let url = format!("http://{addr}/checkpoint");
     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-        let Ok(response) = http.get(&url).send() else { return };
+        let Ok(response) = http.get(&url).send() else {
+            return;
+        };
         let Ok(note) = response.text() else { return };
         let checkpoint = Checkpoint::parse(&note);
         checkpoint.verify(key);
-        promises.lock().unwrap().saw_head(checkpoint.size, checkpoint.root);
+        promises
+            .lock()
+            .unwrap()
+            .saw_head(checkpoint.size, checkpoint.root);
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -146,8 +154,16 @@ fn check_promises(tlog: &Tlog, key: &LogKey, promises: &Mutex<Promises>, round: 
                         entry.index, reply.text
                     );
                     let read = LogEntry::from_reply(&reply.text);
-                    assert_eq!(read.id, entry.id, "round {round}: index {} changed", entry.index);
-                    assert_eq!(read.body, entry.body, "round {round}: index {} changed", entry.index);
+                    assert_eq!(
+                        read.id, entry.id,
+                        "round {round}: index {} changed",
+                        entry.index
+                    );
+                    assert_eq!(
+                        read.body, entry.body,
+                        "round {round}: index {} changed",
+                        entry.index
+                    );
                 }
             });
         }
@@ -157,7 +173,11 @@ fn check_promises(tlog: &Tlog, key: &LogKey, promises: &Mutex<Promises>, round: 
     indexes.sort_unstable();
     let count = indexes.len();
     indexes.dedup();
-    assert_eq!(indexes.len(), count, "two acknowledged entries share an index");
+    assert_eq!(
+        indexes.len(),
+        count,
+        "two acknowledged entries share an index"
+    );
 }
 
 #[test]
@@ -184,7 +204,9 @@ fn sigkill_under_load_loses_no_acknowledged_entry() {
             for t in 0..SUBMITTERS {
                 let label = format!("round {round} submitter {t}");
                 let (addr, key, promises, stop) = (&addr, &key, &promises, &stop);
-                scope.spawn(move || submit_until_stopped(addr, key, &label, promises, stop, deadline));
+                scope.spawn(move || {
+                    submit_until_stopped(addr, key, &label, promises, stop, deadline)
+                });
             }
             scope.spawn(|| watch_checkpoints(&addr, &key, &promises, &stop, deadline));
 
@@ -193,15 +215,27 @@ fn sigkill_under_load_loses_no_acknowledged_entry() {
             while promises.lock().unwrap().acked.len() == acked_before && Instant::now() < flowing {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            std::thread::sleep(Duration::from_millis(rng.gen_range(0..400)));
+            std::thread::sleep(Duration::from_millis(rng.gen_range(50..1200)));
             tlog.kill();
             stop.store(true, Ordering::Relaxed);
         });
         let acked_now = promises.lock().unwrap().acked.len();
-        assert!(acked_now > acked_before, "round {round}: no entry was acknowledged");
+        assert!(
+            acked_now > acked_before,
+            "round {round}: no entry was acknowledged"
+        );
 
         tlog = Tlog::start_at(&data, &addr, &[]);
-        assert_eq!(tlog.public_key().der, key.der, "the log key changed across a restart");
+        eprintln!(
+            "round {round}: {} entries acknowledged, {} tree sizes served",
+            acked_now - acked_before,
+            promises.lock().unwrap().heads.len()
+        );
+        assert_eq!(
+            tlog.public_key().der,
+            key.der,
+            "the log key changed across a restart"
+        );
         check_promises(&tlog, &key, &promises, round);
     }
 

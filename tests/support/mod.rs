@@ -286,7 +286,10 @@ impl Reply {
         let body = self.json();
         let object = body.as_object().expect("error body is an object");
         assert_eq!(object.len(), 2, "error body has other keys: {body}");
-        assert_eq!(object["code"], status, "code differs from the status: {body}");
+        assert_eq!(
+            object["code"], status,
+            "code differs from the status: {body}"
+        );
         let message = object["message"].as_str().expect("message is a string");
         assert!(!message.is_empty(), "empty error message");
         message.to_owned()
@@ -572,7 +575,10 @@ impl Checkpoint {
                     .strip_prefix("\u{2014} ")
                     .unwrap_or_else(|| panic!("bad signature line {line:?}"));
                 let (name, sig) = rest.split_once(' ').expect("name and signature");
-                (name.to_owned(), STANDARD.decode(sig).expect("signature is base64"))
+                (
+                    name.to_owned(),
+                    STANDARD.decode(sig).expect("signature is base64"),
+                )
             })
             .collect();
         Checkpoint {
@@ -641,7 +647,11 @@ impl LogEntry {
         let value: Value = serde_json::from_str(compact).expect("LogEntry JSON");
         // Re-serializing compactly reproduces the text only if it was compact
         // with its keys in order (they are alphabetical in Rekor's model).
-        assert_eq!(serde_json::to_string(&value).unwrap(), compact, "not compact");
+        assert_eq!(
+            serde_json::to_string(&value).unwrap(),
+            compact,
+            "not compact"
+        );
         Self::from_value(&value)
     }
 
@@ -651,13 +661,29 @@ impl LogEntry {
         assert_eq!(object.len(), 1, "LogEntry must have exactly one key");
         let (id, entry) = object.iter().next().unwrap();
         assert!(is_hex(id, 80), "entry id is not 80 hex: {id}");
-        let keys: Vec<&str> = entry.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
-            ["body", "integratedTime", "logID", "logIndex", "verification"]
+            [
+                "body",
+                "integratedTime",
+                "logID",
+                "logIndex",
+                "verification"
+            ]
         );
         let proof = &entry["verification"]["inclusionProof"];
-        let proof_keys: Vec<&str> = proof.as_object().unwrap().keys().map(String::as_str).collect();
+        let proof_keys: Vec<&str> = proof
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             proof_keys,
             ["checkpoint", "hashes", "logIndex", "rootHash", "treeSize"]
@@ -665,7 +691,9 @@ impl LogEntry {
         let checkpoint_note = proof["checkpoint"].as_str().expect("checkpoint").to_owned();
         LogEntry {
             id: id.clone(),
-            body: STANDARD.decode(entry["body"].as_str().expect("body")).expect("body b64"),
+            body: STANDARD
+                .decode(entry["body"].as_str().expect("body"))
+                .expect("body b64"),
             integrated_time: entry["integratedTime"].as_i64().expect("integratedTime"),
             log_id: entry["logID"].as_str().expect("logID").to_owned(),
             log_index: entry["logIndex"].as_u64().expect("logIndex"),
@@ -704,7 +732,11 @@ impl LogEntry {
 
     /// Checks everything a client checks, independently of the server's code.
     pub fn verify(&self, key: &LogKey) {
-        assert_eq!(self.id[16..], hex::encode(self.leaf_hash()), "id is not the leaf hash");
+        assert_eq!(
+            self.id[16..],
+            hex::encode(self.leaf_hash()),
+            "id is not the leaf hash"
+        );
         assert_eq!(self.log_id, key.log_id_hex(), "logID");
         let canonical = serde_json_canonicalizer::to_vec(&self.body_json()).unwrap();
         assert_eq!(canonical, self.body, "body is not RFC 8785 canonical JSON");
@@ -720,10 +752,19 @@ impl LogEntry {
             self.id
         );
         // The checkpoint travels with one signature line for sigstore-rs.
-        assert_eq!(self.checkpoint.signatures.len(), 1, "{}", self.checkpoint_note);
+        assert_eq!(
+            self.checkpoint.signatures.len(),
+            1,
+            "{}",
+            self.checkpoint_note
+        );
         assert_eq!(self.checkpoint.size, self.tree_size);
         assert_eq!(self.checkpoint.root, self.root);
-        assert!(self.checkpoint.origin.ends_with(&format!(" - {}", self.tree_id())));
+        assert!(
+            self.checkpoint
+                .origin
+                .ends_with(&format!(" - {}", self.tree_id()))
+        );
         self.checkpoint.verify(key);
         let payload = serde_json::json!({
             "body": STANDARD.encode(&self.body),
@@ -737,7 +778,10 @@ impl LogEntry {
 }
 
 pub fn is_hex(text: &str, len: usize) -> bool {
-    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Splits a C2SP entry bundle: big-endian u16 length, then that many bytes, repeated.
@@ -807,7 +851,11 @@ mod tests {
     fn subproof(m: usize, d: &[Hash], complete: bool) -> Vec<Hash> {
         let n = d.len();
         if m == n {
-            return if complete { Vec::new() } else { vec![merkle_root(d)] };
+            return if complete {
+                Vec::new()
+            } else {
+                vec![merkle_root(d)]
+            };
         }
         let k = split_point(n);
         let (mut p, sibling) = if m <= k {
@@ -819,6 +867,21 @@ mod tests {
         p
     }
 
+    /// The proof with each hash flipped in turn, then without its last hash.
+    fn tamperings(proof: &[Hash]) -> Vec<Vec<Hash>> {
+        let mut out: Vec<Vec<Hash>> = (0..proof.len())
+            .map(|i| {
+                let mut p = proof.to_vec();
+                p[i][0] ^= 1;
+                p
+            })
+            .collect();
+        if let Some((_, shorter)) = proof.split_last() {
+            out.push(shorter.to_vec());
+        }
+        out
+    }
+
     #[test]
     fn verifiers_accept_good_proofs_and_refuse_bad_ones() {
         let all = leaves(40);
@@ -827,16 +890,35 @@ mod tests {
             for m in 0..n {
                 let proof = path(m, &all[..n]);
                 assert!(verify_inclusion(m as u64, n as u64, &all[m], &proof, &root));
-                assert!(!verify_inclusion(m as u64, n as u64 + 1, &all[m], &proof, &root));
-                assert!(!verify_inclusion(m as u64, n as u64, &all[m + 1], &proof, &root));
+                assert!(!verify_inclusion(
+                    m as u64,
+                    n as u64,
+                    &leaf_hash(b"x"),
+                    &proof,
+                    &root
+                ));
+                assert!(!verify_inclusion(
+                    n as u64, n as u64, &all[m], &proof, &root
+                ));
+                for tampered in tamperings(&proof) {
+                    assert!(!verify_inclusion(
+                        m as u64, n as u64, &all[m], &tampered, &root
+                    ));
+                }
             }
             for m in 1..=n {
                 let old = merkle_root(&all[..m]);
                 let proof = subproof(m, &all[..n], true);
                 assert!(verify_consistency(m as u64, n as u64, &proof, &old, &root));
                 if m < n {
-                    assert!(!verify_consistency(m as u64, n as u64, &proof, &root, &root));
-                    assert!(!verify_consistency(m as u64, n as u64 + 1, &proof, &old, &root));
+                    assert!(!verify_consistency(
+                        m as u64, n as u64, &proof, &root, &root
+                    ));
+                    for tampered in tamperings(&proof) {
+                        assert!(!verify_consistency(
+                            m as u64, n as u64, &tampered, &old, &root
+                        ));
+                    }
                 }
             }
         }

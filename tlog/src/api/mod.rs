@@ -20,7 +20,6 @@ use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Query, Request, 
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::log::{Log, LogError};
@@ -50,9 +49,9 @@ pub fn router(state: AppState, options: &ApiOptions) -> Router {
             state.clone(),
             record_metrics,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
             options.request_timeout,
+            time_limit,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -67,6 +66,20 @@ async fn method_not_allowed() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "method not allowed on this endpoint",
     )
+}
+
+/// Abandons a request that runs past the configured time (a slow client's
+/// body included) with a 408 in the Rekor shape; tower-http's `TimeoutLayer`
+/// would answer with an empty body.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request was not completed within {} s", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
