@@ -28,7 +28,7 @@ use support::Tlog;
 
 /// A running log plus a sigstore-rs client configured for it.
 struct Fixture {
-    _tlog: Tlog,
+    tlog: Tlog,
     _data: tempfile::TempDir,
     config: Configuration,
     runtime: tokio::runtime::Runtime,
@@ -36,9 +36,16 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Fixture {
+        Self::start_with(|_| Vec::new())
+    }
+
+    /// `args` gets the data directory and returns extra `atesto tlog` flags.
+    fn start_with(args: impl FnOnce(&std::path::Path) -> Vec<String>) -> Fixture {
         let data = tempfile::tempdir().unwrap();
+        let extra = args(data.path());
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         // Started outside the runtime: the support helpers use blocking reqwest.
-        let tlog = Tlog::start(data.path(), &[]);
+        let tlog = Tlog::start(data.path(), &extra);
         let config = Configuration {
             base_path: tlog.url(""),
             ..Configuration::default()
@@ -48,7 +55,7 @@ impl Fixture {
             .build()
             .unwrap();
         Fixture {
-            _tlog: tlog,
+            tlog,
             _data: data,
             config,
             runtime,
@@ -177,6 +184,13 @@ fn digest_hex(artifact: &[u8]) -> String {
     hex::encode(Sha256::digest(artifact))
 }
 
+/// The DER inside a base64-encoded PEM, whatever its line endings.
+fn pem_der(content: &serde_json::Value) -> Vec<u8> {
+    let pem = STANDARD.decode(content.as_str().unwrap()).unwrap();
+    let pem = String::from_utf8(pem).unwrap().replace("\r\n", "\n");
+    pem_rfc7468::decode_vec(pem.as_bytes()).unwrap().1
+}
+
 fn other_key() -> CosignVerificationKey {
     SigningScheme::ECDSA_P256_SHA256_ASN1
         .create_signer()
@@ -264,7 +278,7 @@ fn entries_created_and_fetched_through_sigstore_rs_prove_inclusion() {
         let ProposedEntry::Hashedrekord { spec, .. } = &proposed else {
             unreachable!()
         };
-        let sent_spec = serde_json::to_value(spec).unwrap();
+        let mut sent_spec = serde_json::to_value(spec).unwrap();
         let entry = fx.create(proposed.clone());
         proposals.push(proposed);
         let uuid = uuid_of(&entry);
@@ -276,12 +290,20 @@ fn entries_created_and_fetched_through_sigstore_rs_prove_inclusion() {
         assert!(uuid.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(entry.log_index, i64::from(i));
         assert_eq!(entry.log_i_d, log_id);
-        // The body sigstore-rs decoded is exactly the hashedrekord it proposed:
-        // no field added, dropped or re-encoded (it hashes its own re-canonicalization).
+        // The body sigstore-rs decoded is the hashedrekord it proposed, with no
+        // field added or dropped. The key alone is re-encoded: sigstore-rs writes
+        // CRLF PEM, and the log stores Go's LF PEM as Rekor does, so compare DER.
         let Body::hashedrekord(body) = &entry.body else {
             panic!("not a hashedrekord body: {:?}", entry.body);
         };
         assert_eq!(body.api_version, "0.0.1");
+        let stored_key = pem_der(&body.spec["signature"]["publicKey"]["content"]);
+        assert_eq!(
+            stored_key,
+            pem_der(&sent_spec["signature"]["publicKey"]["content"])
+        );
+        sent_spec["signature"]["publicKey"]["content"] =
+            body.spec["signature"]["publicKey"]["content"].clone();
         assert_eq!(body.spec, sent_spec);
         let proof = entry.verification.inclusion_proof.as_ref().unwrap();
         assert_eq!(proof.log_index, i64::from(i));
@@ -427,7 +449,13 @@ fn log_info_and_consistency_proofs_verify_through_sigstore_rs() {
         .unwrap();
     assert_ne!(mid.root_hash, new.root_hash);
     mid.verify(3, &old.root_hash, 7, None).unwrap();
-    assert!(mid.verify(3, &old.root_hash, 8, None).is_err());
+    assert!(
+        mid.verify(3, &old.root_hash, 7, Some(&new.root_hash))
+            .is_err()
+    );
+    // (Sizes 5..=8 would pass: from 3 their proofs have the same shape, so
+    // only the root binds the size; 9 needs a longer proof.)
+    assert!(mid.verify(3, &old.root_hash, 9, None).is_err());
 
     // The server refuses a lastSize beyond the tree, and sigstore-rs surfaces it.
     let beyond = fx.block_on(tlog_api::get_log_proof(&fx.config, 11, Some("3"), None));
@@ -529,4 +557,54 @@ fn index_and_log_query_searches_find_entries_through_sigstore_rs() {
         ..SearchLogQuery::new()
     });
     assert!(none.is_empty());
+}
+
+#[test]
+fn witness_cosigned_checkpoints_still_verify_in_sigstore_rs() {
+    // With a witness key every checkpoint carries two signature lines; the v1
+    // replies must keep only the ECDSA one, or sigstore-rs cannot split them.
+    let fx = Fixture::start_with(|data| {
+        let key = data.join("witness.pem");
+        support::write_ed25519_pkcs8(&key);
+        let config = data.join("tlog.yaml");
+        std::fs::write(&config, format!("witness_key: {}\n", key.display())).unwrap();
+        vec!["--config".to_owned(), config.display().to_string()]
+    });
+    let (rekor_key, _) = fx.rekor_key();
+    let signer = ArtifactSigner::new();
+
+    // The full note served to witnesses does hold both lines.
+    let note = support::client()
+        .get(fx.tlog.url("/checkpoint"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let (_, signatures) = note.split_once("\n\n").unwrap();
+    assert_eq!(signatures.lines().count(), 2, "{note}");
+
+    let first = fx.create(signer.proposed_entry(b"witnessed 0"));
+    assert_inclusion(&first, &rekor_key);
+    let old = fx.block_on(tlog_api::get_log_info(&fx.config)).unwrap();
+    assert_eq!(old.signed_tree_head.signatures.len(), 1);
+    for i in 1..4u8 {
+        let entry = fx.create(signer.proposed_entry(format!("witnessed {i}").as_bytes()));
+        assert_inclusion(&entry, &rekor_key);
+        assert_inclusion(&fx.by_uuid(uuid_of(&entry)), &rekor_key);
+    }
+    let new = fx.block_on(tlog_api::get_log_info(&fx.config)).unwrap();
+    let proof = fx
+        .block_on(tlog_api::get_log_proof(
+            &fx.config,
+            new.tree_size,
+            Some(&old.tree_size.to_string()),
+            None,
+        ))
+        .unwrap();
+    new.verify_consistency(old.tree_size, &old.root_hash, &proof, &rekor_key)
+        .unwrap();
+    assert!(
+        new.verify_consistency(old.tree_size, &old.root_hash, &proof, &other_key())
+            .is_err()
+    );
 }
