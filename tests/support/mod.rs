@@ -387,6 +387,15 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Writes a fresh Ed25519 PKCS#8 PEM to `path` (e.g. for `witness_key`).
+pub fn write_ed25519_pkcs8(path: &Path) {
+    let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+        .expect("generate ed25519 key");
+    let pem = pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, der.as_ref())
+        .expect("pem");
+    std::fs::write(path, pem).expect("write ed25519 key");
+}
+
 // ---- RFC 6962 / RFC 9162 hashing and proof verification ----
 
 pub type Hash = [u8; 32];

@@ -15,4 +15,5 @@ pub mod log;
 pub mod merkle;
 pub mod metrics;
 pub mod sequencer;
+pub mod set;
 pub mod store;

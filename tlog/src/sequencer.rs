@@ -14,14 +14,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::entry::PreparedEntry;
 use crate::log::{LogKeys, LogView, ProvenEntry, SharedView};
 use crate::merkle::{self, RightEdge};
 use crate::metrics::Metrics;
+use crate::set::SignedFields;
 use crate::store::{
     Batch, LogStore, NewEntry, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
 };
@@ -140,18 +139,6 @@ pub fn start(
     Ok(SequencerHandle { commands })
 }
 
-/// The payload a SignedEntryTimestamp signs, canonicalized (RFC 8785).
-#[derive(Serialize)]
-struct SetPayload<'a> {
-    body: String,
-    #[serde(rename = "integratedTime")]
-    integrated_time: i64,
-    #[serde(rename = "logID")]
-    log_id: &'a str,
-    #[serde(rename = "logIndex")]
-    log_index: u64,
-}
-
 impl Sequencer {
     fn run(mut self, commands: Receiver<Command>) {
         while let Ok(first) = commands.recv() {
@@ -217,13 +204,16 @@ impl Sequencer {
             }
             in_batch.insert(leaf_hash, accepted.len());
             let index = first_index + accepted.len() as u64;
-            let set = match self.sign_set(&entry.body, integrated_time, index) {
-                Ok(set) => set,
-                Err(err) => {
-                    let _ = reply.send(Err(err.into()));
-                    continue;
-                }
-            };
+            let set =
+                match SignedFields::new(&entry.body, integrated_time, &self.keys.log_id_hex, index)
+                    .sign(&self.keys)
+                {
+                    Ok(set) => set,
+                    Err(err) => {
+                        let _ = reply.send(Err(err.into()));
+                        continue;
+                    }
+                };
             accepted.push((
                 NewEntry {
                     entry: StoredEntry {
@@ -327,25 +317,6 @@ impl Sequencer {
             self.edge = previous_edge;
         }
         committed
-    }
-
-    fn sign_set(
-        &self,
-        body: &[u8],
-        integrated_time: i64,
-        index: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        let payload = SetPayload {
-            body: base64::engine::general_purpose::STANDARD.encode(body),
-            integrated_time,
-            log_id: &self.keys.log_id_hex,
-            log_index: index,
-        };
-        let canonical = serde_json_canonicalizer::to_vec(&payload)
-            .map_err(|e| StoreError::Backend(format!("canonicalizing a SET: {e}")))?;
-        self.keys
-            .sign(&canonical)
-            .map_err(|e| StoreError::Backend(format!("signing a SET: {e}")))
     }
 
     fn sign_checkpoint(&self) -> Result<StoredCheckpoint, StoreError> {

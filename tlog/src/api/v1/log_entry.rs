@@ -9,16 +9,12 @@ use serde::Serialize;
 use atesto_common::note::first_signature_only;
 
 use crate::log::ProvenEntry;
+use crate::set::SignedFields;
 
 #[derive(Serialize)]
 struct LogEntryValue<'a> {
-    body: String,
-    #[serde(rename = "integratedTime")]
-    integrated_time: i64,
-    #[serde(rename = "logID")]
-    log_id: &'a str,
-    #[serde(rename = "logIndex")]
-    log_index: u64,
+    #[serde(flatten)]
+    signed: SignedFields<'a>,
     verification: Verification<'a>,
 }
 
@@ -45,10 +41,12 @@ struct InclusionProof<'a> {
 /// One entry as the single-key JSON object Rekor answers, without a newline.
 pub fn render(entry: &ProvenEntry, log_id_hex: &str) -> String {
     let value = LogEntryValue {
-        body: STANDARD.encode(&entry.entry.body),
-        integrated_time: entry.entry.integrated_time,
-        log_id: log_id_hex,
-        log_index: entry.index,
+        signed: SignedFields::new(
+            &entry.entry.body,
+            entry.entry.integrated_time,
+            log_id_hex,
+            entry.index,
+        ),
         verification: Verification {
             inclusion_proof: InclusionProof {
                 checkpoint: first_signature_only(&entry.checkpoint.note),
