@@ -49,7 +49,7 @@ pub fn write_config(dir: &Path, yaml: &str) -> PathBuf {
     path
 }
 
-/// A running `atesto tlog`, killed when dropped.
+/// A running `atesto tlog` (or `atesto ct`), killed when dropped.
 pub struct Tlog {
     pub child: Child,
     pub addr: String,
@@ -67,8 +67,14 @@ impl Tlog {
     }
 
     pub fn start_at(data: &Path, addr: &str, extra: &[&str]) -> Tlog {
+        Self::start_service("tlog", data, addr, extra)
+    }
+
+    /// Starts `atesto <service> --data DIR --addr ADDR [extra]` (`tlog` or
+    /// `ct`) and waits for /healthz.
+    pub fn start_service(service: &str, data: &Path, addr: &str, extra: &[&str]) -> Tlog {
         let stderr = tempfile::NamedTempFile::new().expect("stderr file");
-        let child = Self::command(data, addr, extra)
+        let child = Self::command(service, data, addr, extra)
             .stderr(stderr.reopen().expect("reopen stderr file"))
             .spawn()
             .expect("spawn atesto tlog");
@@ -85,16 +91,16 @@ impl Tlog {
 
     /// Spawns with stderr piped, without waiting (for starts expected to fail).
     pub fn spawn(data: &Path, addr: &str, extra: &[&str]) -> Child {
-        Self::command(data, addr, extra)
+        Self::command("tlog", data, addr, extra)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn atesto tlog")
     }
 
-    fn command(data: &Path, addr: &str, extra: &[&str]) -> Command {
+    fn command(service: &str, data: &Path, addr: &str, extra: &[&str]) -> Command {
         let mut command = Command::new(atesto_bin());
         command
-            .args(["tlog", "--data"])
+            .args([service, "--data"])
             .arg(data)
             .args(["--addr", addr])
             .args(extra)
@@ -117,7 +123,7 @@ impl Tlog {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("atesto tlog exited with {status}: {}", self.stderr());
+                panic!("atesto exited with {status}: {}", self.stderr());
             }
             if let Ok(response) = self.client.get(self.url("/healthz")).send()
                 && response.status().is_success()
@@ -126,7 +132,7 @@ impl Tlog {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("atesto tlog did not become healthy at {}", self.addr);
+        panic!("atesto did not become healthy at {}", self.addr);
     }
 
     /// SIGKILL: no shutdown path runs.

@@ -31,6 +31,10 @@ pub struct TlogConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// Whether entries get a Rekor SignedEntryTimestamp: set by the service
+    /// (the CT log turns it off), never by the operator.
+    #[serde(skip)]
+    pub sign_entry_timestamps: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +69,7 @@ impl Default for TlogConfig {
             body_limit: 4 << 20,
             request_timeout_secs: 30,
             cache_mb: 64,
+            sign_entry_timestamps: true,
         }
     }
 }

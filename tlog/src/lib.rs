@@ -7,9 +7,11 @@
 //! - `sequencer`: pools submissions and integrates them in durable batches.
 //! - `log`: shards, checkpoints and reads, shared by the APIs.
 //! - `api/`: HTTP: Rekor v1 (`api/v1/`), tiles, health and metrics.
+//! - `ct/`: the RFC 6962 CT log (for the CA's SCTs) on the same engine.
 
 pub mod api;
 pub mod config;
+pub mod ct;
 pub mod entry;
 pub mod log;
 pub mod merkle;

@@ -234,6 +234,7 @@ impl Log {
                 pool_size: config.batch.pool_size,
                 rotate_at_size: config.shards.rotate_at_size,
                 hostname: hostname.clone(),
+                sign_entry_timestamps: config.sign_entry_timestamps,
             },
             store.clone(),
             keys.clone(),

@@ -2,8 +2,8 @@
 //!
 //! Submissions wait in a bounded pool; one thread takes them in batches (up to
 //! `max_size`, or whatever arrived within `max_age` of the batch's first
-//! entry), assigns indexes, signs a SignedEntryTimestamp per entry and one
-//! checkpoint per batch, and commits entries, tiles, index keys and the
+//! entry), assigns indexes, signs a SignedEntryTimestamp per entry (Rekor
+//! only) and one checkpoint per batch, and commits entries, tiles, index keys and the
 //! checkpoint in one durable store transaction. Only after that commit does
 //! any submitter get an answer or any reader see the new checkpoint, so an
 //! acknowledged entry is never lost and a published checkpoint never goes back.
@@ -51,6 +51,8 @@ pub struct SequencerConfig {
     pub pool_size: usize,
     pub rotate_at_size: Option<u64>,
     pub hostname: String,
+    /// Rekor's per-entry SignedEntryTimestamp; the CT log signs SCTs itself.
+    pub sign_entry_timestamps: bool,
 }
 
 /// Cheap handle to hand submissions to the sequencer thread.
@@ -204,22 +206,20 @@ impl Sequencer {
             }
             in_batch.insert(leaf_hash, accepted.len());
             let index = first_index + accepted.len() as u64;
-            let set =
-                match SignedFields::new(&entry.body, integrated_time, &self.keys.log_id_hex, index)
-                    .sign(&self.keys)
-                {
-                    Ok(set) => set,
-                    Err(err) => {
-                        let _ = reply.send(Err(err.into()));
-                        continue;
-                    }
-                };
+            let set = match self.sign_entry_timestamp(&entry.body, integrated_time, index) {
+                Ok(set) => set,
+                Err(err) => {
+                    let _ = reply.send(Err(err.into()));
+                    continue;
+                }
+            };
             accepted.push((
                 NewEntry {
                     entry: StoredEntry {
                         body: entry.body,
                         integrated_time,
                         set,
+                        extra: entry.extra,
                     },
                     leaf_hash,
                     index_keys: entry.index_keys,
@@ -317,6 +317,19 @@ impl Sequencer {
             self.edge = previous_edge;
         }
         committed
+    }
+
+    /// The SET of an entry, or nothing when the log does not make them.
+    fn sign_entry_timestamp(
+        &self,
+        body: &[u8],
+        integrated_time: i64,
+        index: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        if !self.config.sign_entry_timestamps {
+            return Ok(Vec::new());
+        }
+        SignedFields::new(body, integrated_time, &self.keys.log_id_hex, index).sign(&self.keys)
     }
 
     fn sign_checkpoint(&self) -> Result<StoredCheckpoint, StoreError> {

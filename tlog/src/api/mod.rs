@@ -23,6 +23,8 @@ use axum::response::{IntoResponse, Response};
 use tower_http::trace::TraceLayer;
 
 use crate::log::{Log, LogError};
+use crate::metrics::Metrics;
+use crate::sequencer::SubmitError;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -38,23 +40,28 @@ pub struct ApiOptions {
 }
 
 pub fn router(state: AppState, options: &ApiOptions) -> Router {
-    Router::new()
+    let metrics = state.log.metrics.clone();
+    let routes = Router::new()
         .merge(v1::routes())
         .merge(tiles::routes())
         .merge(ops::routes())
+        .with_state(state);
+    with_common_layers(routes, metrics, options)
+}
+
+/// What every service's router shares: JSON 404/405 answers, the body
+/// limit, HTTP metrics, the request time limit and tracing.
+pub fn with_common_layers(routes: Router, metrics: Arc<Metrics>, options: &ApiOptions) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ))
+        .layer(middleware::from_fn_with_state(metrics, record_metrics))
         .layer(middleware::from_fn_with_state(
             options.request_timeout,
             time_limit,
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 async fn not_found() -> ApiError {
@@ -82,14 +89,17 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
     }
 }
 
-async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn record_metrics(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
-    let metrics = &state.log.metrics;
     metrics
         .http_seconds
         .with_label_values(&[route.as_str()])
@@ -132,6 +142,33 @@ impl From<LogError> for ApiError {
     fn from(err: LogError) -> Self {
         tracing::error!(%err, "request failed inside the log");
         ApiError::internal()
+    }
+}
+
+/// The answer to a submission the sequencer could not take or integrate
+/// (duplicates excepted: each API answers those its own way).
+pub fn submit_failure(metrics: &Metrics, err: SubmitError) -> ApiError {
+    match err {
+        SubmitError::PoolFull => {
+            metrics.pool_full.inc();
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the log is at capacity; retry shortly",
+            )
+            .with_header(axum::http::header::RETRY_AFTER, "1")
+        }
+        SubmitError::Stopped => {
+            tracing::error!("the sequencer is gone");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
+        }
+        SubmitError::Store(err) => {
+            tracing::error!(%err, "integrating an entry failed");
+            ApiError::internal()
+        }
+        SubmitError::Duplicate(index) => {
+            tracing::error!(index, "an unexpected duplicate reached the generic handler");
+            ApiError::internal()
+        }
     }
 }
 

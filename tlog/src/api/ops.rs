@@ -18,7 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/v1/rotate", post(rotate))
 }
 
-async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 

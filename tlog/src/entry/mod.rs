@@ -26,6 +26,8 @@ const API_VERSION: &str = "0.0.1";
 pub enum EntryKind {
     HashedRekord,
     Dsse,
+    /// An RFC 6962 MerkleTreeLeaf of the CT log (never proposed through Rekor v1).
+    CtLeaf,
 }
 
 impl EntryKind {
@@ -34,6 +36,7 @@ impl EntryKind {
         match self {
             EntryKind::HashedRekord => "hashedrekord",
             EntryKind::Dsse => "dsse",
+            EntryKind::CtLeaf => "rfc6962",
         }
     }
 }
@@ -46,6 +49,9 @@ pub struct PreparedEntry {
     pub body: Vec<u8>,
     /// search index keys, see index.rs
     pub index_keys: Vec<String>,
+    /// Stored beside the entry but not hashed into its leaf (a CT entry's
+    /// chain); empty for Rekor entries.
+    pub extra: Vec<u8>,
 }
 
 /// Why a proposed entry or a search query was refused. Every variant is the
@@ -139,6 +145,7 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
     let (spec, index_keys) = match kind {
         EntryKind::HashedRekord => hashedrekord::prepare(&spec)?,
         EntryKind::Dsse => dsse::prepare(&spec)?,
+        EntryKind::CtLeaf => return Err(EntryError::UnsupportedKind(kind.as_str().into())),
     };
     let body = serde_json::json!({
         "apiVersion": API_VERSION,
@@ -151,6 +158,7 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
         kind,
         body,
         index_keys: dedup(index_keys),
+        extra: Vec::new(),
     })
 }
 

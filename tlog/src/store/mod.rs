@@ -43,8 +43,11 @@ pub struct StoredEntry {
     pub body: Vec<u8>,
     /// Unix seconds at integration.
     pub integrated_time: i64,
-    /// The SignedEntryTimestamp, made once at integration.
+    /// The SignedEntryTimestamp, made once at integration; empty when the
+    /// log does not sign them (the CT log).
     pub set: Vec<u8>,
+    /// Data kept with the entry but outside its leaf (a CT entry's chain).
+    pub extra: Vec<u8>,
 }
 
 /// An entry being integrated by a batch.

@@ -75,34 +75,50 @@ impl RedbStore {
     }
 }
 
-/// Entry encoding: integrated time (i64 BE), SET length (u16 BE), SET, body.
+/// Set in the SET length field when extra data follows the SET. A SET is an
+/// ECDSA signature (< 140 bytes), so the bit is free, and Rekor records keep
+/// the encoding they always had.
+const HAS_EXTRA: u16 = 0x8000;
+
+/// Entry encoding: integrated time (i64 BE), SET length (u16 BE, `HAS_EXTRA`
+/// flag), SET, then when flagged extra length (u32 BE) and extra, then body.
 fn encode_entry(entry: &StoredEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(10 + entry.set.len() + entry.body.len());
+    let mut out = Vec::with_capacity(14 + entry.set.len() + entry.extra.len() + entry.body.len());
     out.extend_from_slice(&entry.integrated_time.to_be_bytes());
-    // A SET is an ECDSA signature (< 140 bytes), so u16 always fits.
-    out.extend_from_slice(&(entry.set.len() as u16).to_be_bytes());
+    let flag = if entry.extra.is_empty() { 0 } else { HAS_EXTRA };
+    out.extend_from_slice(&(entry.set.len() as u16 | flag).to_be_bytes());
     out.extend_from_slice(&entry.set);
+    if !entry.extra.is_empty() {
+        // Extra data is a CT chain, bounded by the request body limit (< 4 GiB).
+        out.extend_from_slice(&(entry.extra.len() as u32).to_be_bytes());
+        out.extend_from_slice(&entry.extra);
+    }
     out.extend_from_slice(&entry.body);
     out
 }
 
 fn decode_entry(bytes: &[u8]) -> Result<StoredEntry, StoreError> {
     let corrupt = || StoreError::Corrupt("short entry record".into());
-    let time: [u8; 8] = bytes
-        .get(..8)
-        .ok_or_else(corrupt)?
-        .try_into()
-        .map_err(|_| corrupt())?;
-    let set_len: [u8; 2] = bytes
-        .get(8..10)
-        .ok_or_else(corrupt)?
-        .try_into()
-        .map_err(|_| corrupt())?;
-    let set_end = 10 + u16::from_be_bytes(set_len) as usize;
+    let field = |range: std::ops::Range<usize>| bytes.get(range).ok_or_else(corrupt);
+    let time: [u8; 8] = field(0..8)?.try_into().map_err(|_| corrupt())?;
+    let set_len: [u8; 2] = field(8..10)?.try_into().map_err(|_| corrupt())?;
+    let set_len = u16::from_be_bytes(set_len);
+    let set_end = 10 + (set_len & !HAS_EXTRA) as usize;
+    let set = field(10..set_end)?.to_vec();
+    let (extra, body_start) = if set_len & HAS_EXTRA == 0 {
+        (Vec::new(), set_end)
+    } else {
+        let extra_len: [u8; 4] = field(set_end..set_end + 4)?
+            .try_into()
+            .map_err(|_| corrupt())?;
+        let extra_end = set_end + 4 + u32::from_be_bytes(extra_len) as usize;
+        (field(set_end + 4..extra_end)?.to_vec(), extra_end)
+    };
     Ok(StoredEntry {
         integrated_time: i64::from_be_bytes(time),
-        set: bytes.get(10..set_end).ok_or_else(corrupt)?.to_vec(),
-        body: bytes.get(set_end..).ok_or_else(corrupt)?.to_vec(),
+        set,
+        extra,
+        body: bytes.get(body_start..).ok_or_else(corrupt)?.to_vec(),
     })
 }
 
@@ -280,6 +296,7 @@ mod tests {
                     body: format!("body {first_index}").into_bytes(),
                     integrated_time: 1_700_000_000,
                     set: vec![1, 2, 3],
+                    extra: Vec::new(),
                 },
                 leaf_hash: [first_index as u8; 32],
                 index_keys: vec!["sha256:ab".into()],
@@ -322,6 +339,30 @@ mod tests {
         drop(store);
         let reopened = RedbStore::open(&path, DEFAULT_CACHE_BYTES).unwrap();
         assert_eq!(reopened.shards().unwrap()[0].checkpoint.size, 2);
+    }
+
+    #[test]
+    fn entries_with_extra_data_round_trip_and_rekor_records_keep_their_encoding() {
+        let rekor = StoredEntry {
+            body: b"body".to_vec(),
+            integrated_time: 5,
+            set: vec![9; 70],
+            extra: Vec::new(),
+        };
+        let encoded = encode_entry(&rekor);
+        assert_eq!(&encoded[8..10], &70u16.to_be_bytes());
+        assert_eq!(&encoded[80..], b"body");
+        assert_eq!(decode_entry(&encoded).unwrap(), rekor);
+
+        let ct = StoredEntry {
+            body: b"leaf".to_vec(),
+            integrated_time: 6,
+            set: Vec::new(),
+            extra: b"chain".to_vec(),
+        };
+        assert_eq!(decode_entry(&encode_entry(&ct)).unwrap(), ct);
+        let truncated = encode_entry(&ct);
+        assert!(decode_entry(&truncated[..14]).is_err());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::log_entry;
-use crate::api::{AppState, Body, blocking, json_response, parse_query, parse_u64_param};
+use crate::api::{
+    AppState, Body, blocking, json_response, parse_query, parse_u64_param, submit_failure,
+};
 use crate::entry;
 use crate::log::{ProvenEntry, entry_id};
 use crate::merkle;
@@ -75,22 +77,7 @@ fn submit_error(state: &AppState, err: SubmitError, leaf_hash: &[u8; 32]) -> Api
             )
             .with_header(header::LOCATION, &format!("/api/v1/log/entries/{id}"))
         }
-        SubmitError::PoolFull => {
-            state.log.metrics.pool_full.inc();
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the log is at capacity; retry shortly",
-            )
-            .with_header(header::RETRY_AFTER, "1")
-        }
-        SubmitError::Stopped => {
-            tracing::error!("the sequencer is gone");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
-        }
-        SubmitError::Store(err) => {
-            tracing::error!(%err, "integrating an entry failed");
-            ApiError::internal()
-        }
+        other => submit_failure(&state.log.metrics, other),
     }
 }
 

@@ -1,0 +1,459 @@
+//! HTTP tests of `atesto ct` (RFC 6962 v1) against a real child process and
+//! a test CA made with rcgen. SCTs, tree heads and proofs are verified from
+//! the RFC: the signature inputs are rebuilt here from the certificates.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, PublicKeyData, SerialNumber,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use support::*;
+
+struct TestCa {
+    root: Vec<u8>,
+    root_pem: String,
+    intermediate: Vec<u8>,
+    /// DER SPKI of the intermediate, the precertificates' issuer.
+    intermediate_spki: Vec<u8>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn ca_params(name: &str, is_ca: IsCa) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = is_ca;
+    params
+}
+
+/// Root and intermediate, ECDSA P-256.
+fn test_ca() -> TestCa {
+    let root_key = KeyPair::generate().unwrap();
+    let root_params = ca_params(
+        "atesto test root",
+        IsCa::Ca(BasicConstraints::Unconstrained),
+    );
+    let root = root_params.self_signed(&root_key).unwrap();
+    let root_issuer = Issuer::new(root_params, root_key);
+    let key = KeyPair::generate().unwrap();
+    let params = ca_params(
+        "atesto test intermediate",
+        IsCa::Ca(BasicConstraints::Constrained(0)),
+    );
+    let intermediate = params.signed_by(&key, &root_issuer).unwrap();
+    TestCa {
+        root: root.der().to_vec(),
+        root_pem: root.pem(),
+        intermediate: intermediate.der().to_vec(),
+        intermediate_spki: key.subject_public_key_info(),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+/// A leaf of `ca` for `key`: with the critical poison when `poisoned`, with
+/// EKU codeSigning when `eku`. Fixed serial, so a precertificate and its final
+/// certificate differ only by the poison.
+fn leaf(ca: &TestCa, key: &KeyPair, poisoned: bool, eku: bool) -> Vec<u8> {
+    let mut params = CertificateParams::new(vec!["signer.test".into()]).unwrap();
+    params.serial_number = Some(SerialNumber::from_slice(&[7, 7, 7]));
+    if eku {
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    }
+    if poisoned {
+        let mut poison =
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
+        poison.set_criticality(true);
+        params.custom_extensions.push(poison);
+    }
+    params.signed_by(key, &ca.issuer).unwrap().der().to_vec()
+}
+
+/// (header length, content length) of the DER element at `at`.
+fn der_element(bytes: &[u8], at: usize) -> (usize, usize) {
+    let first = bytes[at + 1] as usize;
+    if first < 0x80 {
+        return (2, first);
+    }
+    let n = first & 0x7f;
+    let len = bytes[at + 2..at + 2 + n]
+        .iter()
+        .fold(0usize, |acc, b| acc << 8 | *b as usize);
+    (2 + n, len)
+}
+
+/// The TBSCertificate of a DER certificate: the first element inside it.
+fn tbs_of(cert: &[u8]) -> Vec<u8> {
+    let (outer, _) = der_element(cert, 0);
+    let (header, len) = der_element(cert, outer);
+    cert[outer..outer + header + len].to_vec()
+}
+
+fn u24(bytes: &[u8]) -> Vec<u8> {
+    let mut out = (bytes.len() as u32).to_be_bytes()[1..].to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// RFC 6962 §3.2 signature input (and MerkleTreeLeaf) of a precert entry.
+fn precert_input(timestamp: u64, issuer_spki: &[u8], tbs: &[u8]) -> Vec<u8> {
+    let mut input = vec![0, 0];
+    input.extend_from_slice(&timestamp.to_be_bytes());
+    input.extend_from_slice(&[0, 1]);
+    input.extend_from_slice(&Sha256::digest(issuer_spki));
+    input.extend(u24(tbs));
+    input.extend_from_slice(&[0, 0]);
+    input
+}
+
+/// The same for an x509 entry.
+fn x509_input(timestamp: u64, cert: &[u8]) -> Vec<u8> {
+    let mut input = vec![0, 0];
+    input.extend_from_slice(&timestamp.to_be_bytes());
+    input.extend_from_slice(&[0, 0]);
+    input.extend(u24(cert));
+    input.extend_from_slice(&[0, 0]);
+    input
+}
+
+fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+fn unb64(value: &Value) -> Vec<u8> {
+    STANDARD
+        .decode(value.as_str().expect("a base64 string"))
+        .unwrap()
+}
+
+fn chain_body(certs: &[&[u8]]) -> Value {
+    json!({ "chain": certs.iter().map(|c| b64(c)).collect::<Vec<_>>() })
+}
+
+/// A running `atesto ct` with its key and the CA whose root it accepts.
+struct Ct {
+    _dir: tempfile::TempDir,
+    server: Tlog,
+    key: LogKey,
+    ca: TestCa,
+}
+
+fn start_ct() -> Ct {
+    let ca = test_ca();
+    let dir = tempfile::tempdir().unwrap();
+    let roots = dir.path().join("roots.pem");
+    std::fs::write(&roots, &ca.root_pem).unwrap();
+    let log_key = KeyPair::generate().unwrap();
+    let key_path = dir.path().join("ct-key.pem");
+    std::fs::write(&key_path, log_key.serialize_pem()).unwrap();
+    let server = Tlog::start_service(
+        "ct",
+        &dir.path().join("data"),
+        &free_addr(),
+        &[
+            "--roots",
+            roots.to_str().unwrap(),
+            "--key",
+            key_path.to_str().unwrap(),
+        ],
+    );
+    Ct {
+        _dir: dir,
+        server,
+        key: LogKey::from_pem(&log_key.public_key_pem()),
+        ca,
+    }
+}
+
+struct Sth {
+    size: u64,
+    root: Hash,
+}
+
+impl Ct {
+    /// POSTs a chain, expects 200 and checks the SCT's fixed fields and
+    /// signature over `input(timestamp)`. Returns the timestamp.
+    fn sct(&self, path: &str, certs: &[&[u8]], input: impl Fn(u64) -> Vec<u8>) -> u64 {
+        let reply = self.server.post(path, &chain_body(certs));
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let sct = reply.json();
+        assert_eq!(sct["sct_version"], 0);
+        assert_eq!(unb64(&sct["id"]), Sha256::digest(&self.key.der).to_vec());
+        assert_eq!(sct["extensions"], "");
+        let timestamp = sct["timestamp"].as_u64().unwrap();
+        let signed = unb64(&sct["signature"]);
+        assert_eq!(&signed[..2], &[4, 3], "hash sha256, signature ecdsa");
+        assert_eq!(
+            u16::from_be_bytes([signed[2], signed[3]]) as usize,
+            signed.len() - 4
+        );
+        assert!(
+            self.key.verify(&input(timestamp), &signed[4..]),
+            "the SCT signature does not verify"
+        );
+        timestamp
+    }
+
+    /// GET get-sth, with its signature verified.
+    fn sth(&self) -> Sth {
+        let reply = self.server.get("/ct/v1/get-sth");
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let sth = reply.json();
+        let size = sth["tree_size"].as_u64().unwrap();
+        let timestamp = sth["timestamp"].as_u64().unwrap();
+        let root: Hash = unb64(&sth["sha256_root_hash"]).try_into().unwrap();
+        let mut input = vec![0, 1];
+        input.extend_from_slice(&timestamp.to_be_bytes());
+        input.extend_from_slice(&size.to_be_bytes());
+        input.extend_from_slice(&root);
+        let signed = unb64(&sth["tree_head_signature"]);
+        assert_eq!(&signed[..2], &[4, 3]);
+        assert!(self.key.verify(&input, &signed[4..]), "bad STH signature");
+        Sth { size, root }
+    }
+
+    fn check_inclusion(&self, leaf_input: &[u8], expected_index: u64, sth: &Sth) {
+        let hash = leaf_hash(leaf_input);
+        let path = format!(
+            "/ct/v1/get-proof-by-hash?hash={}&tree_size={}",
+            urlencode(&b64(&hash)),
+            sth.size
+        );
+        let reply = self.server.get(&path);
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let proof = reply.json();
+        assert_eq!(proof["leaf_index"], expected_index);
+        let audit: Vec<Hash> = proof["audit_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| unb64(h).try_into().unwrap())
+            .collect();
+        assert!(verify_inclusion(
+            expected_index,
+            sth.size,
+            &hash,
+            &audit,
+            &sth.root
+        ));
+    }
+
+    fn check_consistency(&self, first: &Sth, second: &Sth) {
+        let path = format!(
+            "/ct/v1/get-sth-consistency?first={}&second={}",
+            first.size, second.size
+        );
+        let reply = self.server.get(&path);
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let proof: Vec<Hash> = reply.json()["consistency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| unb64(h).try_into().unwrap())
+            .collect();
+        assert!(verify_consistency(
+            first.size,
+            second.size,
+            &proof,
+            &first.root,
+            &second.root
+        ));
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
+#[test]
+fn add_pre_chain_sct_proofs_and_entries_verify_independently() {
+    let ct = start_ct();
+    let ca = &ct.ca;
+    let key = KeyPair::generate().unwrap();
+    let precert = leaf(ca, &key, true, true);
+    // The TBS the SCT signs: the final certificate's, which lacks only the poison.
+    let final_cert = leaf(ca, &key, false, true);
+    let tbs = tbs_of(&final_cert);
+    assert_ne!(tbs, tbs_of(&precert));
+    let precert_leaf = |t| precert_input(t, &ca.intermediate_spki, &tbs);
+
+    let empty = ct.sth();
+    assert_eq!(empty.size, 0);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let timestamp = ct.sct(
+        "/ct/v1/add-pre-chain",
+        &[&precert, &ca.intermediate],
+        precert_leaf,
+    );
+    assert!(timestamp >= before && timestamp < before + 60_000);
+
+    // Answered only once integrated: the next tree head holds it.
+    let one = ct.sth();
+    assert_eq!(one.size, 1);
+    ct.check_inclusion(&precert_leaf(timestamp), 0, &one);
+
+    // A resubmission gets an SCT for the stored entry.
+    let again = ct.sct(
+        "/ct/v1/add-pre-chain",
+        &[&precert, &ca.intermediate, &ca.root],
+        precert_leaf,
+    );
+    assert_eq!(again, timestamp);
+    assert_eq!(ct.sth().size, 1);
+
+    // The final certificate, then more entries to prove consistency across.
+    let x509_time = ct.sct("/ct/v1/add-chain", &[&final_cert, &ca.intermediate], |t| {
+        x509_input(t, &final_cert)
+    });
+    let mut leaves = vec![precert_leaf(timestamp), x509_input(x509_time, &final_cert)];
+    let two = ct.sth();
+    assert_eq!(two.size, 2);
+    for _ in 0..5 {
+        let cert = leaf(ca, &KeyPair::generate().unwrap(), false, true);
+        let t = ct.sct("/ct/v1/add-chain", &[&cert, &ca.intermediate], |t| {
+            x509_input(t, &cert)
+        });
+        leaves.push(x509_input(t, &cert));
+    }
+    let seven = ct.sth();
+    assert_eq!(seven.size, 7);
+    let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
+    assert_eq!(merkle_root(&hashes), seven.root);
+    for (index, leaf_input) in leaves.iter().enumerate() {
+        ct.check_inclusion(leaf_input, index as u64, &seven);
+    }
+    ct.check_inclusion(&leaves[1], 1, &two);
+    ct.check_consistency(&one, &seven);
+    ct.check_consistency(&two, &seven);
+    ct.check_consistency(&one, &two);
+
+    // get-entries: the leaves and the chains kept beside them (root appended).
+    let reply = ct.server.get("/ct/v1/get-entries?start=0&end=1");
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let entries = reply.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(unb64(&entries[0]["leaf_input"]), leaves[0]);
+    assert_eq!(unb64(&entries[1]["leaf_input"]), leaves[1]);
+    let issuers = [u24(&ca.intermediate), u24(&ca.root)].concat();
+    let mut precert_chain = u24(&precert);
+    precert_chain.extend(u24(&issuers));
+    assert_eq!(unb64(&entries[0]["extra_data"]), precert_chain);
+    assert_eq!(unb64(&entries[1]["extra_data"]), u24(&issuers));
+    // A range past the tree is cut at its end.
+    let reply = ct.server.get("/ct/v1/get-entries?start=5&end=100");
+    assert_eq!(reply.json()["entries"].as_array().unwrap().len(), 2);
+
+    let roots = ct.server.get("/ct/v1/get-roots").json();
+    assert_eq!(roots["certificates"], json!([b64(&ca.root)]));
+}
+
+#[test]
+fn refusals_are_400_with_a_message() {
+    let ct = start_ct();
+    let ca = &ct.ca;
+    let other = test_ca();
+    let key = KeyPair::generate().unwrap();
+    let precert = leaf(ca, &key, true, true);
+    let final_cert = leaf(ca, &key, false, true);
+    let refused =
+        |path: &str, certs: &[&[u8]]| ct.server.post(path, &chain_body(certs)).expect_error(400);
+
+    let foreign = leaf(&other, &key, false, true);
+    let message = refused("/ct/v1/add-chain", &[&foreign, &other.intermediate]);
+    assert!(message.contains("root"), "{message}");
+    let no_eku = leaf(ca, &key, false, false);
+    let message = refused("/ct/v1/add-chain", &[&no_eku, &ca.intermediate]);
+    assert!(message.contains("codeSigning"), "{message}");
+    let message = refused("/ct/v1/add-chain", &[&precert, &ca.intermediate]);
+    assert!(message.contains("poison"), "{message}");
+    let message = refused("/ct/v1/add-pre-chain", &[&final_cert, &ca.intermediate]);
+    assert!(message.contains("poison"), "{message}");
+    let message = refused("/ct/v1/add-chain", &[&final_cert, &other.intermediate]);
+    assert!(message.contains("not signed"), "{message}");
+    refused("/ct/v1/add-chain", &[]);
+    refused("/ct/v1/add-chain", &[b"not a certificate"]);
+
+    let message = ct
+        .server
+        .post("/ct/v1/add-chain", &json!({"chain": ["%%%"]}))
+        .expect_error(400);
+    assert!(message.contains("base64"), "{message}");
+    ct.server
+        .post_raw("/ct/v1/add-pre-chain", b"{not json".to_vec())
+        .expect_error(400);
+    ct.server
+        .post("/ct/v1/add-chain", &json!({"chain": "nope"}))
+        .expect_error(400);
+
+    // Nothing was logged.
+    assert_eq!(ct.server.get("/ct/v1/get-sth").json()["tree_size"], 0);
+    ct.sct("/ct/v1/add-chain", &[&final_cert, &ca.intermediate], |t| {
+        x509_input(t, &final_cert)
+    });
+
+    for path in [
+        "/ct/v1/get-entries?start=1&end=0",
+        "/ct/v1/get-entries?start=1&end=5",
+        "/ct/v1/get-entries?start=-1&end=0",
+        "/ct/v1/get-entries?start=0",
+        "/ct/v1/get-entries?start=0&end=99999999999999999999",
+        "/ct/v1/get-sth-consistency?first=2&second=1",
+        "/ct/v1/get-sth-consistency?first=1&second=2",
+        "/ct/v1/get-sth-consistency?first=x&second=1",
+        "/ct/v1/get-proof-by-hash?hash=%%%&tree_size=1",
+        "/ct/v1/get-proof-by-hash?hash=AAAA&tree_size=1",
+        "/ct/v1/get-proof-by-hash?tree_size=1",
+    ] {
+        ct.server.get(path).expect_error(400);
+    }
+    let zero_hash = urlencode(&b64(&[0; 32]));
+    ct.server
+        .get(&format!(
+            "/ct/v1/get-proof-by-hash?hash={zero_hash}&tree_size=0"
+        ))
+        .expect_error(400);
+    ct.server
+        .get(&format!(
+            "/ct/v1/get-proof-by-hash?hash={zero_hash}&tree_size=1"
+        ))
+        .expect_error(404);
+}
+
+#[test]
+fn get_entries_answers_at_most_256_entries() {
+    let ct = start_ct();
+    let ca = &ct.ca;
+    // Concurrent submissions share batches, which keeps this quick.
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let client = client();
+                for _ in 0..33 {
+                    let cert = leaf(ca, &KeyPair::generate().unwrap(), false, true);
+                    let reply = client
+                        .post(ct.server.url("/ct/v1/add-chain"))
+                        .json(&chain_body(&[&cert, &ca.intermediate]))
+                        .send()
+                        .unwrap();
+                    assert_eq!(reply.status(), 200);
+                }
+            });
+        }
+    });
+    assert_eq!(ct.sth().size, 264);
+    let reply = ct.server.get("/ct/v1/get-entries?start=1&end=300");
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let entries = reply.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 256);
+    let second = ct.server.get("/ct/v1/get-entries?start=1&end=1").json();
+    assert_eq!(second["entries"][0], entries[0]);
+}

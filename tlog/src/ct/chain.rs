@@ -1,0 +1,421 @@
+//! Chain checks for add-chain and add-pre-chain, and the leaf they yield.
+//!
+//! A chain is accepted when each certificate is signed by the next, the last
+//! one is a configured root or is signed by one, every issuer is a CA, and the
+//! first certificate has EKU codeSigning. add-pre-chain requires the critical
+//! poison extension on the first certificate; add-chain forbids it. The
+//! precertificate's issuer is the next certificate of the chain: the CA signs
+//! precertificates with its own key, not a Precertificate Signing Certificate.
+
+use atesto_common::pubkey::{HashAlgorithm, PublicKey};
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+use x509_cert::der::asn1::Any;
+use x509_cert::der::oid::ObjectIdentifier;
+use x509_cert::der::{Decode, Encode, Tag, TagNumber, Tagged};
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
+
+use super::leaf::{self, MAX_U24, SignedEntry};
+
+/// The CT poison extension (RFC 6962 §3.1).
+pub const POISON: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+const EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+/// Longest chain accepted, root included.
+pub const MAX_CHAIN: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("the chain is empty: send the certificate, then its issuers")]
+    Empty,
+    #[error("the chain has {0} certificates: at most {MAX_CHAIN} are accepted")]
+    TooLong(usize),
+    #[error("chain[{index}] is not a DER X.509 certificate: {reason}")]
+    Malformed { index: usize, reason: String },
+    #[error("the chain is larger than 2^24-1 bytes")]
+    TooLarge,
+    #[error("chain[{0}] is not signed by chain[{next}]", next = .0 + 1)]
+    BadSignature(usize),
+    #[error("chain[{0}] is not a CA certificate (basicConstraints cA) and cannot issue")]
+    NotCa(usize),
+    #[error("the chain does not end in, or chain to, a root this log accepts")]
+    UnknownRoot,
+    #[error("the certificate has no extended key usage codeSigning (1.3.6.1.5.5.7.3.3)")]
+    NoCodeSigning,
+    #[error(
+        "add-pre-chain needs a precertificate: chain[0] has no critical poison extension (1.3.6.1.4.1.11129.2.4.3)"
+    )]
+    NotPrecert,
+    #[error(
+        "add-chain takes final certificates: chain[0] has the poison extension, use add-pre-chain"
+    )]
+    Poisoned,
+    #[error("the precertificate has no issuer in the chain")]
+    NoIssuer,
+}
+
+/// A configured root.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub der: Vec<u8>,
+    parsed: Parsed,
+}
+
+impl Root {
+    pub fn from_der(der: Vec<u8>) -> Result<Self, ChainError> {
+        let parsed = parse(0, &der)?;
+        Ok(Self { der, parsed })
+    }
+}
+
+/// A decoded certificate and its TBSCertificate bytes exactly as sent: what
+/// its signature covers, and what the poison is cut from.
+#[derive(Debug, Clone)]
+struct Parsed {
+    cert: Certificate,
+    tbs: Vec<u8>,
+}
+
+/// Which endpoint the chain came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submission {
+    Final,
+    Precert,
+}
+
+/// A verified chain: the entry to log and its `extra_data`.
+#[derive(Debug)]
+pub struct Accepted {
+    pub entry: SignedEntry,
+    pub extra_data: Vec<u8>,
+}
+
+fn parse(index: usize, der: &[u8]) -> Result<Parsed, ChainError> {
+    if der.len() > MAX_U24 {
+        return Err(ChainError::TooLarge);
+    }
+    let malformed = |reason: String| ChainError::Malformed { index, reason };
+    let cert = Certificate::from_der(der).map_err(|e| malformed(e.to_string()))?;
+    // Certificate ::= SEQUENCE { tbsCertificate, ... }: its first element, bytes kept.
+    let tbs = Vec::<Any>::from_der(der)
+        .map_err(|e| malformed(e.to_string()))?
+        .first()
+        .map(Encode::to_der)
+        .transpose()
+        .map_err(|e| malformed(e.to_string()))?
+        .ok_or_else(|| malformed("no TBSCertificate".into()))?;
+    Ok(Parsed { cert, tbs })
+}
+
+fn extension<'a>(cert: &'a Certificate, oid: &ObjectIdentifier) -> Option<&'a Extension> {
+    cert.tbs_certificate()
+        .extensions()?
+        .iter()
+        .find(|e| e.extn_id == *oid)
+}
+
+fn spki_der(cert: &Certificate) -> Option<Vec<u8>> {
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()
+}
+
+/// Does `issuer`'s key verify `signed`'s signature?
+fn signed_by(signed: &Parsed, issuer: &Certificate) -> bool {
+    let cert = &signed.cert;
+    const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+    const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+    const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+    const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+    const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+    const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+    const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+    let hash = match cert.signature_algorithm().oid {
+        oid if oid == ECDSA_SHA256 || oid == RSA_SHA256 || oid == ED25519 => HashAlgorithm::Sha256,
+        oid if oid == ECDSA_SHA384 || oid == RSA_SHA384 => HashAlgorithm::Sha384,
+        oid if oid == ECDSA_SHA512 || oid == RSA_SHA512 => HashAlgorithm::Sha512,
+        _ => return false,
+    };
+    let (Some(spki), Some(signature)) = (spki_der(issuer), cert.signature().as_bytes()) else {
+        return false;
+    };
+    PublicKey::from_spki_der(&spki)
+        .is_ok_and(|key| key.verify(hash, &signed.tbs, signature).is_ok())
+}
+
+fn is_ca(cert: &Certificate) -> bool {
+    extension(cert, &BASIC_CONSTRAINTS)
+        .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|bc| bc.ca)
+}
+
+fn has_code_signing(cert: &Certificate) -> bool {
+    extension(cert, &EXTENDED_KEY_USAGE)
+        .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|eku| eku.0.contains(&CODE_SIGNING))
+}
+
+/// Checks a submitted chain (DER certificates, leaf first) against `roots`.
+pub fn check(
+    roots: &[Root],
+    chain: Vec<Vec<u8>>,
+    submission: Submission,
+) -> Result<Accepted, ChainError> {
+    if chain.is_empty() {
+        return Err(ChainError::Empty);
+    }
+    if chain.len() > MAX_CHAIN {
+        return Err(ChainError::TooLong(chain.len()));
+    }
+    if chain.iter().map(Vec::len).sum::<usize>() > MAX_U24 - 3 * MAX_CHAIN - 3 {
+        return Err(ChainError::TooLarge);
+    }
+    let certs = chain
+        .iter()
+        .enumerate()
+        .map(|(index, der)| parse(index, der))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let leaf_cert = &certs[0].cert;
+    let poison = extension(leaf_cert, &POISON);
+    match submission {
+        Submission::Precert if !poison.is_some_and(|p| p.critical) => {
+            return Err(ChainError::NotPrecert);
+        }
+        Submission::Final if poison.is_some() => return Err(ChainError::Poisoned),
+        _ => {}
+    }
+    if !has_code_signing(leaf_cert) {
+        return Err(ChainError::NoCodeSigning);
+    }
+    for (index, pair) in certs.windows(2).enumerate() {
+        if !is_ca(&pair[1].cert) {
+            return Err(ChainError::NotCa(index + 1));
+        }
+        if !signed_by(&pair[0], &pair[1].cert) {
+            return Err(ChainError::BadSignature(index));
+        }
+    }
+
+    // The chain ends in a root, or its last certificate is issued by one (the root is then appended).
+    let mut chain = chain;
+    let last = certs.len() - 1;
+    let mut issuers: Vec<&Certificate> = certs.iter().skip(1).map(|p| &p.cert).collect();
+    if !roots.iter().any(|r| r.der == chain[last]) {
+        let root = roots
+            .iter()
+            .find(|r| {
+                let root = &r.parsed.cert;
+                root.tbs_certificate().subject() == certs[last].cert.tbs_certificate().issuer()
+                    && signed_by(&certs[last], root)
+            })
+            .ok_or(ChainError::UnknownRoot)?;
+        chain.push(root.der.clone());
+        issuers.push(&root.parsed.cert);
+    }
+
+    let (first, rest) = chain.split_first().ok_or(ChainError::Empty)?;
+    let entry = match submission {
+        Submission::Final => {
+            return Ok(Accepted {
+                entry: SignedEntry::X509(first.clone()),
+                extra_data: leaf::x509_extra_data(rest),
+            });
+        }
+        Submission::Precert => {
+            let issuer = issuers.first().ok_or(ChainError::NoIssuer)?;
+            let spki = spki_der(issuer).ok_or(ChainError::NoIssuer)?;
+            SignedEntry::Precert {
+                issuer_key_hash: Sha256::digest(&spki).into(),
+                tbs: tbs_without_poison(&certs[0].tbs)
+                    .map_err(|reason| ChainError::Malformed { index: 0, reason })?,
+            }
+        }
+    };
+    Ok(Accepted {
+        entry,
+        extra_data: leaf::precert_extra_data(first, rest),
+    })
+}
+
+/// A DER TBSCertificate without the poison extension: every other field and
+/// extension keeps its bytes; the extensions field goes if the poison was its
+/// only member.
+pub fn tbs_without_poison(tbs: &[u8]) -> Result<Vec<u8>, String> {
+    let extensions_tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber(3),
+    };
+    let fields = Vec::<Any>::from_der(tbs).map_err(|e| e.to_string())?;
+    let mut kept = Vec::with_capacity(fields.len());
+    for field in fields {
+        if field.tag() != extensions_tag {
+            kept.push(field);
+            continue;
+        }
+        let mut remaining = Vec::new();
+        for raw in Vec::<Any>::from_der(field.value()).map_err(|e| e.to_string())? {
+            let extension = raw.decode_as::<Extension>().map_err(|e| e.to_string())?;
+            if extension.extn_id != POISON {
+                remaining.push(raw);
+            }
+        }
+        if !remaining.is_empty() {
+            let value = remaining.to_der().map_err(|e| e.to_string())?;
+            kept.push(Any::new(extensions_tag, value).map_err(|e| e.to_string())?);
+        }
+    }
+    kept.to_der().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{
+        BasicConstraints as Bc, CertificateParams, CustomExtension, DnType,
+        ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SerialNumber,
+    };
+
+    use super::*;
+
+    struct TestCa {
+        root: Vec<u8>,
+        intermediate: Vec<u8>,
+        issuer: Issuer<'static, KeyPair>,
+    }
+
+    fn ca_params(name: &str, is_ca: IsCa) -> CertificateParams {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = is_ca;
+        params
+    }
+
+    fn test_ca() -> TestCa {
+        let root_key = KeyPair::generate().unwrap();
+        let root_params = ca_params("root", IsCa::Ca(Bc::Unconstrained));
+        let root = root_params.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(root_params, root_key);
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params("intermediate", IsCa::Ca(Bc::Constrained(0)));
+        let intermediate = params.signed_by(&key, &root_issuer).unwrap();
+        TestCa {
+            root: root.der().to_vec(),
+            intermediate: intermediate.der().to_vec(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A code-signing leaf, with the poison extension when `poisoned`; the
+    /// same key and serial, so two calls differ only by the poison.
+    fn leaf(ca: &TestCa, key: &KeyPair, poisoned: bool, eku: bool) -> Vec<u8> {
+        let mut params = CertificateParams::new(vec!["leaf.test".into()]).unwrap();
+        params.serial_number = Some(SerialNumber::from_slice(&[1, 2, 3]));
+        if eku {
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        }
+        if poisoned {
+            let mut poison =
+                CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
+            poison.set_criticality(true);
+            params.custom_extensions.push(poison);
+        }
+        params.signed_by(key, &ca.issuer).unwrap().der().to_vec()
+    }
+
+    fn roots(ca: &TestCa) -> Vec<Root> {
+        vec![Root::from_der(ca.root.clone()).unwrap()]
+    }
+
+    #[test]
+    fn poison_removal_gives_the_final_certificates_tbs() {
+        let ca = test_ca();
+        let key = KeyPair::generate().unwrap();
+        let precert = parse(0, &leaf(&ca, &key, true, true)).unwrap();
+        let final_cert = Certificate::from_der(&leaf(&ca, &key, false, true)).unwrap();
+        let expected = final_cert.tbs_certificate().to_der().unwrap();
+        assert_eq!(
+            precert.tbs,
+            precert.cert.tbs_certificate().to_der().unwrap()
+        );
+        assert_ne!(precert.tbs, expected);
+        assert_eq!(tbs_without_poison(&precert.tbs).unwrap(), expected);
+    }
+
+    #[test]
+    fn precert_chain_yields_the_issuer_key_hash_and_clean_tbs() {
+        let ca = test_ca();
+        let key = KeyPair::generate().unwrap();
+        let precert = leaf(&ca, &key, true, true);
+        let chain = vec![precert.clone(), ca.intermediate.clone()];
+        let accepted = check(&roots(&ca), chain, Submission::Precert).unwrap();
+        let intermediate = Certificate::from_der(&ca.intermediate).unwrap();
+        let spki = spki_der(&intermediate).unwrap();
+        let final_cert = Certificate::from_der(&leaf(&ca, &key, false, true)).unwrap();
+        assert_eq!(
+            accepted.entry,
+            SignedEntry::Precert {
+                issuer_key_hash: Sha256::digest(&spki).into(),
+                tbs: final_cert.tbs_certificate().to_der().unwrap(),
+            }
+        );
+        // The root was appended to the stored chain.
+        assert_eq!(
+            accepted.extra_data,
+            leaf::precert_extra_data(&precert, &[ca.intermediate.clone(), ca.root.clone()])
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let ca = test_ca();
+        let other = test_ca();
+        let key = KeyPair::generate().unwrap();
+        let precert = leaf(&ca, &key, true, true);
+        let final_cert = leaf(&ca, &key, false, true);
+        let with = |first: &[u8]| vec![first.to_vec(), ca.intermediate.clone()];
+        let roots = roots(&ca);
+        let refused = |chain, submission| check(&roots, chain, submission).unwrap_err();
+
+        assert!(matches!(
+            refused(with(&final_cert), Submission::Precert),
+            ChainError::NotPrecert
+        ));
+        assert!(matches!(
+            refused(with(&precert), Submission::Final),
+            ChainError::Poisoned
+        ));
+        let no_eku = leaf(&ca, &key, false, false);
+        assert!(matches!(
+            refused(with(&no_eku), Submission::Final),
+            ChainError::NoCodeSigning
+        ));
+        let foreign = vec![leaf(&other, &key, false, true), other.intermediate.clone()];
+        assert!(matches!(
+            refused(foreign, Submission::Final),
+            ChainError::UnknownRoot
+        ));
+        let crossed = vec![final_cert.clone(), other.intermediate.clone()];
+        assert!(matches!(
+            refused(crossed, Submission::Final),
+            ChainError::BadSignature(0)
+        ));
+        let not_ca = vec![final_cert.clone(), final_cert.clone()];
+        assert!(matches!(
+            refused(not_ca, Submission::Final),
+            ChainError::NotCa(1)
+        ));
+        assert!(matches!(
+            refused(Vec::new(), Submission::Final),
+            ChainError::Empty
+        ));
+        let garbage = vec![vec![0x30, 0x03, 1, 2, 3]];
+        assert!(matches!(
+            refused(garbage, Submission::Final),
+            ChainError::Malformed { index: 0, .. }
+        ));
+        check(&roots, with(&final_cert), Submission::Final).unwrap();
+    }
+}
