@@ -136,7 +136,8 @@ fn chain_body(certs: &[&[u8]]) -> Value {
 
 /// A running `atesto ct` with its key and the CA whose root it accepts.
 struct Ct {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    args: Vec<String>,
     server: Tlog,
     key: LogKey,
     ca: TestCa,
@@ -150,23 +151,25 @@ fn start_ct() -> Ct {
     let log_key = KeyPair::generate().unwrap();
     let key_path = dir.path().join("ct-key.pem");
     std::fs::write(&key_path, log_key.serialize_pem()).unwrap();
-    let server = Tlog::start_service(
-        "ct",
-        &dir.path().join("data"),
-        &free_addr(),
-        &[
-            "--roots",
-            roots.to_str().unwrap(),
-            "--key",
-            key_path.to_str().unwrap(),
-        ],
-    );
+    let args = vec![
+        "--roots".to_owned(),
+        roots.to_str().unwrap().to_owned(),
+        "--key".to_owned(),
+        key_path.to_str().unwrap().to_owned(),
+    ];
+    let server = serve(&dir, &args);
     Ct {
-        _dir: dir,
+        dir,
+        args,
         server,
         key: LogKey::from_pem(&log_key.public_key_pem()),
         ca,
     }
+}
+
+fn serve(dir: &tempfile::TempDir, args: &[String]) -> Tlog {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Tlog::start_service("ct", &dir.path().join("data"), &free_addr(), &args)
 }
 
 struct Sth {
@@ -175,6 +178,12 @@ struct Sth {
 }
 
 impl Ct {
+    /// Kills the server (no shutdown path) and starts it again on the same data.
+    fn restart(&mut self) {
+        self.server.kill();
+        self.server = serve(&self.dir, &self.args);
+    }
+
     /// POSTs a chain, expects 200 and checks the SCT's fixed fields and
     /// signature over `input(timestamp)`. Returns the timestamp.
     fn sct(&self, path: &str, certs: &[&[u8]], input: impl Fn(u64) -> Vec<u8>) -> u64 {
@@ -456,4 +465,35 @@ fn get_entries_answers_at_most_256_entries() {
     assert_eq!(entries.len(), 256);
     let second = ct.server.get("/ct/v1/get-entries?start=1&end=1").json();
     assert_eq!(second["entries"][0], entries[0]);
+}
+
+#[test]
+fn the_tree_and_its_entries_survive_a_restart() {
+    let mut ct = start_ct();
+    let key = KeyPair::generate().unwrap();
+    let precert = leaf(&ct.ca, &key, true, true);
+    let tbs = tbs_of(&leaf(&ct.ca, &key, false, true));
+    let spki = ct.ca.intermediate_spki.clone();
+    let intermediate = ct.ca.intermediate.clone();
+    let chain = [precert.as_slice(), intermediate.as_slice()];
+    let timestamp = ct.sct("/ct/v1/add-pre-chain", &chain, |t| {
+        precert_input(t, &spki, &tbs)
+    });
+    let before = ct.sth();
+
+    ct.restart();
+    let after = ct.sth();
+    assert_eq!((after.size, after.root), (before.size, before.root));
+    let again = ct.sct("/ct/v1/add-pre-chain", &chain, |t| {
+        precert_input(t, &spki, &tbs)
+    });
+    assert_eq!(again, timestamp, "a resubmission after restart is found");
+
+    let cert = leaf(&ct.ca, &KeyPair::generate().unwrap(), false, true);
+    ct.sct("/ct/v1/add-chain", &[&cert, &ct.ca.intermediate], |t| {
+        x509_input(t, &cert)
+    });
+    let grown = ct.sth();
+    assert_eq!(grown.size, 2);
+    ct.check_consistency(&before, &grown);
 }

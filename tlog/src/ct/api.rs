@@ -205,8 +205,8 @@ fn required_u64(params: &HashMap<String, String>, name: &str) -> Result<u64, Api
     parse_u64_param(name, value)
 }
 
-/// Size of the published tree.
-fn tree_size(ct: &CtLog) -> Result<(u32, u64), ApiError> {
+/// Ordinal and size of the published tree.
+fn published_tree(ct: &CtLog) -> Result<(u32, u64), ApiError> {
     let view = ct.log.view.load_full();
     let active = view.active().ok_or_else(ApiError::internal)?;
     Ok((active.info.ordinal, active.checkpoint.size))
@@ -224,7 +224,7 @@ async fn get_sth_consistency(
     let params = parse_query(params)?;
     let first = required_u64(&params, "first")?;
     let second = required_u64(&params, "second")?;
-    let (ordinal, size) = tree_size(&ct)?;
+    let (ordinal, size) = published_tree(&ct)?;
     if first > second {
         return Err(ApiError::bad_request(format!(
             "first ({first}) must not be greater than second ({second})"
@@ -270,7 +270,7 @@ async fn get_proof_by_hash(
         .and_then(|h| h.try_into().ok())
         .ok_or_else(|| ApiError::bad_request("hash must be the base64 of a 32-byte leaf hash"))?;
     let requested = required_u64(&params, "tree_size")?;
-    let (ordinal, size) = tree_size(&ct)?;
+    let (ordinal, size) = published_tree(&ct)?;
     if requested == 0 || requested > size {
         return Err(ApiError::bad_request(format!(
             "tree_size ({requested}) must be between 1 and the tree size ({size})"
@@ -317,7 +317,7 @@ async fn get_entries(
     let params = parse_query(params)?;
     let start = required_u64(&params, "start")?;
     let end = required_u64(&params, "end")?;
-    let (_, size) = tree_size(&ct)?;
+    let (_, size) = published_tree(&ct)?;
     if start > end {
         return Err(ApiError::bad_request(format!(
             "start ({start}) must not be greater than end ({end})"

@@ -129,9 +129,10 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
         serde_json::from_slice(request_body).map_err(|e| EntryError::NotJson(e.to_string()))?;
     let entry = Fields::root(&value)?;
     let kind = entry.string("kind")?;
-    let kind = match kind {
-        "hashedrekord" => EntryKind::HashedRekord,
-        "dsse" => EntryKind::Dsse,
+    type PrepareSpec = fn(&Fields<'_>) -> Result<(Value, Vec<String>), EntryError>;
+    let (kind, prepare_spec): (EntryKind, PrepareSpec) = match kind {
+        "hashedrekord" => (EntryKind::HashedRekord, hashedrekord::prepare),
+        "dsse" => (EntryKind::Dsse, dsse::prepare),
         other => return Err(EntryError::UnsupportedKind(echo(other))),
     };
     let version = entry.string("apiVersion")?;
@@ -142,11 +143,7 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
         });
     }
     let spec = entry.object("spec")?;
-    let (spec, index_keys) = match kind {
-        EntryKind::HashedRekord => hashedrekord::prepare(&spec)?,
-        EntryKind::Dsse => dsse::prepare(&spec)?,
-        EntryKind::CtLeaf => return Err(EntryError::UnsupportedKind(kind.as_str().into())),
-    };
+    let (spec, index_keys) = prepare_spec(&spec)?;
     let body = serde_json::json!({
         "apiVersion": API_VERSION,
         "kind": kind.as_str(),
