@@ -20,6 +20,8 @@ enum Command {
     Tlog(cmd::tlog::TlogArgs),
     /// Write a new private key (PKCS#8 PEM, mode 0600).
     Keygen(cmd::keygen::KeygenArgs),
+    /// Load generators: measure a running log, or grow one in-process.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Tlog(args) => cmd::tlog::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
+            Command::Bench(args) => Ok(cmd::bench::run(args).await?),
         }
     })
 }
