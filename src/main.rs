@@ -5,7 +5,11 @@ mod cmd;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "atesto", version, about = "Self-hosted sigstore signing infrastructure")]
+#[command(
+    name = "atesto",
+    version,
+    about = "Self-hosted sigstore signing infrastructure"
+)]
 struct Cli {
     /// Log output format.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]

@@ -121,11 +121,16 @@ mod tests {
 
         let decode = |line: &str| {
             let b64 = line.rsplit(' ').next().unwrap();
-            base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap()
         };
         let ecdsa_sig = decode(lines[0]);
         assert!(lines[0].starts_with("\u{2014} log.example "));
-        assert_eq!(&ecdsa_sig[..4], &Sha256::digest(ecdsa.public_key_der())[..4]);
+        assert_eq!(
+            &ecdsa_sig[..4],
+            &Sha256::digest(ecdsa.public_key_der())[..4]
+        );
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, ecdsa.public_key_raw())
             .verify(text.as_bytes(), &ecdsa_sig[4..])
             .unwrap();

@@ -79,8 +79,8 @@ fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
 /// The admin token: made on first start, kept beside the store, mode 0600.
 fn load_or_create_admin_token(path: &Path) -> anyhow::Result<String> {
     if path.exists() {
-        let token = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let token =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return Ok(token.trim().to_owned());
     }
     let mut bytes = [0u8; 32];

@@ -184,6 +184,17 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let example: TlogConfig =
+            serde_yaml_ng::from_str(include_str!("../../deploy/tlog.example.yaml")).unwrap();
+        example.validate().unwrap();
+        let defaults = TlogConfig::default();
+        assert_eq!(example.batch.max_size, defaults.batch.max_size);
+        assert_eq!(example.batch.max_age_ms, defaults.batch.max_age_ms);
+        assert_eq!(example.body_limit, defaults.body_limit);
+    }
+
+    #[test]
     fn hostname_defaults_to_the_listen_host() {
         let mut config = TlogConfig {
             addr: "127.0.0.1:5556".into(),

@@ -8,11 +8,11 @@
 //! - `log`: shards, checkpoints and reads, shared by the APIs.
 //! - `api/`: HTTP: Rekor v1 (`api/v1/`), tiles, health and metrics.
 
-pub mod entry;
-pub mod merkle;
-pub mod store;
 pub mod api;
 pub mod config;
+pub mod entry;
 pub mod log;
+pub mod merkle;
 pub mod metrics;
 pub mod sequencer;
+pub mod store;

@@ -111,9 +111,9 @@ impl LogView {
 
     /// The shard holding global index `index` within its published checkpoint.
     pub fn shard_of_index(&self, index: u64) -> Option<&ShardState> {
-        self.shards.iter().find(|s| {
-            index >= s.info.start && index - s.info.start < s.checkpoint.size
-        })
+        self.shards
+            .iter()
+            .find(|s| index >= s.info.start && index - s.info.start < s.checkpoint.size)
     }
 
     pub fn shard_by_tree_id(&self, tree_id: u64) -> Option<&ShardState> {
@@ -176,15 +176,13 @@ impl Log {
     /// Opens the log under `config.data` with its embedded store, creating the
     /// directory, key and first shard on first start.
     pub fn open(config: &TlogConfig) -> Result<Self, LogError> {
-        std::fs::create_dir_all(&config.data).map_err(|e| {
-            LogError::Setup(format!("creating {}: {e}", config.data.display()))
-        })?;
+        std::fs::create_dir_all(&config.data)
+            .map_err(|e| LogError::Setup(format!("creating {}: {e}", config.data.display())))?;
         let lock_path = config.data.join("LOCK");
         let lock = File::create(&lock_path)
             .map_err(|e| LogError::Setup(format!("creating {}: {e}", lock_path.display())))?;
-        lock.try_lock().map_err(|_| {
-            LogError::Store(StoreError::Locked(config.data.display().to_string()))
-        })?;
+        lock.try_lock()
+            .map_err(|_| LogError::Store(StoreError::Locked(config.data.display().to_string())))?;
 
         let key = PrivateKey::load_or_create(&config.key_path(), KeyType::EcdsaP256)?;
         let witness = config
@@ -260,15 +258,17 @@ impl Log {
         let Some(shard) = view.shard_of_index(index) else {
             return Ok(None);
         };
-        let Some(entry) = self.store.read_entries(index..index + 1)?.into_iter().next() else {
+        let Some(entry) = self
+            .store
+            .read_entries(index..index + 1)?
+            .into_iter()
+            .next()
+        else {
             return Ok(None);
         };
         let source = self.tile_source(shard.info.ordinal);
-        let proof = merkle::inclusion_proof(
-            &source,
-            shard.checkpoint.size,
-            index - shard.info.start,
-        )?;
+        let proof =
+            merkle::inclusion_proof(&source, shard.checkpoint.size, index - shard.info.start)?;
         Ok(Some(ProvenEntry {
             index,
             shard: shard.info.clone(),

@@ -35,8 +35,10 @@ impl Metrics {
             "pool_full_total",
             "Submissions refused with 503 because the pool was full",
         )?;
-        let commit_failures =
-            IntCounter::new("commit_failures_total", "Batches the store failed to commit")?;
+        let commit_failures = IntCounter::new(
+            "commit_failures_total",
+            "Batches the store failed to commit",
+        )?;
         let batch_size = Histogram::with_opts(
             HistogramOpts::new("batch_size", "Entries per integrated batch").buckets(vec![
                 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,

@@ -240,36 +240,24 @@ impl Sequencer {
         if accepted.is_empty() {
             return;
         }
-
-        let old_size = self.edge.size();
-        let previous_edge = self.edge.clone();
-        let leaves: Vec<[u8; 32]> = accepted.iter().map(|(e, _)| e.leaf_hash).collect();
-        let tiles = self.edge.append(&leaves);
-        let checkpoint = match self.sign_checkpoint() {
-            Ok(checkpoint) => checkpoint,
-            Err(err) => {
-                self.edge = previous_edge;
-                return fail_all(accepted, err);
-            }
-        };
         let (entries, replies): (Vec<NewEntry>, Vec<Reply>) = accepted.into_iter().unzip();
-        let batch = Batch {
-            shard: self.shard.ordinal,
-            first_index,
-            entries,
-            tiles,
-            checkpoint,
-        };
-        if let Err(err) = self.store.commit_batch(&batch) {
-            // Nothing was committed: forget the batch so memory matches the store.
-            tracing::error!(%err, "committing a batch failed");
-            self.edge = previous_edge;
-            self.metrics.commit_failures.inc();
-            for reply in replies.into_iter().chain(repeats.into_iter().map(|(_, r)| r)) {
-                let _ = reply.send(Err(SubmitError::Store(StoreError::Backend(err.to_string()))));
+        let old_size = self.edge.size();
+        let batch = match self.commit(first_index, entries) {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::error!(%err, "integrating a batch failed");
+                self.metrics.commit_failures.inc();
+                let message = err.to_string();
+                for reply in replies
+                    .into_iter()
+                    .chain(repeats.into_iter().map(|(_, r)| r))
+                {
+                    let failure = StoreError::Backend(message.clone());
+                    let _ = reply.send(Err(SubmitError::Store(failure)));
+                }
+                return;
             }
-            return;
-        }
+        };
         let checkpoint = Arc::new(batch.checkpoint);
         self.publish(&checkpoint);
         // Repeats within the batch point at the copy that was just committed.
@@ -277,39 +265,76 @@ impl Sequencer {
             self.metrics.duplicates.inc();
             let _ = reply.send(Err(SubmitError::Duplicate(first_index + position as u64)));
         }
-        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.metrics.batch_size.observe(replies.len() as f64);
         self.metrics.entries.inc_by(replies.len() as u64);
         self.metrics.tree_size.set(self.edge.size() as i64);
 
-        let proofs = self
+        let proofs = match self
             .edge
-            .batch_proofs(&batch.tiles, old_size..self.edge.size());
-        match proofs {
-            Ok(proofs) => {
-                for (offset, ((new, reply), proof)) in
-                    batch.entries.into_iter().zip(replies).zip(proofs).enumerate()
-                {
-                    let _ = reply.send(Ok(ProvenEntry {
-                        index: first_index + offset as u64,
-                        shard: self.shard.clone(),
-                        entry: new.entry,
-                        proof,
-                        checkpoint: checkpoint.clone(),
-                    }));
-                }
-            }
+            .batch_proofs(&batch.tiles, old_size..self.edge.size())
+        {
+            Ok(proofs) => proofs,
             Err(err) => {
-                // Committed but unprovable from memory: a bug. Clients may fetch the entry.
+                // Committed but not provable from memory: a bug. The entries
+                // are durable and readable with proofs through the read API.
                 tracing::error!(%err, "computing inclusion proofs of a committed batch failed");
                 for reply in replies {
-                    let _ = reply.send(Err(SubmitError::Store(StoreError::Corrupt(err.to_string()))));
+                    let failure = StoreError::Corrupt(err.to_string());
+                    let _ = reply.send(Err(SubmitError::Store(failure)));
                 }
+                return;
             }
+        };
+        for (offset, ((new, reply), proof)) in batch
+            .entries
+            .into_iter()
+            .zip(replies)
+            .zip(proofs)
+            .enumerate()
+        {
+            let _ = reply.send(Ok(ProvenEntry {
+                index: first_index + offset as u64,
+                shard: self.shard.clone(),
+                entry: new.entry,
+                proof,
+                checkpoint: checkpoint.clone(),
+            }));
         }
     }
 
-    fn sign_set(&self, body: &[u8], integrated_time: i64, index: u64) -> Result<Vec<u8>, StoreError> {
+    /// Appends the entries to the tree, signs its checkpoint and commits the
+    /// batch durably. On failure the edge is restored, so memory always
+    /// matches what the store holds.
+    fn commit(&mut self, first_index: u64, entries: Vec<NewEntry>) -> Result<Batch, StoreError> {
+        let previous_edge = self.edge.clone();
+        let leaves: Vec<[u8; 32]> = entries.iter().map(|e| e.leaf_hash).collect();
+        let tiles = self.edge.append(&leaves);
+        let committed = self.sign_checkpoint().and_then(|checkpoint| {
+            let batch = Batch {
+                shard: self.shard.ordinal,
+                first_index,
+                entries,
+                tiles,
+                checkpoint,
+            };
+            self.store.commit_batch(&batch)?;
+            Ok(batch)
+        });
+        if committed.is_err() {
+            self.edge = previous_edge;
+        }
+        committed
+    }
+
+    fn sign_set(
+        &self,
+        body: &[u8],
+        integrated_time: i64,
+        index: u64,
+    ) -> Result<Vec<u8>, StoreError> {
         let payload = SetPayload {
             body: base64::engine::general_purpose::STANDARD.encode(body),
             integrated_time,
@@ -348,7 +373,9 @@ impl Sequencer {
             start,
             origin: format!("{} - {tree_id}", self.config.hostname),
         };
-        let checkpoint = self.keys.checkpoint(&info.origin, 0, merkle::RightEdge::empty().root())?;
+        let checkpoint =
+            self.keys
+                .checkpoint(&info.origin, 0, merkle::RightEdge::empty().root())?;
         let state = ShardState { info, checkpoint };
         self.store.create_shard(&state)?;
         self.shard = state.info.clone();
@@ -360,12 +387,5 @@ impl Sequencer {
         self.metrics.tree_size.set(0);
         tracing::info!(tree_id, start, "started a new shard");
         Ok(state)
-    }
-}
-
-fn fail_all(accepted: Vec<(NewEntry, Reply)>, err: StoreError) {
-    let message = err.to_string();
-    for (_, reply) in accepted {
-        let _ = reply.send(Err(SubmitError::Store(StoreError::Backend(message.clone()))));
     }
 }

@@ -46,7 +46,10 @@ pub fn router(state: AppState, options: &ApiOptions) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
@@ -103,7 +106,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                         "request body is larger than this log accepts",
                     )
                 } else {
-                    ApiError::bad_request(format!("reading the request body: {}", rejection.body_text()))
+                    ApiError::bad_request(format!(
+                        "reading the request body: {}",
+                        rejection.body_text()
+                    ))
                 }
             })
     }

@@ -53,13 +53,20 @@ async fn rotate(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     if !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong admin token"));
     }
-    let shard = state.log.sequencer.rotate().await.map_err(|err| match err {
-        SubmitError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down"),
-        other => {
-            tracing::error!(err = %other, "rotation failed");
-            ApiError::internal()
-        }
-    })?;
+    let shard = state
+        .log
+        .sequencer
+        .rotate()
+        .await
+        .map_err(|err| match err {
+            SubmitError::Stopped => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
+            }
+            other => {
+                tracing::error!(err = %other, "rotation failed");
+                ApiError::internal()
+            }
+        })?;
     let body = serde_json::json!({
         "treeID": shard.info.tree_id.to_string(),
         "startIndex": shard.info.start,

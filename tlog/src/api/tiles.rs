@@ -59,11 +59,13 @@ fn parse_tile_path(path: &str) -> Result<TileRequest, ApiError> {
     };
     let (index_part, partial) = match rest.split_once(".p/") {
         Some((index_part, width)) => {
-            let width: u64 = (!width.is_empty() && width.len() <= 3 && width.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| width.parse().ok())
-                .flatten()
-                .filter(|w| (1..TILE_WIDTH).contains(w))
-                .ok_or_else(|| bad_path(path))?;
+            let width: u64 = (!width.is_empty()
+                && width.len() <= 3
+                && width.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| width.parse().ok())
+            .flatten()
+            .filter(|w| (1..TILE_WIDTH).contains(w))
+            .ok_or_else(|| bad_path(path))?;
             (index_part, Some(width))
         }
         None => (rest, None),
@@ -75,7 +77,11 @@ fn parse_tile_path(path: &str) -> Result<TileRequest, ApiError> {
     let mut index: u64 = 0;
     for (i, group) in groups.iter().enumerate() {
         let last = i + 1 == groups.len();
-        let digits = if last { Some(*group) } else { group.strip_prefix('x') };
+        let digits = if last {
+            Some(*group)
+        } else {
+            group.strip_prefix('x')
+        };
         let digits = digits
             .filter(|d| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| bad_path(path))?;
@@ -109,7 +115,9 @@ fn checkpoint_response(shard: &ShardState) -> Response {
 
 async fn active_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let view = state.log.view.load_full();
-    Ok(checkpoint_response(view.active().ok_or_else(ApiError::internal)?))
+    Ok(checkpoint_response(
+        view.active().ok_or_else(ApiError::internal)?,
+    ))
 }
 
 fn shard_by_path(state: &AppState, tree_id: &str) -> Result<ShardState, ApiError> {
@@ -183,7 +191,11 @@ async fn serve_tile(state: AppState, shard: ShardState, path: &str) -> Result<Re
                         Ok(data)
                     }
                     _ => {
-                        tracing::error!(level, index = request.index, "a published tile is missing");
+                        tracing::error!(
+                            level,
+                            index = request.index,
+                            "a published tile is missing"
+                        );
                         Err(ApiError::internal())
                     }
                 }
@@ -234,8 +246,17 @@ mod tests {
         assert_eq!(parsed.index, 0);
         assert_eq!(parsed.partial, None);
         for bad in [
-            "0", "0/1", "0/0001", "0/x000/001", "0/123.p/0", "0/123.p/256", "64/000", "a/000",
-            "0/x12/345", "0/123/456", "0/x001/x002/x003/x004/x005/x006/x007/000",
+            "0",
+            "0/1",
+            "0/0001",
+            "0/x000/001",
+            "0/123.p/0",
+            "0/123.p/256",
+            "64/000",
+            "a/000",
+            "0/x12/345",
+            "0/123/456",
+            "0/x001/x002/x003/x004/x005/x006/x007/000",
         ] {
             assert!(parse_tile_path(bad).is_err(), "{bad} should be refused");
         }

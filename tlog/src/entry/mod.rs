@@ -1,8 +1,547 @@
-//! TEMPORARY compile stub.
-#![allow(unused)]
+//! The entry types of the log, as Rekor v1 clients propose them.
+//!
+//! `prepare` takes the body of `POST /api/v1/log/entries` (a ProposedEntry
+//! `{"kind","apiVersion","spec"}`), validates it, verifies every signature and
+//! returns the canonical body to store: RFC 8785 JSON with exactly the fields
+//! Rekor's `Canonicalize` keeps, so clients that rebuild the body find the
+//! same bytes. Unknown fields are ignored, as Rekor's decoders do.
+//!
+//! - `hashedrekord`: a signature over an artifact digest (kind hashedrekord 0.0.1).
+//! - `dsse`: a DSSE envelope and the keys that verify it (kind dsse 0.0.1).
+//! - `index`: search-index keys and `/api/v1/index/retrieve` queries.
+
+mod dsse;
+mod hashedrekord;
 pub mod index;
-pub enum EntryKind { HashedRekord, Dsse }
-pub struct PreparedEntry { pub kind: EntryKind, pub body: Vec<u8>, pub index_keys: Vec<String> }
+
+use atesto_common::pubkey::{PubKeyError, PublicKey};
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde_json::{Map, Value};
+
+/// The only apiVersion Rekor accepts for new hashedrekord and dsse entries.
+const API_VERSION: &str = "0.0.1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    HashedRekord,
+    Dsse,
+}
+
+impl EntryKind {
+    /// The `kind` string of the wire format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::HashedRekord => "hashedrekord",
+            EntryKind::Dsse => "dsse",
+        }
+    }
+}
+
+/// A validated entry, ready for the sequencer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedEntry {
+    pub kind: EntryKind,
+    /// RFC 8785 canonical JSON of the body to store (kind, apiVersion, spec with exactly the schema's fields)
+    pub body: Vec<u8>,
+    /// search index keys, see index.rs
+    pub index_keys: Vec<String>,
+}
+
+/// Why a proposed entry or a search query was refused. Every variant is the
+/// client's doing (HTTP 400); the Display text is the message it is shown.
 #[derive(Debug, thiserror::Error)]
-pub enum EntryError { #[error("x")] X }
-pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> { todo!() }
+pub enum EntryError {
+    #[error("request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("unsupported kind {0:?}: this log accepts hashedrekord and dsse entries")]
+    UnsupportedKind(String),
+    #[error("unsupported apiVersion {version:?} for kind {kind}: only 0.0.1 is accepted")]
+    UnsupportedApiVersion { kind: &'static str, version: String },
+    #[error("missing required field {0}")]
+    MissingField(String),
+    #[error("field {field} must be {expected}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+    },
+    #[error("field {field} is not valid base64: {reason}")]
+    Base64 { field: String, reason: String },
+    #[error("{field}: {source}")]
+    Key {
+        field: String,
+        #[source]
+        source: PubKeyError,
+    },
+    #[error("unsupported hash algorithm {0:?}: expected sha256, sha384 or sha512")]
+    HashAlgorithm(String),
+    #[error("{field} has {actual} characters but a {algorithm} digest is {expected} hex digits")]
+    HashLength {
+        field: &'static str,
+        algorithm: &'static str,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("{0} is not a hexadecimal string")]
+    HashHex(&'static str),
+    #[error("spec.proposedContent.envelope is not a valid DSSE envelope: {0}")]
+    Envelope(String),
+    #[error(
+        "spec.envelopeHash, spec.payloadHash and spec.signatures are computed by the log: send only spec.proposedContent"
+    )]
+    DsseComputedFields,
+    #[error("the DSSE envelope has {0} signatures: at most {max} are accepted", max = dsse::MAX_SIGNATURES)]
+    TooManySignatures(usize),
+    #[error("{0} verifiers were sent: at most {max} are accepted", max = dsse::MAX_VERIFIERS)]
+    TooManyVerifiers(usize),
+    #[error("spec.proposedContent.verifiers[{0}] verifies none of the envelope's signatures")]
+    UnusedVerifier(usize),
+    #[error("envelope signatures[{0}] is not verified by any of spec.proposedContent.verifiers")]
+    UnverifiedSignature(usize),
+    #[error("the search query is empty: give at least one of hash, email, publicKey or subject")]
+    EmptyQuery,
+    #[error("unsupported operator {0:?}: expected \"and\" or \"or\"")]
+    Operator(String),
+    #[error(
+        "hash {0:?} is not a digest: expected hex of a sha1, sha256, sha384 or sha512 digest, optionally prefixed with \"<algorithm>:\""
+    )]
+    QueryHash(String),
+    #[error("email {0:?} is not an email address")]
+    QueryEmail(String),
+    #[error("publicKey.format {0:?} is not supported: only x509 (PEM keys and certificates) is")]
+    KeyFormat(String),
+    #[error("publicKey.url is not supported: send the key inline in publicKey.content")]
+    KeyUrl,
+    #[error("the entry could not be encoded as canonical JSON: {0}")]
+    Encoding(String),
+}
+
+/// Parses a POST /api/v1/log/entries request body (a ProposedEntry JSON), validates it,
+/// verifies every signature, and returns the canonical body to store.
+pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
+    let value: Value =
+        serde_json::from_slice(request_body).map_err(|e| EntryError::NotJson(e.to_string()))?;
+    let entry = Fields::root(&value)?;
+    let kind = entry.string("kind")?;
+    let kind = match kind {
+        "hashedrekord" => EntryKind::HashedRekord,
+        "dsse" => EntryKind::Dsse,
+        other => return Err(EntryError::UnsupportedKind(echo(other))),
+    };
+    let version = entry.string("apiVersion")?;
+    if version != API_VERSION {
+        return Err(EntryError::UnsupportedApiVersion {
+            kind: kind.as_str(),
+            version: echo(version),
+        });
+    }
+    let spec = entry.object("spec")?;
+    let (spec, index_keys) = match kind {
+        EntryKind::HashedRekord => hashedrekord::prepare(&spec)?,
+        EntryKind::Dsse => dsse::prepare(&spec)?,
+    };
+    let body = serde_json::json!({
+        "apiVersion": API_VERSION,
+        "kind": kind.as_str(),
+        "spec": spec,
+    });
+    let body =
+        serde_json_canonicalizer::to_vec(&body).map_err(|e| EntryError::Encoding(e.to_string()))?;
+    Ok(PreparedEntry {
+        kind,
+        body,
+        index_keys: dedup(index_keys),
+    })
+}
+
+/// Removes repeated keys, keeping the first of each.
+fn dedup(keys: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter()
+        .filter(|key| seen.insert(key.clone()))
+        .collect()
+}
+
+/// A JSON object being read, with its dotted path for error messages.
+/// A null member counts as missing, as in Rekor's decoders.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Fields<'a> {
+    fn root(value: &'a Value) -> Result<Self, EntryError> {
+        match value {
+            Value::Object(map) => Ok(Self {
+                map,
+                path: String::new(),
+            }),
+            _ => Err(EntryError::WrongType {
+                field: "(the request body)".into(),
+                expected: "a JSON object",
+            }),
+        }
+    }
+
+    /// The dotted path of member `name`.
+    fn path(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn require(&self, name: &str) -> Result<&'a Value, EntryError> {
+        self.get(name)
+            .ok_or_else(|| EntryError::MissingField(self.path(name)))
+    }
+
+    fn object(&self, name: &str) -> Result<Fields<'a>, EntryError> {
+        let path = self.path(name);
+        match self.require(name)? {
+            Value::Object(map) => Ok(Fields { map, path }),
+            _ => Err(EntryError::WrongType {
+                field: path,
+                expected: "an object",
+            }),
+        }
+    }
+
+    fn string(&self, name: &str) -> Result<&'a str, EntryError> {
+        self.opt_string(name)?
+            .ok_or_else(|| EntryError::MissingField(self.path(name)))
+    }
+
+    fn opt_string(&self, name: &str) -> Result<Option<&'a str>, EntryError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(EntryError::WrongType {
+                field: self.path(name),
+                expected: "a string",
+            }),
+        }
+    }
+
+    fn array(&self, name: &str) -> Result<&'a [Value], EntryError> {
+        match self.require(name)? {
+            Value::Array(items) => Ok(items),
+            _ => Err(EntryError::WrongType {
+                field: self.path(name),
+                expected: "an array",
+            }),
+        }
+    }
+
+    /// A non-empty base64 string member, decoded.
+    fn base64(&self, name: &str) -> Result<Vec<u8>, EntryError> {
+        let path = self.path(name);
+        let text = self.string(name)?;
+        if text.is_empty() {
+            return Err(EntryError::MissingField(path));
+        }
+        decode_base64(text, &path)
+    }
+}
+
+/// Go's `StdEncoding` and `URLEncoding` decoders: padding required, stray
+/// bits in the last character tolerated.
+const GO_STD: GeneralPurpose = go_engine(&base64::alphabet::STANDARD);
+const GO_URL: GeneralPurpose = go_engine(&base64::alphabet::URL_SAFE);
+
+const fn go_engine(alphabet: &base64::alphabet::Alphabet) -> GeneralPurpose {
+    GeneralPurpose::new(
+        alphabet,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    )
+}
+
+/// Decodes base64 with `engine`, skipping line breaks as Go does.
+fn go_decode(engine: &GeneralPurpose, text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    if text.contains(['\r', '\n']) {
+        let compact: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        engine.decode(compact)
+    } else {
+        engine.decode(text)
+    }
+}
+
+/// Decodes the standard base64 of `field`.
+fn decode_base64(text: &str, field: &str) -> Result<Vec<u8>, EntryError> {
+    go_decode(&GO_STD, text).map_err(|e| EntryError::Base64 {
+        field: field.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Parses the key or certificate in `bytes`, naming `field` on failure.
+fn parse_key(bytes: &[u8], field: &str) -> Result<PublicKey, EntryError> {
+    PublicKey::parse(bytes).map_err(|source| EntryError::Key {
+        field: field.to_string(),
+        source,
+    })
+}
+
+/// Client text for an error message, cut short.
+fn echo(text: &str) -> String {
+    const LIMIT: usize = 80;
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or_default()),
+        None => text.to_string(),
+    }
+}
+
+/// Keys, signatures and requests for the entry tests.
+#[cfg(test)]
+mod testkit {
+    use std::sync::OnceLock;
+
+    use atesto_common::pubkey::HashAlgorithm;
+    use aws_lc_rs::digest::{self, Digest};
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair, RsaKeyPair};
+    use serde_json::json;
+
+    /// A real 1024-bit RSA key: too weak to be accepted.
+    pub const RSA_1024_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDiSmwDGT+GpGRfcOirQBWrIG9N
+Ns1wC3xnIGgl42L5h/u2c/rHdx1mNcfjp6UA2/39IIbwb9ET9y/7HwQB3f9GcvFT
+GpnU+ZmNYgAj+oYe1/r4s+Y0SZ4SzENx1dfF9P0icr0CRaRX3Bp9FmC8KlOP5wQI
+JMN/1Tf8V86Juy/9dwIDAQAB
+-----END PUBLIC KEY-----
+";
+
+    pub enum Signer {
+        Ecdsa(EcdsaKeyPair),
+        /// aws-lc's 64-byte private key (seed || public) and the public key.
+        Ed25519([u8; 64], [u8; 32]),
+        Rsa(&'static RsaKeyPair),
+    }
+
+    pub fn p256() -> Signer {
+        Signer::Ecdsa(EcdsaKeyPair::generate(&sig::ECDSA_P256_SHA256_ASN1_SIGNING).unwrap())
+    }
+
+    pub fn p384() -> Signer {
+        Signer::Ecdsa(EcdsaKeyPair::generate(&sig::ECDSA_P384_SHA384_ASN1_SIGNING).unwrap())
+    }
+
+    pub fn p521() -> Signer {
+        Signer::Ecdsa(EcdsaKeyPair::generate(&sig::ECDSA_P521_SHA512_ASN1_SIGNING).unwrap())
+    }
+
+    pub fn ed25519() -> Signer {
+        let (mut public, mut private) = ([0u8; 32], [0u8; 64]);
+        // SAFETY: the buffers have the sizes aws-lc writes (32 and 64 bytes).
+        unsafe { aws_lc_sys::ED25519_keypair(public.as_mut_ptr(), private.as_mut_ptr()) };
+        Signer::Ed25519(private, public)
+    }
+
+    /// RSA generation is slow in debug builds: one shared key per size.
+    pub fn rsa(bits: usize) -> Signer {
+        static KEYS: OnceLock<[RsaKeyPair; 3]> = OnceLock::new();
+        let keys = KEYS.get_or_init(|| {
+            [KeySize::Rsa2048, KeySize::Rsa3072, KeySize::Rsa4096]
+                .map(|size| RsaKeyPair::generate(size).unwrap())
+        });
+        Signer::Rsa(match bits {
+            2048 => &keys[0],
+            3072 => &keys[1],
+            _ => &keys[2],
+        })
+    }
+
+    fn hash_alg(hash: HashAlgorithm) -> &'static digest::Algorithm {
+        match hash {
+            HashAlgorithm::Sha256 => &digest::SHA256,
+            HashAlgorithm::Sha384 => &digest::SHA384,
+            HashAlgorithm::Sha512 => &digest::SHA512,
+        }
+    }
+
+    fn rsa_encoding(hash: HashAlgorithm) -> &'static dyn sig::RsaEncoding {
+        match hash {
+            HashAlgorithm::Sha256 => &sig::RSA_PKCS1_SHA256,
+            HashAlgorithm::Sha384 => &sig::RSA_PKCS1_SHA384,
+            HashAlgorithm::Sha512 => &sig::RSA_PKCS1_SHA512,
+        }
+    }
+
+    impl Signer {
+        pub fn spki_der(&self) -> Vec<u8> {
+            match self {
+                Signer::Ecdsa(k) => k.public_key().as_der().unwrap().as_ref().to_vec(),
+                Signer::Rsa(k) => k.public_key().as_der().unwrap().as_ref().to_vec(),
+                Signer::Ed25519(_, public) => {
+                    let mut der = hex::decode("302a300506032b6570032100").unwrap();
+                    der.extend_from_slice(public);
+                    der
+                }
+            }
+        }
+
+        pub fn pem(&self) -> String {
+            pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der())
+                .unwrap()
+        }
+
+        /// PKCS#8 of an ECDSA key, for rcgen.
+        pub fn pkcs8(&self) -> Vec<u8> {
+            match self {
+                Signer::Ecdsa(k) => k.to_pkcs8v1().unwrap().as_ref().to_vec(),
+                _ => unimplemented!("only ECDSA keys sign test certificates"),
+            }
+        }
+
+        /// A signature over a digest: ECDSA (the key's own hash), RSA
+        /// PKCS#1 v1.5, or Ed25519ph (SHA-512 only).
+        pub fn sign_digest(&self, hash: HashAlgorithm, digest: &[u8]) -> Vec<u8> {
+            match self {
+                Signer::Ecdsa(k) => {
+                    let digest = Digest::import_less_safe(digest, hash_alg(hash)).unwrap();
+                    k.sign_digest(&digest).unwrap().as_ref().to_vec()
+                }
+                Signer::Rsa(k) => {
+                    let digest = Digest::import_less_safe(digest, hash_alg(hash)).unwrap();
+                    let mut out = vec![0; k.public_modulus_len()];
+                    k.sign_digest(rsa_encoding(hash), &digest, &mut out)
+                        .unwrap();
+                    out
+                }
+                Signer::Ed25519(private, _) => {
+                    let mut out = [0u8; 64];
+                    let context: [u8; 0] = [];
+                    // SAFETY: 64-byte signature buffer, 64-byte digest (checked by
+                    // try_into), 64-byte private key, empty context.
+                    let digest: &[u8; 64] = digest.try_into().unwrap();
+                    let ok = unsafe {
+                        aws_lc_sys::ED25519ph_sign_digest(
+                            out.as_mut_ptr(),
+                            digest.as_ptr(),
+                            private.as_ptr(),
+                            context.as_ptr(),
+                            0,
+                        )
+                    };
+                    assert_eq!(ok, 1);
+                    out.to_vec()
+                }
+            }
+        }
+
+        /// A signature over a message: ECDSA (P-256 keys only) and RSA with
+        /// SHA-256, what dsse verifies with; pure Ed25519.
+        pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+            match self {
+                Signer::Ecdsa(_) => {
+                    let digest = digest::digest(&digest::SHA256, message);
+                    self.sign_digest(HashAlgorithm::Sha256, digest.as_ref())
+                }
+                Signer::Rsa(k) => {
+                    let mut out = vec![0; k.public_modulus_len()];
+                    k.sign(
+                        &sig::RSA_PKCS1_SHA256,
+                        &SystemRandom::new(),
+                        message,
+                        &mut out,
+                    )
+                    .unwrap();
+                    out
+                }
+                Signer::Ed25519(private, _) => {
+                    let mut out = [0u8; 64];
+                    // SAFETY: 64-byte signature buffer, the message slice with its
+                    // length, 64-byte private key.
+                    let ok = unsafe {
+                        aws_lc_sys::ED25519_sign(
+                            out.as_mut_ptr(),
+                            message.as_ptr(),
+                            message.len(),
+                            private.as_ptr(),
+                        )
+                    };
+                    assert_eq!(ok, 1);
+                    out.to_vec()
+                }
+            }
+        }
+    }
+
+    pub fn b64(bytes: &[u8]) -> String {
+        super::encode_base64(bytes)
+    }
+
+    /// A hashedrekord ProposedEntry.
+    pub fn hashedrekord(algorithm: &str, value: &str, signature: &[u8], key: &[u8]) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "kind": "hashedrekord",
+            "apiVersion": "0.0.1",
+            "spec": {
+                "data": {"hash": {"algorithm": algorithm, "value": value}},
+                "signature": {"content": b64(signature), "publicKey": {"content": b64(key)}},
+            },
+        }))
+        .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(body: &str) -> String {
+        prepare(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn dispatch_rejections_say_what_is_wrong() {
+        assert!(error("{").starts_with("request body is not valid JSON: "));
+        assert_eq!(
+            error("[]"),
+            "field (the request body) must be a JSON object"
+        );
+        assert_eq!(error("{}"), "missing required field kind");
+        assert_eq!(
+            error(r#"{"kind":"rekord","apiVersion":"0.0.1","spec":{}}"#),
+            "unsupported kind \"rekord\": this log accepts hashedrekord and dsse entries"
+        );
+        assert_eq!(
+            error(r#"{"kind":"hashedrekord","apiVersion":"0.0.2","spec":{}}"#),
+            "unsupported apiVersion \"0.0.2\" for kind hashedrekord: only 0.0.1 is accepted"
+        );
+        assert_eq!(
+            error(r#"{"kind":"dsse","apiVersion":1,"spec":{}}"#),
+            "field apiVersion must be a string"
+        );
+        assert_eq!(
+            error(r#"{"kind":"dsse","apiVersion":"0.0.1"}"#),
+            "missing required field spec"
+        );
+        assert_eq!(
+            error(r#"{"kind":"hashedrekord","apiVersion":"0.0.1","spec":{}}"#),
+            "missing required field spec.data"
+        );
+    }
+
+    #[test]
+    fn long_client_text_is_cut_in_messages() {
+        let kind = "k".repeat(500);
+        let message = error(&format!(
+            r#"{{"kind":"{kind}","apiVersion":"0.0.1","spec":{{}}}}"#
+        ));
+        assert!(message.len() < 200, "{message}");
+    }
+}

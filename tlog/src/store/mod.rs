@@ -93,7 +93,9 @@ pub enum StoreError {
     Backend(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("refusing to move the checkpoint of shard {shard} from size {stored} back to {proposed}")]
+    #[error(
+        "refusing to move the checkpoint of shard {shard} from size {stored} back to {proposed}"
+    )]
     CheckpointRegression {
         shard: u32,
         stored: u64,

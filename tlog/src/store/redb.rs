@@ -9,8 +9,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use redb::{
-    Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableTable,
-    TableDefinition,
+    Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
 };
 
 use super::{Batch, LogStore, ShardState, StoreError, StoredCheckpoint, StoredEntry};
@@ -79,8 +78,16 @@ fn encode_entry(entry: &StoredEntry) -> Vec<u8> {
 
 fn decode_entry(bytes: &[u8]) -> Result<StoredEntry, StoreError> {
     let corrupt = || StoreError::Corrupt("short entry record".into());
-    let time: [u8; 8] = bytes.get(..8).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?;
-    let set_len: [u8; 2] = bytes.get(8..10).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?;
+    let time: [u8; 8] = bytes
+        .get(..8)
+        .ok_or_else(corrupt)?
+        .try_into()
+        .map_err(|_| corrupt())?;
+    let set_len: [u8; 2] = bytes
+        .get(8..10)
+        .ok_or_else(corrupt)?
+        .try_into()
+        .map_err(|_| corrupt())?;
     let set_end = 10 + u16::from_be_bytes(set_len) as usize;
     Ok(StoredEntry {
         integrated_time: i64::from_be_bytes(time),
@@ -135,7 +142,10 @@ impl LogStore for RedbStore {
                 .map_err(backend)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
             checkpoints
-                .insert(shard.info.ordinal, encode_json(&shard.checkpoint)?.as_slice())
+                .insert(
+                    shard.info.ordinal,
+                    encode_json(&shard.checkpoint)?.as_slice(),
+                )
                 .map_err(backend)?;
         }
         txn.commit().map_err(backend)

@@ -34,11 +34,20 @@ fn created(entry: &ProvenEntry, log_id_hex: &str) -> Response {
 
 pub async fn create(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     let prepared = entry::prepare(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // Entry bundles (C2SP tlog-tiles) prefix each entry with a 16-bit length.
+    if prepared.body.len() > usize::from(u16::MAX) {
+        return Err(ApiError::bad_request(format!(
+            "the canonical entry is {} bytes; entries are limited to {} bytes",
+            prepared.body.len(),
+            u16::MAX
+        )));
+    }
     let leaf_hash = merkle::leaf_hash(&prepared.body);
-    let pending = state.log.sequencer.submit(prepared).map_err(|err| {
-        state.log.metrics.pool_full.inc();
-        submit_error(&state, err, &leaf_hash)
-    })?;
+    let pending = state
+        .log
+        .sequencer
+        .submit(prepared)
+        .map_err(|err| submit_error(&state, err, &leaf_hash))?;
     let integrated = pending
         .await
         .map_err(|_| submit_error(&state, SubmitError::Stopped, &leaf_hash))?
@@ -66,11 +75,14 @@ fn submit_error(state: &AppState, err: SubmitError, leaf_hash: &[u8; 32]) -> Api
             )
             .with_header(header::LOCATION, &format!("/api/v1/log/entries/{id}"))
         }
-        SubmitError::PoolFull => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the log is at capacity; retry shortly",
-        )
-        .with_header(header::RETRY_AFTER, "1"),
+        SubmitError::PoolFull => {
+            state.log.metrics.pool_full.inc();
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the log is at capacity; retry shortly",
+            )
+            .with_header(header::RETRY_AFTER, "1")
+        }
         SubmitError::Stopped => {
             tracing::error!("the sequencer is gone");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
@@ -82,9 +94,16 @@ fn submit_error(state: &AppState, err: SubmitError, leaf_hash: &[u8; 32]) -> Api
     }
 }
 
-fn entry_response(entry: Option<ProvenEntry>, log_id_hex: &str, what: &str) -> Result<Response, ApiError> {
+fn entry_response(
+    entry: Option<ProvenEntry>,
+    log_id_hex: &str,
+    what: &str,
+) -> Result<Response, ApiError> {
     let entry = entry.ok_or_else(|| ApiError::not_found(format!("no entry with {what}")))?;
-    Ok(json_response(StatusCode::OK, log_entry::render(&entry, log_id_hex)))
+    Ok(json_response(
+        StatusCode::OK,
+        log_entry::render(&entry, log_id_hex),
+    ))
 }
 
 pub async fn get_by_index(
@@ -98,7 +117,11 @@ pub async fn get_by_index(
     let index = parse_u64_param("logIndex", raw)?;
     let log = state.log.clone();
     let entry = blocking(move || Ok(log.entry_at(index)?)).await?;
-    entry_response(entry, &state.log.keys.log_id_hex, &format!("logIndex {index}"))
+    entry_response(
+        entry,
+        &state.log.keys.log_id_hex,
+        &format!("logIndex {index}"),
+    )
 }
 
 /// An entry id: 64 hex digits (the leaf hash) or 80 (tree id, then leaf hash).
@@ -148,7 +171,10 @@ struct RetrieveRequest {
 
 /// POST /api/v1/log/entries/retrieve: entries by id, index or content; the
 /// ones not in the log are left out of the answer.
-pub async fn retrieve(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
     let request: RetrieveRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed search query: {e}")))?;
     let count = request.entry_uuids.len() + request.log_indexes.len() + request.entries.len();
@@ -191,5 +217,8 @@ pub async fn retrieve(State(state): State<AppState>, Body(body): Body) -> Result
     .await?;
     let log_id = &state.log.keys.log_id_hex;
     let rendered: Vec<String> = found.iter().map(|e| log_entry::render(e, log_id)).collect();
-    Ok(json_response(StatusCode::OK, format!("[{}]", rendered.join(","))))
+    Ok(json_response(
+        StatusCode::OK,
+        format!("[{}]", rendered.join(",")),
+    ))
 }

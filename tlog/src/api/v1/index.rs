@@ -13,7 +13,10 @@ use crate::entry::index::{Operator, parse_index_query};
 use crate::log::entry_id;
 use crate::merkle;
 
-pub async fn retrieve(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
     let query = parse_index_query(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let log = state.log.clone();
     let ids = blocking(move || {
@@ -43,7 +46,10 @@ pub async fn retrieve(State(state): State<AppState>, Body(body): Body) -> Result
                 .read_entries(index..index + 1)
                 .map_err(crate::log::LogError::from)?;
             if let Some(entry) = entries.first() {
-                ids.push(entry_id(shard.info.tree_id, &merkle::leaf_hash(&entry.body)));
+                ids.push(entry_id(
+                    shard.info.tree_id,
+                    &merkle::leaf_hash(&entry.body),
+                ));
             }
         }
         Ok(ids)

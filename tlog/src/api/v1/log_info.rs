@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use atesto_common::error::ApiError;
 use atesto_common::note::first_signature_only;
-use axum::extract::{Query, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -55,7 +55,10 @@ pub async fn log_info(State(state): State<AppState>) -> Result<Response, ApiErro
 }
 
 /// Picks the shard named by `treeID`, or the active one.
-fn select_shard(state: &AppState, params: &HashMap<String, String>) -> Result<ShardState, ApiError> {
+fn select_shard(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<ShardState, ApiError> {
     let view = state.log.view.load_full();
     match params.get("treeID") {
         Some(tree_id) => {
@@ -89,7 +92,9 @@ pub async fn consistency_proof(
         .ok_or_else(|| ApiError::bad_request("lastSize is required"))
         .and_then(|v| parse_u64_param("lastSize", v))?;
     if first == 0 || last == 0 {
-        return Err(ApiError::bad_request("firstSize and lastSize must be at least 1"));
+        return Err(ApiError::bad_request(
+            "firstSize and lastSize must be at least 1",
+        ));
     }
     if first > last {
         return Err(ApiError::bad_request(format!(
@@ -111,8 +116,8 @@ pub async fn consistency_proof(
         } else {
             merkle::root(&source, last).map_err(crate::log::LogError::from)?
         };
-        let hashes = merkle::consistency_proof(&source, first, last)
-            .map_err(crate::log::LogError::from)?;
+        let hashes =
+            merkle::consistency_proof(&source, first, last).map_err(crate::log::LogError::from)?;
         Ok((root, hashes))
     })
     .await?;

@@ -2,8 +2,8 @@
 
 pub mod entries;
 pub mod index;
-pub mod log_info;
 pub mod log_entry;
+pub mod log_info;
 
 use axum::Router;
 use axum::routing::{get, post};
