@@ -40,6 +40,8 @@ const MAX_CONCURRENCY: usize = 4096;
 const SIGNING_KEYS: usize = 8;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// How long the sequencer may take to finish and release the store.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -71,6 +73,8 @@ pub enum BenchError {
     },
     #[error("a worker thread panicked")]
     Worker,
+    #[error("the sequencer did not release the store; it will be repaired on its next open")]
+    Close,
 }
 
 impl From<tokio::task::JoinError> for BenchError {
@@ -692,8 +696,11 @@ struct FillSummary {
     tree_size: u64,
     secs: f64,
     entries_per_s: f64,
-    /// Length of `log.redb`.
+    /// Time `Log::open` took: a store not closed cleanly is repaired first.
+    open_secs: f64,
+    /// Length of `log.redb`, and the blocks the file system gave it.
     store_bytes: u64,
+    store_allocated_bytes: u64,
     bytes_per_entry: f64,
     /// Why the fill ended before `--entries`, if it did.
     stopped_early: Option<String>,
@@ -716,10 +723,12 @@ fn fill(args: &FillArgs) -> Result<(), BenchError> {
         ..TlogConfig::default()
     };
     config.validate()?;
+    let opening = std::time::Instant::now();
     let log = Log::open(&config)?;
+    let open_secs = opening.elapsed().as_secs_f64();
     let initial = log.view.load().total_size();
     let wanted = args.entries.saturating_sub(initial);
-    eprintln!("the log holds {initial} entries; adding {wanted}");
+    eprintln!("opened in {open_secs:.2} s; the log holds {initial} entries; adding {wanted}");
 
     let factory = EntryFactory::new(rand::thread_rng().r#gen())?;
     let next = AtomicU64::new(0);
@@ -756,20 +765,22 @@ fn fill(args: &FillArgs) -> Result<(), BenchError> {
 
     let secs = started.elapsed().as_secs_f64();
     let tree_size = log.view.load().total_size();
+    close(log)?;
     let store_path = config.store_path();
-    let store_bytes = std::fs::metadata(&store_path)
-        .map_err(|source| BenchError::Io {
-            what: format!("reading {}", store_path.display()),
-            source,
-        })?
-        .len();
+    let metadata = std::fs::metadata(&store_path).map_err(|source| BenchError::Io {
+        what: format!("reading {}", store_path.display()),
+        source,
+    })?;
+    let store_bytes = metadata.len();
     let summary = FillSummary {
         bench: "tlog-fill",
         added,
         tree_size,
         secs,
         entries_per_s: if secs > 0.0 { added as f64 / secs } else { 0.0 },
+        open_secs,
         store_bytes,
+        store_allocated_bytes: std::os::unix::fs::MetadataExt::blocks(&metadata) * 512,
         bytes_per_entry: if tree_size > 0 {
             store_bytes as f64 / tree_size as f64
         } else {
@@ -785,6 +796,23 @@ fn fill(args: &FillArgs) -> Result<(), BenchError> {
         summary.bytes_per_entry
     );
     print_json(&summary)
+}
+
+/// Drops the log and waits for the sequencer thread to let go of the store,
+/// so that the store is closed here, cleanly, before the process exits: a
+/// store left open is repaired on its next open, which reads the whole file.
+fn close(log: Log) -> Result<(), BenchError> {
+    let store = log.store.clone();
+    drop(log);
+    let deadline = std::time::Instant::now() + CLOSE_TIMEOUT;
+    while Arc::strong_count(&store) > 1 {
+        if std::time::Instant::now() >= deadline {
+            return Err(BenchError::Close);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(store);
+    Ok(())
 }
 
 type Pending = oneshot::Receiver<Result<ProvenEntry, SubmitError>>;
