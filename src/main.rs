@@ -26,6 +26,8 @@ enum Command {
     Ct(cmd::ct::CtArgs),
     /// Write a new private key (PKCS#8 PEM, mode 0600).
     Keygen(cmd::keygen::KeygenArgs),
+    /// Load generators: measure a running log, or grow one in-process.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +39,7 @@ fn main() -> anyhow::Result<()> {
             Command::Tlog(args) => cmd::tlog::run(args).await,
             Command::Ct(args) => cmd::ct::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
+            Command::Bench(args) => Ok(cmd::bench::run(args).await?),
         }
     })
 }
