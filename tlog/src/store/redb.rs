@@ -51,7 +51,10 @@ impl RedbStore {
                 }
                 other => backend(other),
             })?;
-        let txn = db.begin_write().map_err(backend)?;
+        let store = Self { db };
+        // Even this first commit records the allocator state: a process that
+        // stops before its first batch must not leave a full repair behind.
+        let txn = store.begin_durable_write()?;
         {
             txn.open_table(SHARDS).map_err(backend)?;
             txn.open_table(CHECKPOINTS).map_err(backend)?;
@@ -61,7 +64,7 @@ impl RedbStore {
             txn.open_multimap_table(SEARCH).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
-        Ok(Self { db })
+        Ok(store)
     }
 
     /// A write transaction that is fsync'd on commit and records the allocator
