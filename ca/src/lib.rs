@@ -1,0 +1,5 @@
+//! Atesto's certificate authority: verifies an OIDC workload token and the
+//! client's proof of possession, then issues a 10-minute code-signing
+//! certificate carrying one SCT from an RFC 6962 CT log.
+
+pub mod principal;
