@@ -2,7 +2,9 @@
 //! (checkpoints) and the `{"code","message"}` error shape that sigstore
 //! clients print.
 
+pub mod config;
 pub mod error;
+pub mod http;
 pub mod keys;
 pub mod note;
 pub mod pubkey;

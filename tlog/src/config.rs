@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use atesto_common::config::ConfigError;
+use atesto_common::config::load_yaml;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,32 +89,9 @@ impl Default for BatchConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("reading config {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("config {path}: {source}")]
-    Parse {
-        path: String,
-        source: serde_yaml_ng::Error,
-    },
-    #[error("invalid config: {0}")]
-    Invalid(String),
-}
-
 impl TlogConfig {
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        serde_yaml_ng::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.display().to_string(),
-            source,
-        })
+        load_yaml(path)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -1,9 +1,9 @@
 //! Prometheus metrics of the log, served at `/metrics`.
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
-};
+use std::sync::Arc;
+
+use atesto_common::http::{HttpMetrics, render_metrics};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 pub struct Metrics {
     registry: Registry,
@@ -20,10 +20,7 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Size of the active shard's tree.
     pub tree_size: IntGauge,
-    /// HTTP answers by route and status code.
-    pub http_responses: IntCounterVec,
-    /// HTTP handling time by route.
-    pub http_seconds: prometheus::HistogramVec,
+    pub http: Arc<HttpMetrics>,
 }
 
 impl Metrics {
@@ -52,15 +49,6 @@ impl Metrics {
             .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
         )?;
         let tree_size = IntGauge::new("tree_size", "Entries in the active shard's tree")?;
-        let http_responses = IntCounterVec::new(
-            Opts::new("http_responses_total", "HTTP responses by route and status"),
-            &["route", "status"],
-        )?;
-        let http_seconds = prometheus::HistogramVec::new(
-            HistogramOpts::new("http_seconds", "HTTP handling time by route")
-                .buckets(prometheus::exponential_buckets(0.0001, 2.0, 16)?),
-            &["route"],
-        )?;
         registry.register(Box::new(entries.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(pool_full.clone()))?;
@@ -68,8 +56,7 @@ impl Metrics {
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(commit_seconds.clone()))?;
         registry.register(Box::new(tree_size.clone()))?;
-        registry.register(Box::new(http_responses.clone()))?;
-        registry.register(Box::new(http_seconds.clone()))?;
+        let http = Arc::new(HttpMetrics::register(&registry)?);
         Ok(Self {
             registry,
             entries,
@@ -79,18 +66,12 @@ impl Metrics {
             batch_size,
             commit_seconds,
             tree_size,
-            http_responses,
-            http_seconds,
+            http,
         })
     }
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        // Encoding into a Vec cannot fail on I/O; a metric family error would be a bug.
-        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::error!(%err, "encoding metrics");
-        }
-        String::from_utf8(out).unwrap_or_default()
+        render_metrics(&self.registry)
     }
 }

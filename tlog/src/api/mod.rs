@@ -10,17 +10,13 @@ pub mod v1;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use atesto_common::error::ApiError;
+pub use atesto_common::http::{ApiOptions, Body, json_response, with_common_layers};
 use axum::Router;
-use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Query, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use tower_http::trace::TraceLayer;
 
 use crate::log::{Log, LogError};
 use crate::metrics::Metrics;
@@ -34,108 +30,14 @@ pub struct AppState {
     pub admin_token: Arc<str>,
 }
 
-pub struct ApiOptions {
-    pub body_limit: usize,
-    pub request_timeout: Duration,
-}
-
 pub fn router(state: AppState, options: &ApiOptions) -> Router {
-    let metrics = state.log.metrics.clone();
+    let metrics = state.log.metrics.http.clone();
     let routes = Router::new()
         .merge(v1::routes())
         .merge(tiles::routes())
         .merge(ops::routes())
         .with_state(state);
     with_common_layers(routes, metrics, options)
-}
-
-/// What every service's router shares: JSON 404/405 answers, the body
-/// limit, HTTP metrics, the request time limit and tracing.
-pub fn with_common_layers(routes: Router, metrics: Arc<Metrics>, options: &ApiOptions) -> Router {
-    routes
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(middleware::from_fn_with_state(metrics, record_metrics))
-        .layer(middleware::from_fn_with_state(
-            options.request_timeout,
-            time_limit,
-        ))
-        .layer(TraceLayer::new_for_http())
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed on this endpoint",
-    )
-}
-
-/// Abandons a request that runs past the configured time (a slow client's
-/// body included) with a 408 in the Rekor shape; tower-http's `TimeoutLayer`
-/// would answer with an empty body.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the request was not completed within {} s", limit.as_secs()),
-        )
-        .into_response(),
-    }
-}
-
-async fn record_metrics(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics
-        .http_seconds
-        .with_label_values(&[route.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .http_responses
-        .with_label_values(&[route.as_str(), response.status().as_str()])
-        .inc();
-    response
-}
-
-/// A request body within the configured limit; an oversized or unreadable
-/// body is a 413 or 400 in the Rekor shape rather than axum's plain text.
-pub struct Body(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for Body {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(request, state)
-            .await
-            .map(Body)
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request body is larger than this log accepts",
-                    )
-                } else {
-                    ApiError::bad_request(format!(
-                        "reading the request body: {}",
-                        rejection.body_text()
-                    ))
-                }
-            })
-    }
 }
 
 impl From<LogError> for ApiError {
@@ -180,18 +82,6 @@ pub async fn blocking<T: Send + 'static>(
         tracing::error!(%err, "blocking task failed");
         ApiError::internal()
     })?
-}
-
-/// A JSON answer with the given status, serialized compactly with a trailing newline.
-pub fn json_response(status: StatusCode, body: String) -> Response {
-    let mut body = body;
-    body.push('\n');
-    (
-        status,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
 }
 
 /// The query string as a map; a malformed one is a 400.

@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::api::{AppState, blocking, json_response};
+use crate::log::Log;
 use crate::sequencer::SubmitError;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz::<AppState>))
+        .route("/metrics", get(metrics::<AppState>))
         .route("/admin/v1/rotate", post(rotate))
 }
 
@@ -22,11 +23,22 @@ pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// The state of a router serving one log engine (the Rekor API or the CT API).
+pub(crate) trait LogState: Clone + Send + Sync + 'static {
+    fn log(&self) -> &Log;
+}
+
+impl LogState for AppState {
+    fn log(&self) -> &Log {
+        &self.log
+    }
+}
+
 /// Ready when the store answers a read.
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    let log = state.log.clone();
+pub(crate) async fn readyz<S: LogState>(State(state): State<S>) -> Result<&'static str, ApiError> {
+    let store = state.log().store.clone();
     blocking(move || {
-        log.store.shards().map_err(|err| {
+        store.shards().map_err(|err| {
             tracing::warn!(%err, "store not ready");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
         })
@@ -35,10 +47,10 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready\n")
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics<S: LogState>(State(state): State<S>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.log.metrics.render(),
+        state.log().metrics.render(),
     )
         .into_response()
 }

@@ -19,12 +19,13 @@ use sha2::{Digest, Sha256};
 use super::chain::{self, Submission};
 use super::leaf::{self, TimestampedEntry};
 use super::{CtLog, now_ms, sct};
+use crate::api::ops::{self, LogState};
 use crate::api::{
     ApiOptions, Body, blocking, json_response, parse_query, parse_u64_param, submit_failure,
     with_common_layers,
 };
 use crate::entry::{EntryKind, PreparedEntry};
-use crate::log::LogError;
+use crate::log::{Log, LogError};
 use crate::merkle;
 use crate::sequencer::SubmitError;
 
@@ -32,7 +33,7 @@ use crate::sequencer::SubmitError;
 pub const MAX_GET_ENTRIES: u64 = 256;
 
 pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
-    let metrics = ct.log.metrics.clone();
+    let metrics = ct.log.metrics.http.clone();
     let routes = Router::new()
         .route("/ct/v1/add-chain", post(add_chain))
         .route("/ct/v1/add-pre-chain", post(add_pre_chain))
@@ -41,9 +42,17 @@ pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
         .route("/ct/v1/get-proof-by-hash", get(get_proof_by_hash))
         .route("/ct/v1/get-entries", get(get_entries))
         .route("/ct/v1/get-roots", get(get_roots))
-        .route("/healthz", get(crate::api::ops::healthz))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz::<Arc<CtLog>>))
+        .route("/metrics", get(ops::metrics::<Arc<CtLog>>))
         .with_state(ct);
     with_common_layers(routes, metrics, options)
+}
+
+impl LogState for Arc<CtLog> {
+    fn log(&self) -> &Log {
+        &self.log
+    }
 }
 
 fn ok_json(value: &impl Serialize) -> Result<Response, ApiError> {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use atesto_common::config::load_yaml;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BatchConfig, ConfigError, TlogConfig};
@@ -46,14 +47,7 @@ impl Default for CtConfig {
 
 impl CtConfig {
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        serde_yaml_ng::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.display().to_string(),
-            source,
-        })
+        load_yaml(path)
     }
 
     /// The log engine's options: no Rekor SETs, one shard.
