@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the transparency log (Rekor v1 API and C2SP tiles), or administer it.
     Tlog(cmd::tlog::TlogArgs),
+    /// Serve the Fulcio-compatible certificate authority, or create its CA chain.
+    Ca(cmd::ca::CaArgs),
     /// Serve the RFC 6962 Certificate Transparency log (for the CA's SCTs).
     Ct(cmd::ct::CtArgs),
     /// Write a new private key (PKCS#8 PEM, mode 0600).
@@ -37,6 +39,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Tlog(args) => cmd::tlog::run(args).await,
+            Command::Ca(args) => cmd::ca::run(args).await,
             Command::Ct(args) => cmd::ct::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
             Command::Bench(args) => Ok(cmd::bench::run(args).await?),

@@ -4,3 +4,7 @@
 
 pub mod client_key;
 pub mod principal;
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod service;

@@ -1,0 +1,96 @@
+//! Every option of `atesto ca`, from `--config FILE` (YAML). Relative paths
+//! resolve against the config file's directory.
+
+use std::path::{Path, PathBuf};
+
+use atesto_common::config::{ConfigError, load_yaml};
+use serde::Deserialize;
+
+use crate::identity::VerifierOptions;
+use crate::issuance::SignerConfig;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// Listen address, `HOST:PORT`.
+    #[serde(default = "default_addr")]
+    pub addr: String,
+    /// The issuing CA: its chain and its key (PEM file or PKCS#11 token).
+    pub signer: SignerConfig,
+    /// Issuer config in Fulcio's own format (JSON or YAML).
+    pub issuers: PathBuf,
+    /// Token verification: client id (audience), size cap, JWKS cache.
+    #[serde(default)]
+    pub identity: VerifierOptions,
+    /// The RFC 6962 log that SCTs come from.
+    pub ct_log: Option<CtLogConfig>,
+    /// Issue certificates without an SCT when no CT log is configured.
+    /// Clients refuse such certificates; meant for tests of the CA alone.
+    #[serde(default)]
+    pub issue_without_sct: bool,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: usize,
+    /// Seconds before a request is abandoned (the CT round trip included).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// The directory relative paths resolve against (the config file's).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtLogConfig {
+    /// Base URL of the log; `/ct/v1/add-pre-chain` is appended.
+    pub url: String,
+    /// The log's ECDSA P-256 public key (PEM): every SCT is checked against it.
+    pub public_key: PathBuf,
+}
+
+fn default_addr() -> String {
+    "127.0.0.1:5555".into()
+}
+
+/// A signing request is a token, a key and a signature: a few KiB. A CSR
+/// with an RSA-4096 key stays under 8 KiB.
+fn default_body_limit() -> usize {
+    64 << 10
+}
+
+fn default_request_timeout() -> u64 {
+    30
+}
+
+impl CaConfig {
+    /// Reads the file and resolves its relative paths against its directory.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let mut config: CaConfig = load_yaml(path)?;
+        config.base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Ok(config)
+    }
+
+    /// A path from the config, resolved against its directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.base_dir.join(path)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.ct_log.is_none() && !self.issue_without_sct {
+            return Err(ConfigError::Invalid(
+                "no ct_log configured: clients refuse certificates without an SCT; \
+                 configure ct_log, or set issue_without_sct (--issue-without-sct) to issue them anyway"
+                    .into(),
+            ));
+        }
+        if self.body_limit < 1024 {
+            return Err(ConfigError::Invalid("body_limit must be at least 1024".into()));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "request_timeout_secs must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! `atesto ca`: serve the Fulcio-compatible CA, and `atesto ca init` to make
+//! a CA chain that fits the certificate profile.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use atesto_ca::config::CaConfig;
+use atesto_ca::issuance::{InitOptions, init_chain};
+use atesto_common::http::ApiOptions;
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CaArgs {
+    #[command(subcommand)]
+    action: Option<CaAction>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum CaAction {
+    /// Create a root and an intermediate CA (ECDSA) that fit the certificate profile.
+    Init(InitArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// YAML config: listen address, signer, issuers file, CT log, limits.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Listen address (overrides the config's).
+    #[arg(long)]
+    addr: Option<String>,
+    /// Issue certificates without SCTs when no CT log is configured.
+    /// Sigstore clients refuse them: for testing the CA alone.
+    #[arg(long)]
+    issue_without_sct: bool,
+}
+
+#[derive(clap::Args)]
+struct InitArgs {
+    /// Directory to write the chain and keys into (created; existing files are never overwritten).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Use ECDSA P-384 instead of P-256.
+    #[arg(long)]
+    p384: bool,
+    /// Organization (O) of both CA subjects.
+    #[arg(long, default_value = "Atesto")]
+    organization: String,
+    /// Common name (CN) prefix: the subjects are "<CN> root" and "<CN> intermediate".
+    #[arg(long, default_value = "atesto")]
+    common_name: String,
+    /// Validity of the root in years (the intermediate's is one year less, at least one).
+    #[arg(long, default_value_t = 10)]
+    years: u32,
+    /// Encrypt the private keys with the password in this environment variable.
+    #[arg(long)]
+    password_env: Option<String>,
+}
+
+pub async fn run(args: CaArgs) -> anyhow::Result<()> {
+    match args.action {
+        Some(CaAction::Init(init)) => init_ca(init),
+        None => serve(args.serve).await,
+    }
+}
+
+fn init_ca(args: InitArgs) -> anyhow::Result<()> {
+    let options = InitOptions {
+        p384: args.p384,
+        organization: args.organization,
+        common_name: args.common_name,
+        years: args.years,
+        password_env: args.password_env,
+    };
+    let output = init_chain(&args.dir, &options)?;
+    println!("{output}");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let path = args
+        .config
+        .context("--config FILE is required (see deploy/ca.example.yaml)")?;
+    let mut config = CaConfig::from_file(&path)?;
+    if let Some(addr) = args.addr {
+        config.addr = addr;
+    }
+    config.issue_without_sct |= args.issue_without_sct;
+    let config = Arc::new(config);
+    let state = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || atesto_ca::service::open(&config)).await??
+    };
+    let router = atesto_ca::api::router(
+        Arc::new(state),
+        &ApiOptions {
+            body_limit: config.body_limit,
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .with_context(|| format!("listening on {}", config.addr))?;
+    tracing::info!(addr = %listener.local_addr()?, "CA serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(super::tlog::shutdown_signal())
+        .await?;
+    Ok(())
+}
