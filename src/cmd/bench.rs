@@ -1,4 +1,4 @@
-//! `atesto bench`: load generators for the transparency log.
+//! `atesto bench`: load generators for the transparency log and the CA.
 //!
 //! - `tlog` POSTs pre-signed hashedrekord entries to a running log, either
 //!   closed-loop (a fixed number in flight) or open-loop (a fixed offered rate,
@@ -7,6 +7,9 @@
 //! - `tlog-proofs` GETs entries with their inclusion proofs at random indexes.
 //! - `tlog-fill` grows a log in-process, straight into the sequencer, to make
 //!   the large logs the read figures are measured on.
+//! - `ca` sends signing requests to a running CA (see `ca.rs`).
+
+mod ca;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -97,6 +100,9 @@ enum Target {
     TlogProofs(ProofArgs),
     /// Grow a log in-process, without HTTP, until it holds --entries entries.
     TlogFill(FillArgs),
+    /// POST signing requests to a running CA (loopback only), with tokens
+    /// from a development issuer this command serves.
+    Ca(ca::CaLoadArgs),
 }
 
 #[derive(clap::Args)]
@@ -174,6 +180,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         Target::Tlog(args) => load(args).await,
         Target::TlogProofs(args) => proofs(args).await,
         Target::TlogFill(args) => tokio::task::spawn_blocking(move || fill(&args)).await?,
+        Target::Ca(args) => ca::load(args).await,
     }
 }
 

@@ -9,39 +9,21 @@ use atesto_tlog::api::ApiOptions;
 use atesto_tlog::ct::config::CtConfig;
 use atesto_tlog::ct::{self, CtLog};
 
+use super::tlog::ServeArgs;
+
 #[derive(clap::Args)]
 pub struct CtArgs {
-    /// Directory of the CT log's store and generated key.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Listen address.
-    #[arg(long)]
-    addr: Option<String>,
-    /// ECDSA P-256 signing key (PKCS#8 PEM); created under --data when absent.
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// YAML file with every option; flags override it.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
     /// PEM file of the accepted roots (replaces `roots` of the config).
     #[arg(long)]
     roots: Option<PathBuf>,
 }
 
 fn load_config(args: CtArgs) -> anyhow::Result<CtConfig> {
-    let mut config = match &args.config {
-        Some(path) => CtConfig::from_file(path)?,
-        None => CtConfig::default(),
-    };
-    if let Some(data) = args.data {
-        config.data = data;
-    }
-    if let Some(addr) = args.addr {
-        config.addr = addr;
-    }
-    if let Some(key) = args.key {
-        config.key = Some(key);
-    }
+    let mut config = args.serve.load(CtConfig::from_file, CtConfig::default, |c| {
+        (&mut c.data, &mut c.addr, &mut c.key)
+    })?;
     if let Some(roots) = args.roots {
         config.roots = vec![roots];
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atesto_tlog::api::{self, ApiOptions, AppState};
-use atesto_tlog::config::TlogConfig;
+use atesto_tlog::config::{ConfigError, TlogConfig};
 use atesto_tlog::log::Log;
 
 #[derive(clap::Args)]
@@ -25,8 +25,9 @@ enum TlogAction {
     Rotate(RotateArgs),
 }
 
+/// The flags `atesto tlog` and `atesto ct` share; each overrides its config file.
 #[derive(clap::Args)]
-struct ServeArgs {
+pub struct ServeArgs {
     /// Directory of the embedded store and generated keys.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -39,6 +40,32 @@ struct ServeArgs {
     /// YAML file with every option; flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The config file (or `default` without one) with the flags applied.
+    pub fn load<C>(
+        self,
+        from_file: impl FnOnce(&Path) -> Result<C, ConfigError>,
+        default: impl FnOnce() -> C,
+        fields: impl FnOnce(&mut C) -> (&mut PathBuf, &mut String, &mut Option<PathBuf>),
+    ) -> Result<C, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => from_file(path)?,
+            None => default(),
+        };
+        let (data, addr, key) = fields(&mut config);
+        if let Some(value) = self.data {
+            *data = value;
+        }
+        if let Some(value) = self.addr {
+            *addr = value;
+        }
+        if let Some(value) = self.key {
+            *key = Some(value);
+        }
+        Ok(config)
+    }
 }
 
 #[derive(clap::Args)]
@@ -59,19 +86,9 @@ pub async fn run(args: TlogArgs) -> anyhow::Result<()> {
 }
 
 fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
-    let mut config = match &args.config {
-        Some(path) => TlogConfig::from_file(path)?,
-        None => TlogConfig::default(),
-    };
-    if let Some(data) = args.data {
-        config.data = data;
-    }
-    if let Some(addr) = args.addr {
-        config.addr = addr;
-    }
-    if let Some(key) = args.key {
-        config.key = Some(key);
-    }
+    let config = args.load(TlogConfig::from_file, TlogConfig::default, |c| {
+        (&mut c.data, &mut c.addr, &mut c.key)
+    })?;
     config.validate()?;
     Ok(config)
 }

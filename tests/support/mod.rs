@@ -5,6 +5,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod ca;
+
+use std::ffi::OsStr;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -73,11 +76,22 @@ impl Tlog {
     /// Starts `atesto <service> --data DIR --addr ADDR [extra]` (`tlog` or
     /// `ct`) and waits for /healthz.
     pub fn start_service(service: &str, data: &Path, addr: &str, extra: &[&str]) -> Tlog {
+        Self::start_command(Self::command(service, data, addr, extra), addr, data)
+    }
+
+    /// Starts `atesto <args>` serving on `addr` and waits for /healthz.
+    pub fn start_args(args: &[&OsStr], addr: &str) -> Tlog {
+        let mut command = Self::base_command();
+        command.args(args);
+        Self::start_command(command, addr, Path::new(""))
+    }
+
+    fn start_command(mut command: Command, addr: &str, data: &Path) -> Tlog {
         let stderr = tempfile::NamedTempFile::new().expect("stderr file");
-        let child = Self::command(service, data, addr, extra)
+        let child = command
             .stderr(stderr.reopen().expect("reopen stderr file"))
             .spawn()
-            .expect("spawn atesto tlog");
+            .expect("spawn atesto");
         let mut tlog = Tlog {
             child,
             addr: addr.to_owned(),
@@ -98,12 +112,18 @@ impl Tlog {
     }
 
     fn command(service: &str, data: &Path, addr: &str, extra: &[&str]) -> Command {
-        let mut command = Command::new(atesto_bin());
+        let mut command = Self::base_command();
         command
             .args([service, "--data"])
             .arg(data)
             .args(["--addr", addr])
-            .args(extra)
+            .args(extra);
+        command
+    }
+
+    fn base_command() -> Command {
+        let mut command = Command::new(atesto_bin());
+        command
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
@@ -155,6 +175,17 @@ impl Tlog {
             .post(self.url(path))
             .header("Content-Type", "application/json")
             .body(body);
+        Reply::from(request.send().expect("POST"))
+    }
+
+    /// POSTs JSON with `Authorization: Bearer <token>`.
+    pub fn post_bearer(&self, path: &str, body: &Value, token: &str) -> Reply {
+        let request = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(body).unwrap());
         Reply::from(request.send().expect("POST"))
     }
 

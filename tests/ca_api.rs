@@ -1,0 +1,472 @@
+//! HTTP tests of `atesto ca` as clients see it: a real CA child process, a
+//! real `atesto ct` child for its SCTs, development OIDC issuers on loopback.
+//! One test per refusal, each checking the message names the failed check
+//! and never echoes the token.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::*;
+
+use support::ca::*;
+use support::*;
+
+const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
+
+/// A v2 public-key request: the key as PEM and the proof over `challenge`.
+fn v2_request(signer: &Signer, challenge: &str, token: Option<&str>) -> Value {
+    let mut body = json!({
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": signer.public_key_pem()},
+            "proofOfPossession": STANDARD.encode(signer.sign(challenge.as_bytes())),
+        }
+    });
+    if let Some(token) = token {
+        body["credentials"] = json!({"oidcIdentityToken": token});
+    }
+    body
+}
+
+fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
+    pem_rfc7468_blocks(text)
+}
+
+fn pem_rfc7468_blocks(text: &str) -> Vec<Vec<u8>> {
+    text.split_inclusive("-----END CERTIFICATE-----")
+        .filter(|block| block.contains("BEGIN CERTIFICATE"))
+        .map(|block| {
+            let start = block.find("-----BEGIN").unwrap();
+            pem_rfc7468::decode_vec(block[start..].as_bytes()).unwrap().1
+        })
+        .collect()
+}
+
+/// The embedded chain of a v2 reply, as DER.
+fn embedded_chain(reply: &Reply) -> Vec<Vec<u8>> {
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    let certificates = body["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no embedded chain: {body}"));
+    certificates
+        .iter()
+        .flat_map(|pem| pem_blocks(pem.as_str().unwrap()))
+        .collect()
+}
+
+/// The log ids of the SCTs embedded in a certificate.
+fn sct_log_ids(cert: &X509Certificate<'_>) -> Vec<Vec<u8>> {
+    let ext = cert
+        .extensions()
+        .iter()
+        .find(|e| e.oid.to_id_string() == SCT_LIST_OID)
+        .expect("SCT list extension");
+    // OCTET STRING { u16 list length, u16 sct length, sct ... }
+    let (_, inner) = x509_parser::der_parser::der::parse_der_octetstring(ext.value).unwrap();
+    let list = inner.as_slice().unwrap();
+    let mut rest = &list[2..];
+    let mut ids = Vec::new();
+    while !rest.is_empty() {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        let sct = &rest[2..2 + len];
+        ids.push(sct[1..33].to_vec());
+        rest = &rest[2 + len..];
+    }
+    ids
+}
+
+fn spki_der_of_pem(pem: &str) -> Vec<u8> {
+    pem_rfc7468::decode_vec(pem.trim().as_bytes()).unwrap().1
+}
+
+#[test]
+fn issues_a_certificate_with_one_embedded_sct_from_the_ct_log() {
+    let stack = CaStack::start();
+    let signer = Signer::new();
+    let token = stack.email_token("release@k8s.io");
+    let reply = stack.ca.post_bearer(
+        "/api/v2/signingCert",
+        &v2_request(&signer, "release@k8s.io", None),
+        &token,
+    );
+    let chain = embedded_chain(&reply);
+    assert_eq!(chain.len(), 3, "leaf, intermediate, root");
+    let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+    let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
+    assert_eq!(leaf.issuer().as_raw(), intermediate.subject().as_raw());
+    let san = leaf.subject_alternative_name().unwrap().unwrap();
+    assert!(san.critical);
+    assert_eq!(
+        san.value.general_names,
+        vec![GeneralName::RFC822Name("release@k8s.io")]
+    );
+    let issuer_ext = leaf
+        .extensions()
+        .iter()
+        .find(|e| e.oid.to_id_string() == "1.3.6.1.4.1.57264.1.1")
+        .unwrap();
+    assert_eq!(issuer_ext.value, stack.email.url.as_bytes());
+    assert_eq!(
+        leaf.public_key().raw,
+        spki_der_of_pem(&signer.public_key_pem()).as_slice()
+    );
+
+    let ct_log_id = Sha256::digest(spki_der_of_pem(&stack.ct_public_key)).to_vec();
+    assert_eq!(sct_log_ids(&leaf), vec![ct_log_id]);
+    // The SCT is only given once the precertificate is in the log.
+    let sth = stack.ct.get("/ct/v1/get-sth").json();
+    assert_eq!(sth["tree_size"], 1, "{sth}");
+
+    // The chain after the leaf is the published trust bundle.
+    let bundle = stack.ca.get("/api/v2/trustBundle").json();
+    let published: Vec<Vec<u8>> = bundle["chains"][0]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|pem| pem_blocks(pem.as_str().unwrap()))
+        .collect();
+    assert_eq!(published, chain[1..].to_vec());
+    let root_cert = stack.ca.get("/api/v1/rootCert");
+    assert_eq!(root_cert.status, 200);
+    assert_eq!(pem_blocks(&root_cert.text), chain[1..].to_vec());
+}
+
+#[test]
+fn token_in_the_body_and_a_csr_issue_a_kubernetes_identity() {
+    let stack = CaStack::start();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&key)
+        .unwrap();
+    let token = stack.kubernetes_token("release", "signer");
+    let body = json!({
+        "credentials": {"oidcIdentityToken": token},
+        "certificateSigningRequest": STANDARD.encode(csr.pem().unwrap()),
+    });
+    let chain = embedded_chain(&stack.ca.post("/api/v2/signingCert", &body));
+    let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+    let san = leaf.subject_alternative_name().unwrap().unwrap();
+    assert_eq!(
+        san.value.general_names,
+        vec![GeneralName::URI(
+            "https://kubernetes.io/namespaces/release/serviceaccounts/signer"
+        )]
+    );
+}
+
+#[test]
+fn github_actions_claims_become_fulcio_extensions() {
+    let stack = CaStack::start();
+    let signer = Signer::new();
+    let token = stack.github_token();
+    let subject = format!("repo:{GITHUB_REPO}:ref:refs/heads/main");
+    let reply = stack.ca.post_bearer(
+        "/api/v2/signingCert",
+        &v2_request(&signer, &subject, None),
+        &token,
+    );
+    let chain = embedded_chain(&reply);
+    let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+    let ext = |arc: u32| {
+        leaf.extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == format!("1.3.6.1.4.1.57264.1.{arc}"))
+            .map(|e| e.value.to_vec())
+    };
+    let san = leaf.subject_alternative_name().unwrap().unwrap();
+    let workflow = format!(
+        "https://github.com/{GITHUB_REPO}/.github/workflows/release.yaml@refs/heads/main"
+    );
+    assert_eq!(
+        san.value.general_names,
+        vec![GeneralName::URI(&workflow)]
+    );
+    // .1.2 trigger, .1.3 sha, .1.5 repository: raw bytes (deprecated arcs).
+    assert_eq!(ext(2).unwrap(), b"push");
+    assert_eq!(ext(3).unwrap(), b"89abcdef0123456789abcdef0123456789abcdef");
+    assert_eq!(ext(5).unwrap(), GITHUB_REPO.as_bytes());
+    // .1.12 source repository URI: a DER UTF8String.
+    let repo_uri = format!("https://github.com/{GITHUB_REPO}");
+    let mut expected = vec![12, repo_uri.len() as u8];
+    expected.extend_from_slice(repo_uri.as_bytes());
+    assert_eq!(ext(12).unwrap(), expected);
+}
+
+#[test]
+fn legacy_v1_answers_201_with_a_pem_chain() {
+    let stack = CaStack::start();
+    let signer = Signer::new();
+    let token = stack.email_token("cosign@k8s.io");
+    let der = spki_der_of_pem(&signer.public_key_pem());
+    let body = json!({
+        "publicKey": {"algorithm": "ecdsa", "content": STANDARD.encode(&der)},
+        "signedEmailAddress": STANDARD.encode(signer.sign(b"cosign@k8s.io")),
+    });
+    let reply = stack.ca.post_bearer("/api/v1/signingCert", &body, &token);
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("application/pem-certificate-chain")
+    );
+    assert_eq!(pem_blocks(&reply.text).len(), 3);
+}
+
+#[test]
+fn configuration_lists_the_issuers() {
+    let stack = CaStack::start();
+    let config = stack.ca.get("/api/v2/configuration").json();
+    let issuers = config["issuers"].as_array().unwrap();
+    let urls: Vec<&str> = issuers
+        .iter()
+        .filter_map(|i| i["issuerUrl"].as_str())
+        .collect();
+    for url in [&stack.email.url, &stack.kubernetes.url, &stack.github.url] {
+        assert!(urls.contains(&url.as_str()), "{config}");
+    }
+    let metrics = stack.ca.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text.contains("atesto_ca_"), "{}", metrics.text);
+}
+
+// ---------------------------------------------------------------- refusals
+
+/// Sends an email-identity request with `token` and the proof over
+/// `challenge`; expects `status` and returns the message, checking it does
+/// not echo the token.
+fn refused(stack: &CaStack, token: &str, challenge: &str, status: u16) -> String {
+    let signer = Signer::new();
+    let reply = stack.ca.post_bearer(
+        "/api/v2/signingCert",
+        &v2_request(&signer, challenge, None),
+        token,
+    );
+    let message = reply.expect_error(status);
+    if token.len() > 8 {
+        for part in token.split('.').filter(|p| p.len() > 8) {
+            assert!(!message.contains(part), "message echoes the token: {message}");
+        }
+    }
+    message.to_lowercase()
+}
+
+fn with_claims(stack: &CaStack, change: impl FnOnce(&mut Value)) -> String {
+    let mut claims = email_claims(&stack.email.url, "dev@k8s.io");
+    change(&mut claims);
+    stack.email.dev.mint(claims)
+}
+
+/// Every refusal is checked against one stack: each is a separate request.
+#[test]
+fn hostile_tokens_are_refused_with_the_failed_check() {
+    let stack = CaStack::start();
+
+    let no_token = stack
+        .ca
+        .post("/api/v2/signingCert", &v2_request(&Signer::new(), "x", None))
+        .expect_error(401);
+    assert!(no_token.contains("no identity token"), "{no_token}");
+
+    let unknown = with_claims(&stack, |c| c["iss"] = json!("https://issuer.invalid"));
+    let message = refused(&stack, &unknown, "dev@k8s.io", 401);
+    assert!(message.contains("issuer"), "{message}");
+
+    let expired = with_claims(&stack, |c| {
+        c["exp"] = json!(now() - 120);
+        c["iat"] = json!(now() - 600);
+        c["nbf"] = json!(now() - 600);
+    });
+    let message = refused(&stack, &expired, "dev@k8s.io", 401);
+    assert!(message.contains("expired"), "{message}");
+
+    let future = with_claims(&stack, |c| c["nbf"] = json!(now() + 3600));
+    let message = refused(&stack, &future, "dev@k8s.io", 401);
+    assert!(message.contains("not yet valid"), "{message}");
+
+    let audience = with_claims(&stack, |c| c["aud"] = json!("someone-else"));
+    let message = refused(&stack, &audience, "dev@k8s.io", 401);
+    assert!(message.contains("audience"), "{message}");
+
+    let missing_email = with_claims(&stack, |c| {
+        c.as_object_mut().unwrap().remove("email");
+    });
+    let message = refused(&stack, &missing_email, "dev@k8s.io", 401);
+    assert!(message.contains("email"), "{message}");
+
+    let unverified = with_claims(&stack, |c| c["email_verified"] = json!(false));
+    let message = refused(&stack, &unverified, "dev@k8s.io", 401);
+    assert!(message.contains("verified"), "{message}");
+
+    // Payload swapped under a valid signature.
+    let good = stack.email_token("dev@k8s.io");
+    let other = stack.email_token("attacker@k8s.io");
+    let parts: Vec<&str> = good.split('.').collect();
+    let other_payload = other.split('.').nth(1).unwrap();
+    let forged = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
+    let message = refused(&stack, &forged, "attacker@k8s.io", 401);
+    assert!(message.contains("signature"), "{message}");
+
+    // alg none and HMAC are refused before any key lookup.
+    let payload = URL_SAFE_NO_PAD.encode(
+        serde_json::to_vec(&email_claims(&stack.email.url, "dev@k8s.io")).unwrap(),
+    );
+    for alg in ["none", "HS256"] {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        let token = format!("{header}.{payload}.c2lnbmF0dXJl");
+        let message = refused(&stack, &token, "dev@k8s.io", 401);
+        assert!(message.contains(&alg.to_lowercase()), "{alg}: {message}");
+    }
+
+    let message = refused(&stack, "only.two", "x", 401);
+    assert!(message.contains("malformed") || message.contains("three"), "{message}");
+
+    let huge = format!("{}.{}.sig", "a".repeat(20_000), "b".repeat(20_000));
+    let message = refused(&stack, &huge, "x", 401);
+    assert!(message.contains("large") || message.contains("size"), "{message}");
+}
+
+/// A DER SubjectPublicKeyInfo of an RSA key with a `bits`-bit modulus.
+fn rsa_spki(bits: usize) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 128 {
+            out.push(len as u8);
+        } else if len < 256 {
+            out.extend([0x81, len as u8]);
+        } else {
+            out.extend([0x82, (len >> 8) as u8, len as u8]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    let mut modulus = vec![0u8];
+    modulus.push(0xc3);
+    modulus.extend(std::iter::repeat_n(0x5a, bits / 8 - 2));
+    modulus.push(0x01);
+    let key = tlv(
+        0x30,
+        &[tlv(0x02, &modulus), tlv(0x02, &[1, 0, 1])].concat(),
+    );
+    let algorithm = tlv(
+        0x30,
+        &[
+            tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]),
+            vec![0x05, 0x00],
+        ]
+        .concat(),
+    );
+    let mut bit_string = vec![0u8];
+    bit_string.extend(key);
+    tlv(0x30, &[algorithm, tlv(0x03, &bit_string)].concat())
+}
+
+#[test]
+fn hostile_keys_and_proofs_are_refused_with_the_failed_check() {
+    let stack = CaStack::start();
+    let token = stack.email_token("dev@k8s.io");
+
+    let signer = Signer::new();
+    let wrong_proof = stack.ca.post_bearer(
+        "/api/v2/signingCert",
+        &v2_request(&signer, "someone-else@k8s.io", None),
+        &token,
+    );
+    let message = wrong_proof.expect_error(400);
+    assert!(message.contains("proof of possession"), "{message}");
+
+    let weak = json!({"publicKeyRequest": {
+        "publicKey": {"content": STANDARD.encode(rsa_spki(1024))},
+        "proofOfPossession": STANDARD.encode(b"whatever"),
+    }});
+    let message = stack
+        .ca
+        .post_bearer("/api/v2/signingCert", &weak, &token)
+        .expect_error(400);
+    assert!(message.contains("insecure") && message.contains("1024"), "{message}");
+
+    let garbage = json!({"publicKeyRequest": {
+        "publicKey": {"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
+        "proofOfPossession": STANDARD.encode(b"whatever"),
+    }});
+    let message = stack
+        .ca
+        .post_bearer("/api/v2/signingCert", &garbage, &token)
+        .expect_error(400);
+    assert!(message.contains("could not be parsed"), "{message}");
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&key)
+        .unwrap();
+    let mut der = csr.der().to_vec();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let bad_csr = json!({"certificateSigningRequest": STANDARD.encode(&der)});
+    let message = stack
+        .ca
+        .post_bearer("/api/v2/signingCert", &bad_csr, &token)
+        .expect_error(400);
+    assert!(message.contains("signing request") && message.contains("signature"), "{message}");
+
+    let message = stack
+        .ca
+        .post_raw("/api/v2/signingCert", b"{not json".to_vec())
+        .expect_error(400);
+    assert!(message.contains("malformed"), "{message}");
+
+    let bad_base64 = json!({"publicKeyRequest": {
+        "publicKey": {"content": signer.public_key_pem()},
+        "proofOfPossession": "***",
+    }});
+    let message = stack
+        .ca
+        .post_bearer("/api/v2/signingCert", &bad_base64, &token)
+        .expect_error(400);
+    assert!(message.contains("proofofpossession") || message.contains("proofOfPossession"), "{message}");
+
+    let oversized = vec![b' '; 256 << 10];
+    stack
+        .ca
+        .post_raw("/api/v2/signingCert", oversized)
+        .expect_error(413);
+}
+
+#[test]
+fn refuses_to_start_without_a_ct_log_unless_told_to() {
+    let dir = tempfile::tempdir().unwrap();
+    init_chain(dir.path());
+    std::fs::write(
+        dir.path().join("issuers.yaml"),
+        "OIDCIssuers:\n  https://issuer.invalid:\n    IssuerURL: https://issuer.invalid\n    ClientID: sigstore\n    Type: email\n",
+    )
+    .unwrap();
+    let addr = free_addr();
+    let config = dir.path().join("ca.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "addr: {addr}\nsigner:\n  chain: ca/chain.pem\n  key: ca/intermediate-key.pem\nissuers: issuers.yaml\n"
+        ),
+    )
+    .unwrap();
+    let out = atesto(&["ca", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no ct_log configured"), "{stderr}");
+
+    let ca = Tlog::start_args(
+        &[
+            "ca".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--issue-without-sct".as_ref(),
+        ],
+        &addr,
+    );
+    assert_eq!(ca.get("/healthz").status, 200);
+}
