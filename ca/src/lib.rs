@@ -2,4 +2,5 @@
 //! client's proof of possession, then issues a 10-minute code-signing
 //! certificate carrying one SCT from an RFC 6962 CT log.
 
+pub mod identity;
 pub mod principal;
