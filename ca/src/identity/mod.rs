@@ -192,7 +192,7 @@ impl IdentityVerifier {
                 ),
             ];
             for (name, value) in optional {
-                if value != Value::from("") && value != Value::from(false) {
+                if value != "" && value != false {
                     entry[name] = value;
                 }
             }
