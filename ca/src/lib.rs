@@ -2,9 +2,10 @@
 //! client's proof of possession, then issues a 10-minute code-signing
 //! certificate carrying one SCT from an RFC 6962 CT log.
 
-pub mod client_key;
-pub mod principal;
 pub mod api;
+pub mod client_key;
 pub mod config;
+pub mod identity;
 pub mod metrics;
+pub mod principal;
 pub mod service;
