@@ -50,10 +50,10 @@ struct InitArgs {
     /// Organization (O) of both CA subjects.
     #[arg(long, default_value = "Atesto")]
     organization: String,
-    /// Common name (CN) prefix: the subjects are "<CN> root" and "<CN> intermediate".
+    /// Common name (CN) of the root; the intermediate's is this plus " intermediate".
     #[arg(long, default_value = "atesto")]
     common_name: String,
-    /// Validity of the root in years (the intermediate's is one year less, at least one).
+    /// Validity of both CA certificates, in years.
     #[arg(long, default_value_t = 10)]
     years: u32,
     /// Encrypt the private keys with the password in this environment variable.
@@ -73,11 +73,23 @@ fn init_ca(args: InitArgs) -> anyhow::Result<()> {
         p384: args.p384,
         organization: args.organization,
         common_name: args.common_name,
-        years: args.years,
+        validity_years: args.years,
         password_env: args.password_env,
     };
     let output = init_chain(&args.dir, &options)?;
-    println!("{output}");
+    println!(
+        "wrote {}, {}, {}, {} and {}\n\nsigner:\n{}",
+        output.root_cert.display(),
+        output.root_key.display(),
+        output.intermediate_cert.display(),
+        output.intermediate_key.display(),
+        output.chain.display(),
+        output
+            .signer_config_yaml
+            .lines()
+            .map(|line| format!("  {line}\n"))
+            .collect::<String>()
+    );
     Ok(())
 }
 
