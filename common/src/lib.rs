@@ -2,6 +2,7 @@
 //! (checkpoints) and the `{"code","message"}` error shape that sigstore
 //! clients print.
 
+pub mod ct;
 pub mod error;
 pub mod keys;
 pub mod note;
