@@ -3,3 +3,5 @@
 //! certificate carrying one SCT from an RFC 6962 CT log.
 
 pub mod principal;
+pub mod ct_client;
+pub mod issuance;
