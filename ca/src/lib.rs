@@ -2,6 +2,6 @@
 //! client's proof of possession, then issues a 10-minute code-signing
 //! certificate carrying one SCT from an RFC 6962 CT log.
 
-pub mod principal;
 pub mod ct_client;
 pub mod issuance;
+pub mod principal;

@@ -146,11 +146,19 @@ async fn final_certificate_profile_with_a_real_sct() {
 
     // The SCT verifies, by p256, over the RFC 6962 input for that TBS.
     let input = precert_sct_input(parsed.timestamp, issuer.issuer_spki_der(), &final_tbs);
-    assert!(p256_verify(&ct.public_key_der, &input, &parsed.signature_der));
+    assert!(p256_verify(
+        &ct.public_key_der,
+        &input,
+        &parsed.signature_der
+    ));
     let mut tampered = final_tbs.clone();
     *tampered.last_mut().unwrap() ^= 1;
     let input = precert_sct_input(parsed.timestamp, issuer.issuer_spki_der(), &tampered);
-    assert!(!p256_verify(&ct.public_key_der, &input, &parsed.signature_der));
+    assert!(!p256_verify(
+        &ct.public_key_der,
+        &input,
+        &parsed.signature_der
+    ));
 }
 
 #[test]
@@ -210,7 +218,10 @@ fn p384_chain_signs_with_sha384() {
         x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA384
     );
     let (_, intermediate) = X509Certificate::from_der(&issuer.chain_der()[0]).unwrap();
-    assert!(leaf.verify_signature(Some(intermediate.public_key())).is_ok());
+    assert!(
+        leaf.verify_signature(Some(intermediate.public_key()))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -477,7 +488,12 @@ fn p256_key() -> (p256::ecdsa::SigningKey, String, Vec<u8>) {
     (key, pem, spki.as_bytes().to_vec())
 }
 
-fn sct_answer(key: &p256::ecdsa::SigningKey, log_id: &[u8], input: &[u8], timestamp: u64) -> String {
+fn sct_answer(
+    key: &p256::ecdsa::SigningKey,
+    log_id: &[u8],
+    input: &[u8],
+    timestamp: u64,
+) -> String {
     use base64::Engine;
     use p256::ecdsa::signature::Signer;
     let signature: p256::ecdsa::Signature = key.sign(input);

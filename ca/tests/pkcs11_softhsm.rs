@@ -67,7 +67,14 @@ fn issues_with_a_softhsm_key() {
         std::env::set_var(PIN_ENV, "5678");
     }
     softhsm_util(&[
-        "--init-token", "--free", "--label", TOKEN, "--so-pin", "1234", "--pin", "5678",
+        "--init-token",
+        "--free",
+        "--label",
+        TOKEN,
+        "--so-pin",
+        "1234",
+        "--pin",
+        "5678",
     ]);
 
     // The intermediate key, imported into the token (private and public objects).
@@ -95,7 +102,10 @@ fn issues_with_a_softhsm_key() {
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
     params.use_authority_key_identifier_extension = true;
     let intermediate = params
-        .signed_by(&intermediate_key, &Issuer::from_params(&root_params, &root_key))
+        .signed_by(
+            &intermediate_key,
+            &Issuer::from_params(&root_params, &root_key),
+        )
         .unwrap();
     let chain = dir.path().join("chain.pem");
     std::fs::write(&chain, format!("{}{}", intermediate.pem(), root.pem())).unwrap();
@@ -148,7 +158,11 @@ fn issues_with_a_softhsm_key() {
     let other_intermediate = params
         .signed_by(&other, &Issuer::from_params(&root_params, &root_key))
         .unwrap();
-    std::fs::write(&chain, format!("{}{}", other_intermediate.pem(), root.pem())).unwrap();
+    std::fs::write(
+        &chain,
+        format!("{}{}", other_intermediate.pem(), root.pem()),
+    )
+    .unwrap();
     let err = CertificateIssuer::load(&config, dir.path()).err().unwrap();
     assert!(
         matches!(err, IssuanceError::KeyDoesNotMatchCertificate),

@@ -31,7 +31,7 @@ pub struct CaChain {
 
 fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, IssuanceError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(IssuanceError::Chain {
             index,
             problem: "trailing bytes after the certificate".into(),
@@ -44,10 +44,11 @@ fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, IssuanceError>
 }
 
 fn curve_of(index: usize, cert: &X509Certificate<'_>) -> Result<CaCurve, IssuanceError> {
-    let key = PublicKey::from_spki_der(cert.public_key().raw).map_err(|e| IssuanceError::Chain {
-        index,
-        problem: format!("public key: {e}"),
-    })?;
+    let key =
+        PublicKey::from_spki_der(cert.public_key().raw).map_err(|e| IssuanceError::Chain {
+            index,
+            problem: format!("public key: {e}"),
+        })?;
     match key.algorithm() {
         KeyAlgorithm::EcdsaP256 => Ok(CaCurve::P256),
         KeyAlgorithm::EcdsaP384 => Ok(CaCurve::P384),

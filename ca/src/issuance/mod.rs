@@ -173,10 +173,7 @@ impl CertificateIssuer {
                             .into(),
                     ));
                 }
-                CaSigner::Pkcs11(Pkcs11Key::open(
-                    pkcs11,
-                    &resolve(base_dir, &pkcs11.module),
-                )?)
+                CaSigner::Pkcs11(Pkcs11Key::open(pkcs11, &resolve(base_dir, &pkcs11.module))?)
             }
             (Some(_), Some(_)) => {
                 return Err(IssuanceError::Config(
@@ -192,10 +189,12 @@ impl CertificateIssuer {
         if signer.curve() != chain.issuer_curve {
             return Err(IssuanceError::KeyDoesNotMatchCertificate);
         }
-        let issuer = Issuer::from_ca_cert_der(&chain.der[0].as_slice().into(), signer)
-            .map_err(|e| IssuanceError::Chain {
-                index: 0,
-                problem: format!("cannot issue under this certificate: {e}"),
+        let issuer =
+            Issuer::from_ca_cert_der(&chain.der[0].as_slice().into(), signer).map_err(|e| {
+                IssuanceError::Chain {
+                    index: 0,
+                    problem: format!("cannot issue under this certificate: {e}"),
+                }
             })?;
         let issuer_key_hash = Sha256::digest(&chain.issuer_spki).into();
         let ca = Self {
@@ -271,9 +270,7 @@ impl CertificateIssuer {
         let subject = Self::subject_key(subject_spki_der)?;
         let params = profile::leaf_params(principal, subject_spki_der)?;
         let mut poisoned = params.clone();
-        poisoned
-            .custom_extensions
-            .push(profile::poison_extension());
+        poisoned.custom_extensions.push(profile::poison_extension());
         let der = self.sign(&poisoned, &subject)?;
         let (_, parsed) = X509Certificate::from_der(&der)
             .map_err(|e| IssuanceError::Encoding(format!("precertificate: {e}")))?;

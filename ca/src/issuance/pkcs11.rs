@@ -176,7 +176,10 @@ fn read_ec_public_key(
     public_key: ObjectHandle,
 ) -> Result<(CaCurve, Vec<u8>), IssuanceError> {
     let attributes = session
-        .get_attributes(public_key, &[AttributeType::EcParams, AttributeType::EcPoint])
+        .get_attributes(
+            public_key,
+            &[AttributeType::EcParams, AttributeType::EcPoint],
+        )
         .map_err(pkcs11_error("reading the public key"))?;
     let mut params = None;
     let mut point = None;
@@ -192,9 +195,8 @@ fn read_ec_public_key(
         Some(EC_PARAMS_P384) => CaCurve::P384,
         _ => return Err(IssuanceError::UnsupportedCaKey),
     };
-    let point = point.ok_or_else(|| {
-        IssuanceError::Pkcs11("the public key has no CKA_EC_POINT".into())
-    })?;
+    let point =
+        point.ok_or_else(|| IssuanceError::Pkcs11("the public key has no CKA_EC_POINT".into()))?;
     let uncompressed_len = 1 + 2 * curve.field_len();
     // PKCS#11 says DER OCTET STRING; some modules return the bare point.
     let bare = if point.len() == uncompressed_len {
