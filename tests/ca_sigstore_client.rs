@@ -53,14 +53,13 @@ fn request_cert_v2_gets_a_certificate_with_an_embedded_sct() {
 
     assert!(response.detached_sct.is_none(), "the SCT is embedded");
     assert_eq!(response.chain.len(), 2, "intermediate and root");
-    let tbs = &response.cert.tbs_certificate;
+    let tbs = response.cert.tbs_certificate();
     assert_eq!(
-        tbs.subject_public_key_info.to_der().unwrap(),
+        tbs.subject_public_key_info().to_der().unwrap(),
         rcgen::PublicKeyData::subject_public_key_info(&key)
     );
     let sct_list = tbs
-        .extensions
-        .as_ref()
+        .extensions()
         .unwrap()
         .iter()
         .filter(|e| e.extn_id.to_string() == "1.3.6.1.4.1.11129.2.4.2")

@@ -5,7 +5,9 @@
 pub mod api;
 pub mod client_key;
 pub mod config;
+pub mod ct_client;
 pub mod identity;
+pub mod issuance;
 pub mod metrics;
 pub mod principal;
 pub mod service;

@@ -58,9 +58,13 @@ impl FulcioExtension {
 
 /// DER encoding of a UTF8String (tag 12, definite length).
 pub fn der_utf8(value: &str) -> Vec<u8> {
-    let bytes = value.as_bytes();
-    let mut out = vec![12];
-    let len = bytes.len();
+    der_tlv(12, value.as_bytes())
+}
+
+/// One DER element: `tag`, the definite length of `value`, `value`.
+pub(crate) fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
     if len < 0x80 {
         out.push(len as u8);
     } else {
@@ -69,7 +73,7 @@ pub fn der_utf8(value: &str) -> Vec<u8> {
         out.push(0x80 | (be.len() - skip) as u8);
         out.extend_from_slice(&be[skip..]);
     }
-    out.extend_from_slice(bytes);
+    out.extend_from_slice(value);
     out
 }
 

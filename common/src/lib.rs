@@ -3,6 +3,7 @@
 //! clients print.
 
 pub mod config;
+pub mod ct;
 pub mod error;
 pub mod http;
 pub mod keys;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use atesto_common::ct::TimestampedEntry;
 use atesto_common::error::ApiError;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::chain::{self, Submission};
-use super::leaf::{self, TimestampedEntry};
+use super::leaf;
 use super::{CtLog, now_ms, sct};
 use crate::api::ops::{self, LogState};
 use crate::api::{

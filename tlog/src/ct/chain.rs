@@ -7,19 +7,18 @@
 //! precertificate's issuer is the next certificate of the chain: the CA signs
 //! precertificates with its own key, not a Precertificate Signing Certificate.
 
+use atesto_common::ct::{MAX_U24, POISON, SignedEntry, tbs_without_poison};
 use atesto_common::pubkey::{HashAlgorithm, PublicKey};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::asn1::Any;
 use x509_cert::der::oid::ObjectIdentifier;
-use x509_cert::der::{Decode, Encode, Tag, TagNumber, Tagged};
+use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
 
-use super::leaf::{self, MAX_U24, SignedEntry};
+use super::leaf;
 
-/// The CT poison extension (RFC 6962 §3.1).
-pub const POISON: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
 const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 const EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
@@ -239,36 +238,6 @@ pub fn check(
         entry,
         extra_data: leaf::precert_extra_data(first, rest),
     })
-}
-
-/// A DER TBSCertificate without the poison extension: every other field and
-/// extension keeps its bytes; the extensions field goes if the poison was its
-/// only member.
-pub fn tbs_without_poison(tbs: &[u8]) -> Result<Vec<u8>, String> {
-    let extensions_tag = Tag::ContextSpecific {
-        constructed: true,
-        number: TagNumber(3),
-    };
-    let fields = Vec::<Any>::from_der(tbs).map_err(|e| e.to_string())?;
-    let mut kept = Vec::with_capacity(fields.len());
-    for field in fields {
-        if field.tag() != extensions_tag {
-            kept.push(field);
-            continue;
-        }
-        let mut remaining = Vec::new();
-        for raw in Vec::<Any>::from_der(field.value()).map_err(|e| e.to_string())? {
-            let extension = raw.decode_as::<Extension>().map_err(|e| e.to_string())?;
-            if extension.extn_id != POISON {
-                remaining.push(raw);
-            }
-        }
-        if !remaining.is_empty() {
-            let value = remaining.to_der().map_err(|e| e.to_string())?;
-            kept.push(Any::new(extensions_tag, value).map_err(|e| e.to_string())?);
-        }
-    }
-    kept.to_der().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -1,75 +1,12 @@
-//! RFC 6962 TLS structures of an entry: the MerkleTreeLeaf (hashed into the
-//! tree), the SCT signature input (§3.2) and the `extra_data` kept beside it.
-//!
-//! For v1 the MerkleTreeLeaf (version 0, leaf_type timestamped_entry 0) and
-//! the SCT signature input (version 0, signature_type certificate_timestamp 0)
-//! are the same bytes: both are two zero bytes, then the timestamped entry.
+//! The stored side of an entry: the timestamp of a MerkleTreeLeaf and the
+//! `extra_data` kept beside it. The leaf itself (also the SCT signature
+//! input) is `atesto_common::ct::TimestampedEntry`, which the CA shares.
 
-/// Largest TLS `opaque<..2^24-1>`: certificates and chains must fit.
-pub const MAX_U24: usize = (1 << 24) - 1;
-
-/// What a leaf logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignedEntry {
-    /// x509_entry (0): the certificate's DER.
-    X509(Vec<u8>),
-    /// precert_entry (1): SHA-256 of the issuer's DER SPKI and the
-    /// TBSCertificate without the poison extension.
-    Precert {
-        issuer_key_hash: [u8; 32],
-        tbs: Vec<u8>,
-    },
-}
-
-/// A SignedEntry with the timestamp (ms) the log gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimestampedEntry {
-    pub timestamp: u64,
-    pub entry: SignedEntry,
-}
-
-impl TimestampedEntry {
-    /// The MerkleTreeLeaf: also exactly the input an SCT signs.
-    pub fn merkle_tree_leaf(&self) -> Vec<u8> {
-        let mut out = vec![0, 0];
-        out.extend_from_slice(&self.timestamp.to_be_bytes());
-        match &self.entry {
-            SignedEntry::X509(cert) => {
-                out.extend_from_slice(&0u16.to_be_bytes());
-                push_u24_opaque(&mut out, cert);
-            }
-            SignedEntry::Precert {
-                issuer_key_hash,
-                tbs,
-            } => {
-                out.extend_from_slice(&1u16.to_be_bytes());
-                out.extend_from_slice(issuer_key_hash);
-                push_u24_opaque(&mut out, tbs);
-            }
-        }
-        // CtExtensions: empty.
-        out.extend_from_slice(&0u16.to_be_bytes());
-        out
-    }
-
-    /// The entry without its timestamp: the same certificate submitted twice
-    /// has this in common, so duplicates are found by it.
-    pub fn identity(&self) -> Vec<u8> {
-        let leaf = self.merkle_tree_leaf();
-        leaf.get(10..).unwrap_or_default().to_vec()
-    }
-}
+use atesto_common::ct::push_u24_opaque;
 
 /// The timestamp of a stored MerkleTreeLeaf.
 pub fn leaf_timestamp(leaf: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(leaf.get(2..10)?.try_into().ok()?))
-}
-
-/// `opaque<0..2^24-1>`: a u24 length, then the bytes. Callers keep inputs
-/// within `MAX_U24` (chain.rs refuses larger certificates and chains).
-pub fn push_u24_opaque(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
-    out.extend_from_slice(bytes);
 }
 
 /// `ASN.1Cert chain<0..2^24-1>`: each certificate u24-prefixed, the whole u24-prefixed.
@@ -99,6 +36,8 @@ pub fn precert_extra_data(precert: &[u8], issuers: &[Vec<u8>]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use atesto_common::ct::{SignedEntry, TimestampedEntry};
+
     use super::*;
 
     #[test]

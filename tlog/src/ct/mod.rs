@@ -1,8 +1,8 @@
 //! The RFC 6962 Certificate Transparency log the CA submits precertificates
 //! to, on the same engine as the transparency log (sequencer, store, tiles).
 //!
-//! - `leaf`: the MerkleTreeLeaf and `extra_data` encodings.
-//! - `chain`: chain checks, the precertificate's TBS without poison.
+//! - `leaf`: `extra_data` encodings (the MerkleTreeLeaf is `atesto_common::ct`).
+//! - `chain`: chain checks (cutting the poison is `atesto_common::ct`).
 //! - `sct`: SCT and tree head signatures.
 //! - `config`: `atesto ct` options.
 //! - `api`: the `/ct/v1/` endpoints.

@@ -1,9 +1,9 @@
 //! The log's TLS signatures: SignedCertificateTimestamps and tree heads, each
 //! a `DigitallySigned` (hash sha256 = 4, signature ecdsa = 3) by the log key.
 
+use atesto_common::ct::TimestampedEntry;
 use atesto_common::keys::KeyError;
 
-use super::leaf::TimestampedEntry;
 use crate::log::LogKeys;
 
 /// `DigitallySigned` around an ASN.1 ECDSA signature with SHA-256.
