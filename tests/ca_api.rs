@@ -30,16 +30,15 @@ fn v2_request(signer: &Signer, challenge: &str, token: Option<&str>) -> Value {
     body
 }
 
+/// The DER of every CERTIFICATE block in `text`.
 fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
-    pem_rfc7468_blocks(text)
-}
-
-fn pem_rfc7468_blocks(text: &str) -> Vec<Vec<u8>> {
     text.split_inclusive("-----END CERTIFICATE-----")
         .filter(|block| block.contains("BEGIN CERTIFICATE"))
         .map(|block| {
             let start = block.find("-----BEGIN").unwrap();
-            pem_rfc7468::decode_vec(block[start..].as_bytes()).unwrap().1
+            pem_rfc7468::decode_vec(&block.as_bytes()[start..])
+                .unwrap()
+                .1
         })
         .collect()
 }
@@ -178,13 +177,9 @@ fn github_actions_claims_become_fulcio_extensions() {
             .map(|e| e.value.to_vec())
     };
     let san = leaf.subject_alternative_name().unwrap().unwrap();
-    let workflow = format!(
-        "https://github.com/{GITHUB_REPO}/.github/workflows/release.yaml@refs/heads/main"
-    );
-    assert_eq!(
-        san.value.general_names,
-        vec![GeneralName::URI(&workflow)]
-    );
+    let workflow =
+        format!("https://github.com/{GITHUB_REPO}/.github/workflows/release.yaml@refs/heads/main");
+    assert_eq!(san.value.general_names, vec![GeneralName::URI(&workflow)]);
     // .1.2 trigger, .1.3 sha, .1.5 repository: raw bytes (deprecated arcs).
     assert_eq!(ext(2).unwrap(), b"push");
     assert_eq!(ext(3).unwrap(), b"89abcdef0123456789abcdef0123456789abcdef");
@@ -247,7 +242,10 @@ fn refused(stack: &CaStack, token: &str, challenge: &str, status: u16) -> String
     let message = reply.expect_error(status);
     if token.len() > 8 {
         for part in token.split('.').filter(|p| p.len() > 8) {
-            assert!(!message.contains(part), "message echoes the token: {message}");
+            assert!(
+                !message.contains(part),
+                "message echoes the token: {message}"
+            );
         }
     }
     message.to_lowercase()
@@ -266,7 +264,10 @@ fn hostile_tokens_are_refused_with_the_failed_check() {
 
     let no_token = stack
         .ca
-        .post("/api/v2/signingCert", &v2_request(&Signer::new(), "x", None))
+        .post(
+            "/api/v2/signingCert",
+            &v2_request(&Signer::new(), "x", None),
+        )
         .expect_error(401);
     assert!(no_token.contains("no identity token"), "{no_token}");
 
@@ -310,9 +311,8 @@ fn hostile_tokens_are_refused_with_the_failed_check() {
     assert!(message.contains("signature"), "{message}");
 
     // alg none and HMAC are refused before any key lookup.
-    let payload = URL_SAFE_NO_PAD.encode(
-        serde_json::to_vec(&email_claims(&stack.email.url, "dev@k8s.io")).unwrap(),
-    );
+    let payload = URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&email_claims(&stack.email.url, "dev@k8s.io")).unwrap());
     for alg in ["none", "HS256"] {
         let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
         let token = format!("{header}.{payload}.c2lnbmF0dXJl");
@@ -321,11 +321,17 @@ fn hostile_tokens_are_refused_with_the_failed_check() {
     }
 
     let message = refused(&stack, "only.two", "x", 401);
-    assert!(message.contains("malformed") || message.contains("three"), "{message}");
+    assert!(
+        message.contains("malformed") || message.contains("three"),
+        "{message}"
+    );
 
     let huge = format!("{}.{}.sig", "a".repeat(20_000), "b".repeat(20_000));
     let message = refused(&stack, &huge, "x", 401);
-    assert!(message.contains("large") || message.contains("size"), "{message}");
+    assert!(
+        message.contains("large") || message.contains("size"),
+        "{message}"
+    );
 }
 
 /// A DER SubjectPublicKeyInfo of an RSA key with a `bits`-bit modulus.
@@ -347,14 +353,14 @@ fn rsa_spki(bits: usize) -> Vec<u8> {
     modulus.push(0xc3);
     modulus.extend(std::iter::repeat_n(0x5a, bits / 8 - 2));
     modulus.push(0x01);
-    let key = tlv(
-        0x30,
-        &[tlv(0x02, &modulus), tlv(0x02, &[1, 0, 1])].concat(),
-    );
+    let key = tlv(0x30, &[tlv(0x02, &modulus), tlv(0x02, &[1, 0, 1])].concat());
     let algorithm = tlv(
         0x30,
         &[
-            tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]),
+            tlv(
+                0x06,
+                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+            ),
             vec![0x05, 0x00],
         ]
         .concat(),
@@ -386,7 +392,10 @@ fn hostile_keys_and_proofs_are_refused_with_the_failed_check() {
         .ca
         .post_bearer("/api/v2/signingCert", &weak, &token)
         .expect_error(400);
-    assert!(message.contains("insecure") && message.contains("1024"), "{message}");
+    assert!(
+        message.contains("insecure") && message.contains("1024"),
+        "{message}"
+    );
 
     let garbage = json!({"publicKeyRequest": {
         "publicKey": {"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
@@ -411,7 +420,10 @@ fn hostile_keys_and_proofs_are_refused_with_the_failed_check() {
         .ca
         .post_bearer("/api/v2/signingCert", &bad_csr, &token)
         .expect_error(400);
-    assert!(message.contains("signing request") && message.contains("signature"), "{message}");
+    assert!(
+        message.contains("signing request") && message.contains("signature"),
+        "{message}"
+    );
 
     let message = stack
         .ca
@@ -427,7 +439,10 @@ fn hostile_keys_and_proofs_are_refused_with_the_failed_check() {
         .ca
         .post_bearer("/api/v2/signingCert", &bad_base64, &token)
         .expect_error(400);
-    assert!(message.contains("proofofpossession") || message.contains("proofOfPossession"), "{message}");
+    assert!(
+        message.contains("proofofpossession") || message.contains("proofOfPossession"),
+        "{message}"
+    );
 
     let oversized = vec![b' '; 256 << 10];
     stack

@@ -84,7 +84,9 @@ impl CaConfig {
             ));
         }
         if self.body_limit < 1024 {
-            return Err(ConfigError::Invalid("body_limit must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "body_limit must be at least 1024".into(),
+            ));
         }
         if self.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid(

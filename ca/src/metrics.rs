@@ -24,7 +24,10 @@ impl Metrics {
             &["sct"],
         )?;
         let refusals = IntCounterVec::new(
-            Opts::new("refusals_total", "Signing requests refused, by failed check"),
+            Opts::new(
+                "refusals_total",
+                "Signing requests refused, by failed check",
+            ),
             &["check"],
         )?;
         let ct_seconds = Histogram::with_opts(

@@ -43,17 +43,20 @@ pub fn open(config: &CaConfig) -> Result<CaState, StartError> {
     let ct_log = match &config.ct_log {
         Some(ct) => {
             let path = config.resolve(&ct.public_key);
-            let public_key = std::fs::read_to_string(&path).map_err(|source| StartError::CtKey {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let public_key =
+                std::fs::read_to_string(&path).map_err(|source| StartError::CtKey {
+                    path: path.display().to_string(),
+                    source,
+                })?;
             let http = reqwest::Client::builder()
                 .timeout(Duration::from_secs(config.request_timeout_secs))
                 .build()?;
             Some(CtLogClient::new(&ct.url, &public_key, http)?)
         }
         None => {
-            tracing::warn!("no CT log configured: issuing certificates WITHOUT SCTs, which sigstore clients refuse");
+            tracing::warn!(
+                "no CT log configured: issuing certificates WITHOUT SCTs, which sigstore clients refuse"
+            );
             None
         }
     };

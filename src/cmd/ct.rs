@@ -21,9 +21,11 @@ pub struct CtArgs {
 }
 
 fn load_config(args: CtArgs) -> anyhow::Result<CtConfig> {
-    let mut config = args.serve.load(CtConfig::from_file, CtConfig::default, |c| {
-        (&mut c.data, &mut c.addr, &mut c.key)
-    })?;
+    let mut config = args
+        .serve
+        .load(CtConfig::from_file, CtConfig::default, |c| {
+            (&mut c.data, &mut c.addr, &mut c.key)
+        })?;
     if let Some(roots) = args.roots {
         config.roots = vec![roots];
     }

@@ -106,7 +106,11 @@ impl CaStack {
         let config_path = dir.path().join("ca.yaml");
         std::fs::write(&config_path, config).expect("write ca config");
         let ca = Tlog::start_args(
-            &[OsStr::new("ca"), OsStr::new("--config"), config_path.as_os_str()],
+            &[
+                OsStr::new("ca"),
+                OsStr::new("--config"),
+                config_path.as_os_str(),
+            ],
             &ca_addr,
         );
         CaStack {
@@ -156,7 +160,11 @@ pub fn init_chain(dir: &Path) {
 /// `atesto keygen --out PATH`, returning the public key PEM it prints.
 pub fn keygen(path: &Path) -> String {
     let out = atesto(&["keygen", "--out", path.to_str().unwrap()]);
-    assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 key")
 }
 
@@ -224,7 +232,10 @@ pub fn github_claims(issuer: &str) -> Value {
         ("workflow_ref", workflow_ref.as_str()),
         ("workflow_sha", "0123456789abcdef0123456789abcdef01234567"),
         ("job_workflow_ref", workflow_ref.as_str()),
-        ("job_workflow_sha", "0123456789abcdef0123456789abcdef01234567"),
+        (
+            "job_workflow_sha",
+            "0123456789abcdef0123456789abcdef01234567",
+        ),
         ("ref", "refs/heads/main"),
         ("ref_type", "branch"),
         ("sha", "89abcdef0123456789abcdef0123456789abcdef"),

@@ -58,8 +58,15 @@ mod tests {
     #[test]
     fn bytes_fields_accept_every_base64_flavour() {
         for encoded in ["+/8=", "+/8", "-_8=", "-_8"] {
-            assert_eq!(decode_bytes("f", encoded).unwrap(), vec![0xfb, 0xff], "{encoded}");
+            assert_eq!(
+                decode_bytes("f", encoded).unwrap(),
+                vec![0xfb, 0xff],
+                "{encoded}"
+            );
         }
-        assert_eq!(decode_bytes("proof", "*").unwrap_err(), "proof is not valid base64");
+        assert_eq!(
+            decode_bytes("proof", "*").unwrap_err(),
+            "proof is not valid base64"
+        );
     }
 }

@@ -38,7 +38,9 @@ pub fn identity_token(from_body: Option<String>, headers: &HeaderMap) -> Result<
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim().to_owned())
         }
         _ => Err(ApiError::new(
@@ -79,7 +81,11 @@ pub async fn issue(
         let leaf = issuer
             .issue_without_sct(client_key.spki_der(), &principal)
             .map_err(|err| refuse("issuance", internal("issuing a certificate", &err)))?;
-        state.metrics.certificates.with_label_values(&["none"]).inc();
+        state
+            .metrics
+            .certificates
+            .with_label_values(&["none"])
+            .inc();
         return Ok(chain(issuer, &leaf, false));
     };
     let precert = issuer
@@ -99,15 +105,26 @@ pub async fn issue(
                 ),
             )
         })?;
-    state.metrics.ct_seconds.observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .ct_seconds
+        .observe(started.elapsed().as_secs_f64());
     let leaf = issuer
         .finish(precert, &sct)
         .map_err(|err| refuse("issuance", internal("finishing the certificate", &err)))?;
-    state.metrics.certificates.with_label_values(&["embedded"]).inc();
+    state
+        .metrics
+        .certificates
+        .with_label_values(&["embedded"])
+        .inc();
     Ok(chain(issuer, &leaf, true))
 }
 
-fn chain(issuer: &crate::issuance::CertificateIssuer, leaf_der: &[u8], embedded_sct: bool) -> IssuedChain {
+fn chain(
+    issuer: &crate::issuance::CertificateIssuer,
+    leaf_der: &[u8],
+    embedded_sct: bool,
+) -> IssuedChain {
     let mut certificates = Vec::with_capacity(1 + issuer.chain_pem().len());
     certificates.push(certificate_pem(leaf_der));
     certificates.extend(issuer.chain_pem().iter().cloned());

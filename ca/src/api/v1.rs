@@ -47,7 +47,10 @@ async fn signing_cert(
         .map_err(|err| ApiError::bad_request(format!("malformed signing request: {err}")))?;
     // v1 takes the token from the Authorization header only.
     let token = signing_cert::identity_token(None, &headers)?;
-    let key = match request.certificate_signing_request.filter(|c| !c.is_empty()) {
+    let key = match request
+        .certificate_signing_request
+        .filter(|c| !c.is_empty())
+    {
         Some(csr) => KeyMaterial::Csr(
             decode_bytes("certificateSigningRequest", &csr).map_err(ApiError::bad_request)?,
         ),
@@ -78,5 +81,10 @@ async fn root_cert(State(state): State<Arc<CaState>>) -> Response {
 /// PEM blocks joined by newlines, as upstream answers.
 fn pem_chain(status: StatusCode, certificates: &[String]) -> Response {
     let joined: Vec<&str> = certificates.iter().map(|pem| pem.trim_end()).collect();
-    (status, [(header::CONTENT_TYPE, PEM_CHAIN)], joined.join("\n")).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, PEM_CHAIN)],
+        joined.join("\n"),
+    )
+        .into_response()
 }

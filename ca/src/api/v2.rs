@@ -66,7 +66,10 @@ async fn signing_cert(
         request.credentials.and_then(|c| c.oidc_identity_token),
         &headers,
     )?;
-    let key = key_material(request.public_key_request, request.certificate_signing_request)?;
+    let key = key_material(
+        request.public_key_request,
+        request.certificate_signing_request,
+    )?;
     let issued = signing_cert::issue(&state, &token, &key).await?;
     let variant = if issued.embedded_sct {
         "signedCertificateEmbeddedSct"

@@ -123,7 +123,11 @@ pub async fn load(args: CaLoadArgs) -> Result<(), BenchError> {
     let answered: u64 = tally.statuses.values().sum();
     let summary = CaSummary {
         bench: "ca",
-        mode: if args.rate.is_some() { "open" } else { "closed" },
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        },
         requests: args.requests,
         concurrency: args.concurrency,
         offered_per_s: args.rate,
@@ -148,7 +152,10 @@ pub async fn load(args: CaLoadArgs) -> Result<(), BenchError> {
         summary.other,
         tally.statuses,
     );
-    println!("latency of 200s: {}", Latency::line(summary.latency_ms.as_ref()));
+    println!(
+        "latency of 200s: {}",
+        Latency::line(summary.latency_ms.as_ref())
+    );
     print_json(&summary)
 }
 
