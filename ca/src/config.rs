@@ -96,3 +96,33 @@ impl CaConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::IssuerConfig;
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let example: CaConfig =
+            serde_yaml_ng::from_str(include_str!("../../deploy/ca.example.yaml")).unwrap();
+        example.validate().unwrap();
+        assert_eq!(example.body_limit, default_body_limit());
+        assert_eq!(example.request_timeout_secs, default_request_timeout());
+        assert_eq!(example.addr, "0.0.0.0:5555");
+        IssuerConfig::from_str(include_str!("../../deploy/issuers.example.yaml")).unwrap();
+        assert!(serde_yaml_ng::from_str::<CaConfig>("bogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn a_ct_log_is_required_unless_waived() {
+        let mut config: CaConfig = serde_yaml_ng::from_str(
+            "signer: {chain: c.pem, key: k.pem}\nissuers: i.yaml\n",
+        )
+        .unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("no ct_log configured"), "{err}");
+        config.issue_without_sct = true;
+        config.validate().unwrap();
+    }
+}
