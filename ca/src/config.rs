@@ -116,10 +116,9 @@ mod tests {
 
     #[test]
     fn a_ct_log_is_required_unless_waived() {
-        let mut config: CaConfig = serde_yaml_ng::from_str(
-            "signer: {chain: c.pem, key: k.pem}\nissuers: i.yaml\n",
-        )
-        .unwrap();
+        let mut config: CaConfig =
+            serde_yaml_ng::from_str("signer: {chain: c.pem, key: k.pem}\nissuers: i.yaml\n")
+                .unwrap();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("no ct_log configured"), "{err}");
         config.issue_without_sct = true;

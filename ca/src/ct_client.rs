@@ -2,11 +2,10 @@
 //! `add-pre-chain` and accepts the SCT only once it verifies under the
 //! configured log key, for exactly this precertificate.
 
-use atesto_common::ct::{SignedEntry, TimestampedEntry};
+use atesto_common::ct::{AddChainResponse, SignedEntry, TimestampedEntry};
 use atesto_common::pubkey::{HashAlgorithm, KeyAlgorithm, PublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::issuance::Precertificate;
@@ -77,15 +76,6 @@ pub struct CtLogClient {
     log_id: [u8; 32],
 }
 
-#[derive(Deserialize)]
-struct SctResponse {
-    sct_version: u8,
-    id: String,
-    timestamp: u64,
-    extensions: String,
-    signature: String,
-}
-
 impl CtLogClient {
     /// `url` is the log's base URL (without `/ct/v1`); `public_key_pem` its
     /// ECDSA P-256 key as PEM "PUBLIC KEY". Timeouts are the `http` client's.
@@ -154,12 +144,16 @@ impl CtLogClient {
                 message: text.chars().take(MESSAGE_LIMIT).collect(),
             });
         }
-        let answer: SctResponse = serde_json::from_slice(&body)
+        let answer: AddChainResponse = serde_json::from_slice(&body)
             .map_err(|e| CtClientError::MalformedResponse(e.to_string()))?;
         self.verify(precert, &answer)
     }
 
-    fn verify(&self, precert: &Precertificate, answer: &SctResponse) -> Result<Sct, CtClientError> {
+    fn verify(
+        &self,
+        precert: &Precertificate,
+        answer: &AddChainResponse,
+    ) -> Result<Sct, CtClientError> {
         let invalid = |problem: &str| CtClientError::InvalidSct(problem.to_string());
         if answer.sct_version != 0 {
             return Err(invalid("sct_version is not v1 (0)"));

@@ -14,6 +14,17 @@ use x509_cert::ext::Extension;
 pub const POISON: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
 
 /// Largest TLS `opaque<..2^24-1>`: certificates and chains must fit.
+/// The answer to add-chain and add-pre-chain (RFC 6962 §4.1): the SCT's
+/// fields, `id` and `signature` base64, `extensions` base64 (always empty here).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AddChainResponse {
+    pub sct_version: u8,
+    pub id: String,
+    pub timestamp: u64,
+    pub extensions: String,
+    pub signature: String,
+}
+
 pub const MAX_U24: usize = (1 << 24) - 1;
 
 /// What a leaf logs.

@@ -3,12 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use atesto_ca::config::CaConfig;
 use atesto_ca::issuance::{InitOptions, init_chain};
-use atesto_common::http::ApiOptions;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -109,17 +107,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let router = atesto_ca::api::router(
         Arc::new(state),
-        &ApiOptions {
-            body_limit: config.body_limit,
-            request_timeout: Duration::from_secs(config.request_timeout_secs),
-        },
+        &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    let listener = tokio::net::TcpListener::bind(&config.addr)
-        .await
-        .with_context(|| format!("listening on {}", config.addr))?;
-    tracing::info!(addr = %listener.local_addr()?, "CA serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(super::tlog::shutdown_signal())
-        .await?;
-    Ok(())
+    super::serve(router, &config.addr).await
 }

@@ -2,10 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context;
-use atesto_tlog::api::ApiOptions;
 use atesto_tlog::ct::config::CtConfig;
 use atesto_tlog::ct::{self, CtLog};
 
@@ -51,17 +48,7 @@ pub async fn run(args: CtArgs) -> anyhow::Result<()> {
     );
     let router = ct::api::router(
         Arc::new(log),
-        &ApiOptions {
-            body_limit: config.body_limit,
-            request_timeout: Duration::from_secs(config.request_timeout_secs),
-        },
+        &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    let listener = tokio::net::TcpListener::bind(&config.addr)
-        .await
-        .with_context(|| format!("listening on {}", config.addr))?;
-    tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(super::tlog::shutdown_signal())
-        .await?;
-    Ok(())
+    super::serve(router, &config.addr).await
 }

@@ -1,7 +1,32 @@
-//! One module per subcommand.
+//! One module per subcommand, and what the serving ones share.
 
 pub mod bench;
 pub mod ca;
 pub mod ct;
 pub mod keygen;
 pub mod tlog;
+
+use anyhow::Context;
+
+/// Serves `router` on `addr` until SIGINT or SIGTERM.
+pub async fn serve(router: axum::Router, addr: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(tlog::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// The HTTP limits every service's config carries.
+pub fn api_options(
+    body_limit: usize,
+    request_timeout_secs: u64,
+) -> atesto_common::http::ApiOptions {
+    atesto_common::http::ApiOptions {
+        body_limit,
+        request_timeout: std::time::Duration::from_secs(request_timeout_secs),
+    }
+}

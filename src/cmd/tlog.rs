@@ -3,10 +3,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use atesto_tlog::api::{self, ApiOptions, AppState};
+use atesto_tlog::api::{self, AppState};
 use atesto_tlog::config::{ConfigError, TlogConfig};
 use atesto_tlog::log::Log;
 
@@ -137,19 +136,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let router = api::router(
         state,
-        &ApiOptions {
-            body_limit: config.body_limit,
-            request_timeout: Duration::from_secs(config.request_timeout_secs),
-        },
+        &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    let listener = tokio::net::TcpListener::bind(&config.addr)
-        .await
-        .with_context(|| format!("listening on {}", config.addr))?;
-    tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
+    super::serve(router, &config.addr).await
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -13,10 +13,12 @@ pub mod v2;
 
 use std::sync::Arc;
 
+use atesto_common::error::ApiError;
 use atesto_common::http::{ApiOptions, with_common_layers};
 use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use serde::de::DeserializeOwned;
 
 use crate::ct_client::CtLogClient;
 use crate::identity::IdentityVerifier;
@@ -40,6 +42,20 @@ pub fn router(state: Arc<CaState>, options: &ApiOptions) -> Router {
         .merge(ops::routes())
         .with_state(state);
     with_common_layers(routes, metrics, options)
+}
+
+/// The JSON body of a signing request; malformed JSON is a 400 saying where.
+pub(crate) fn parse_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|err| ApiError::bad_request(format!("malformed signing request: {err}")))
+}
+
+/// An optional `bytes` field, empty when absent; bad base64 is a 400.
+pub(crate) fn decode_optional(field: &str, value: Option<String>) -> Result<Vec<u8>, ApiError> {
+    match value {
+        Some(value) => decode_bytes(field, &value).map_err(ApiError::bad_request),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Decodes a protobuf-JSON `bytes` field: standard or URL-safe base64, with

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::signing_cert::{self, KeyMaterial};
-use super::{CaState, decode_bytes};
+use super::{CaState, decode_bytes, decode_optional, parse_request};
 
 const PEM_CHAIN: &str = "application/pem-certificate-chain";
 
@@ -43,8 +43,7 @@ async fn signing_cert(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let request: SigningCertRequest = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::bad_request(format!("malformed signing request: {err}")))?;
+    let request: SigningCertRequest = parse_request(&body)?;
     // v1 takes the token from the Authorization header only.
     let token = signing_cert::identity_token(None, &headers)?;
     let key = match request
@@ -54,21 +53,13 @@ async fn signing_cert(
         Some(csr) => KeyMaterial::Csr(
             decode_bytes("certificateSigningRequest", &csr).map_err(ApiError::bad_request)?,
         ),
-        None => {
-            let content = match request.public_key.and_then(|k| k.content) {
-                Some(content) => {
-                    decode_bytes("publicKey.content", &content).map_err(ApiError::bad_request)?
-                }
-                None => Vec::new(),
-            };
-            let proof = match request.signed_email_address {
-                Some(proof) => {
-                    decode_bytes("signedEmailAddress", &proof).map_err(ApiError::bad_request)?
-                }
-                None => Vec::new(),
-            };
-            KeyMaterial::PublicKey { content, proof }
-        }
+        None => KeyMaterial::PublicKey {
+            content: decode_optional(
+                "publicKey.content",
+                request.public_key.and_then(|k| k.content),
+            )?,
+            proof: decode_optional("signedEmailAddress", request.signed_email_address)?,
+        },
     };
     let issued = signing_cert::issue(&state, &token, &key).await?;
     Ok(pem_chain(StatusCode::CREATED, &issued.certificates))

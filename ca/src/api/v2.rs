@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::signing_cert::{self, KeyMaterial};
-use super::{CaState, decode_bytes};
+use super::{CaState, decode_bytes, decode_optional, parse_request};
 
 pub fn routes() -> Router<Arc<CaState>> {
     Router::new()
@@ -60,8 +60,7 @@ async fn signing_cert(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let request: SigningCertRequest = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::bad_request(format!("malformed signing request: {err}")))?;
+    let request: SigningCertRequest = parse_request(&body)?;
     let token = signing_cert::identity_token(
         request.credentials.and_then(|c| c.oidc_identity_token),
         &headers,
@@ -104,10 +103,7 @@ fn key_material(
     } else {
         decode_bytes("publicKey.content", content.trim()).map_err(ApiError::bad_request)?
     };
-    let proof = match request.proof_of_possession {
-        Some(proof) => decode_bytes("proofOfPossession", &proof).map_err(ApiError::bad_request)?,
-        None => Vec::new(),
-    };
+    let proof = decode_optional("proofOfPossession", request.proof_of_possession)?;
     Ok(KeyMaterial::PublicKey { content, proof })
 }
 

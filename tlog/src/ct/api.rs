@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use atesto_common::ct::TimestampedEntry;
+use atesto_common::ct::{AddChainResponse, TimestampedEntry};
 use atesto_common::error::ApiError;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -68,15 +68,6 @@ fn b64(bytes: &[u8]) -> String {
 #[derive(Deserialize)]
 struct AddChainRequest {
     chain: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct SctResponse {
-    sct_version: u8,
-    id: String,
-    timestamp: u64,
-    extensions: String,
-    signature: String,
 }
 
 async fn add_chain(State(ct): State<Arc<CtLog>>, Body(body): Body) -> Result<Response, ApiError> {
@@ -166,7 +157,7 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
         ApiError::internal()
     })?;
     let signature = sct::sign_sct_input(&ct.log.keys, &leaf).map_err(LogError::from)?;
-    ok_json(&SctResponse {
+    ok_json(&AddChainResponse {
         sct_version: 0,
         id: b64(&ct.log_id),
         timestamp,
