@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod ca;
 pub mod ct;
+pub mod dev;
 pub mod keygen;
 pub mod tlog;
 
