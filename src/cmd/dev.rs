@@ -54,20 +54,20 @@ struct ServeArgs {
 }
 
 #[derive(clap::Args)]
-#[group(id = "identity", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("identity").required(true).args(["email", "k8s", "github"])))]
 struct TokenArgs {
     /// Data directory of the running (or last run) `atesto dev`.
     #[arg(long, default_value = "atesto-dev")]
     data: PathBuf,
     /// An email identity.
-    #[arg(long, group = "identity")]
+    #[arg(long)]
     email: Option<String>,
     /// A Kubernetes service account, NAMESPACE/NAME.
-    #[arg(long, group = "identity", value_name = "NS/SA")]
+    #[arg(long, value_name = "NS/SA")]
     k8s: Option<String>,
     /// A GitHub Actions job of OWNER/REPO: a push to main running
     /// .github/workflows/release.yml.
-    #[arg(long, group = "identity", value_name = "OWNER/REPO")]
+    #[arg(long, value_name = "OWNER/REPO")]
     github: Option<String>,
     /// Mint a token that expired ten minutes ago (to see it refused).
     #[arg(long)]
@@ -379,6 +379,7 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
             .context("--github takes OWNER/REPO")?;
         ("github", dev_issuer::github_claims(repository))
     } else {
+        // clap's required group makes this unreachable from the command line.
         anyhow::bail!("say which identity: --email, --k8s or --github");
     };
     let url = state

@@ -6,6 +6,7 @@ pub mod ct;
 pub mod dev;
 pub mod keygen;
 pub mod tlog;
+pub mod trust_root;
 
 use anyhow::Context;
 
