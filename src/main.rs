@@ -1,6 +1,7 @@
 //! `atesto`: one binary for every Atesto service and tool.
 
 mod cmd;
+mod tuf;
 
 use clap::{Parser, Subcommand};
 
@@ -47,7 +48,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ct(args) => cmd::ct::run(args).await,
             Command::Dev(args) => cmd::dev::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
-            Command::TrustRoot(args) => cmd::trust_root::run(&args),
+            Command::TrustRoot(args) => cmd::trust_root::run(&args).await,
             Command::Bench(args) => Ok(cmd::bench::run(args).await?),
         }
     })

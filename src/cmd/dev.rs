@@ -199,6 +199,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &tlog.log.keys.public_key_der,
         &ct.log.keys.public_key_der,
     )?;
+    publish_tuf(&files).await?;
     let state = DevState {
         ca_url: ca_url.clone(),
         tlog_url: tlog_url.clone(),
@@ -216,6 +217,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for (kind, issuer) in &dev_issuers {
         ca_router = ca_router.nest(&format!("/dev-oidc/{kind}"), issuer.router());
     }
+    // The TUF repository is static files: served as they are, outside the API layers.
+    ca_router = ca_router.nest_service(
+        "/tuf",
+        tower_http::services::ServeDir::new(files.path("tuf")),
+    );
     let tlog_metrics = tlog.log.metrics.http.clone();
     let tlog_routes = atesto_tlog::api::routes(tlog).merge(atesto_tlog::ct::api::routes(ct));
     let tlog_router = with_common_layers(
@@ -225,6 +231,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
 
     print_instructions(&files, &state);
+    print_tuf_instructions(&files, &state.ca_url);
     tokio::try_join!(
         super::serve(ca_router, &args.ca_addr),
         super::serve(tlog_router, &args.tlog_addr),
@@ -350,6 +357,49 @@ fn print_instructions(files: &Layout, state: &DevState) {
            set -a; . {dir}/cosign.env; set +a\n  \
            cosign sign-blob --fulcio-url {ca} --rekor-url {tlog} --identity-token \"$TOKEN\" \\\n    \
              --bundle FILE.sigstore.json --new-bundle-format -y FILE\n"
+    );
+}
+
+/// Publishes trusted_root.json and signing_config.json as TUF targets under
+/// DATA/tuf, signed with DATA/tuf-key.pem. Every start signs the next
+/// versions, which also renews the week-long timestamp.
+async fn publish_tuf(files: &Layout) -> anyhow::Result<()> {
+    let read = |name: &str| -> anyhow::Result<Vec<u8>> {
+        let path = files.path(name);
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let trusted_root = read("trusted_root.json")?;
+    let signing_config = read("signing_config.json")?;
+    crate::tuf::publish(
+        &files.path("tuf"),
+        &files.path("tuf-key.pem"),
+        &[
+            crate::tuf::Target {
+                name: crate::tuf::TRUSTED_ROOT_TARGET,
+                contents: &trusted_root,
+            },
+            crate::tuf::Target {
+                name: crate::tuf::SIGNING_CONFIG_TARGET,
+                contents: &signing_config,
+            },
+        ],
+        &crate::tuf::Lifetimes::default(),
+        false,
+    )
+    .await
+    .context("publishing the dev TUF repository")?;
+    Ok(())
+}
+
+fn print_tuf_instructions(files: &Layout, ca_url: &str) {
+    let dir = files.dir.display();
+    println!(
+        "sigstore-python 4.x and sigstore-js over TUF ({ca_url}/tuf, files in {dir}/tuf):\n  \
+           sigstore --instance {ca_url}/tuf trust-instance {dir}/tuf/root.json   # once\n  \
+           sigstore --instance {ca_url}/tuf sign --identity-token \"$TOKEN\" FILE\n  \
+           sigstore --instance {ca_url}/tuf verify identity \\\n    \
+             --cert-identity you@example.com --cert-oidc-issuer {ca_url}/dev-oidc/email FILE\n  \
+           sigstore-js: {{ tufMirrorURL: '{ca_url}/tuf', tufRootPath: '{dir}/tuf/root.json' }}\n"
     );
 }
 

@@ -21,6 +21,18 @@ pub struct TrustRootArgs {
     /// Directory to write trusted_root.json, signing_config.json and trust_config.json into.
     #[arg(long)]
     out: PathBuf,
+    /// Also publish trusted_root.json and signing_config.v0.2.json in this static TUF
+    /// repository (serve it as-is; clients: `sigstore --instance URL`, sigstore-js
+    /// `tufMirrorURL`). Re-running signs the next versions.
+    #[arg(long)]
+    tuf_repo: Option<PathBuf>,
+    /// Ed25519 key (PKCS#8 PEM) signing the TUF metadata, made on first use.
+    /// Keep it out of the repository directory. [default: tuf-key.pem beside --config]
+    #[arg(long, requires = "tuf_repo")]
+    tuf_key: Option<PathBuf>,
+    /// Sign a new TUF root version now (it is renewed anyway once half its year is used).
+    #[arg(long, requires = "tuf_repo")]
+    tuf_renew_root: bool,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +79,7 @@ struct LogEntry {
     valid_until: Option<String>,
 }
 
-pub fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
+pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let config: TrustRootConfig = serde_yaml_ng::from_str(&text)
@@ -144,13 +156,14 @@ pub fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
+    let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<String> {
         let path = args.out.join(name);
-        std::fs::write(&path, serde_json::to_string_pretty(value)?)
-            .with_context(|| format!("writing {}", path.display()))
+        let text = serde_json::to_string_pretty(value)?;
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        Ok(text)
     };
-    write("trusted_root.json", &trusted_root)?;
-    write("signing_config.json", &signing_config)?;
+    let trusted_root_text = write("trusted_root.json", &trusted_root)?;
+    let signing_config_text = write("signing_config.json", &signing_config)?;
     write(
         "trust_config.json",
         &trust_root::client_trust_config(trusted_root.clone(), signing_config.clone()),
@@ -159,6 +172,40 @@ pub fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
         "wrote trusted_root.json, signing_config.json and trust_config.json to {}",
         args.out.display()
     );
+
+    if let Some(repo) = &args.tuf_repo {
+        let key = args
+            .tuf_key
+            .clone()
+            .unwrap_or_else(|| base.join("tuf-key.pem"));
+        let published = crate::tuf::publish(
+            repo,
+            &key,
+            &[
+                crate::tuf::Target {
+                    name: crate::tuf::TRUSTED_ROOT_TARGET,
+                    contents: trusted_root_text.as_bytes(),
+                },
+                crate::tuf::Target {
+                    name: crate::tuf::SIGNING_CONFIG_TARGET,
+                    contents: signing_config_text.as_bytes(),
+                },
+            ],
+            &crate::tuf::Lifetimes::default(),
+            args.tuf_renew_root,
+        )
+        .await
+        .with_context(|| format!("publishing the TUF repository {}", repo.display()))?;
+        println!(
+            "published TUF repository {} (root v{}, targets v{}, timestamp v{}; signed with {}); \
+             re-run at least weekly: timestamp.json expires in 7 days",
+            repo.display(),
+            published.root_version,
+            published.targets_version,
+            published.timestamp_version,
+            key.display(),
+        );
+    }
     Ok(())
 }
 
