@@ -24,8 +24,12 @@ enum Command {
     Tlog(cmd::tlog::TlogArgs),
     /// Serve the Fulcio-compatible certificate authority, or create its CA chain.
     Ca(cmd::ca::CaArgs),
+    /// Run CA, CT log and transparency log in one process, for local use (DEVELOPMENT ONLY).
+    Dev(cmd::dev::DevArgs),
     /// Serve the RFC 6962 Certificate Transparency log (for the CA's SCTs).
     Ct(cmd::ct::CtArgs),
+    /// Build trusted_root.json, signing_config.json and trust_config.json for a deployment.
+    TrustRoot(cmd::trust_root::TrustRootArgs),
     /// Write a new private key (PKCS#8 PEM, mode 0600).
     Keygen(cmd::keygen::KeygenArgs),
     /// Load generators: measure a running log, or grow one in-process.
@@ -41,7 +45,9 @@ fn main() -> anyhow::Result<()> {
             Command::Tlog(args) => cmd::tlog::run(args).await,
             Command::Ca(args) => cmd::ca::run(args).await,
             Command::Ct(args) => cmd::ct::run(args).await,
+            Command::Dev(args) => cmd::dev::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
+            Command::TrustRoot(args) => cmd::trust_root::run(&args),
             Command::Bench(args) => Ok(cmd::bench::run(args).await?),
         }
     })

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 
+use atesto_ca::identity::dev_issuer::DEV_GITHUB_SHA;
 use support::ca::*;
 use support::*;
 
@@ -178,11 +179,11 @@ fn github_actions_claims_become_fulcio_extensions() {
     };
     let san = leaf.subject_alternative_name().unwrap().unwrap();
     let workflow =
-        format!("https://github.com/{GITHUB_REPO}/.github/workflows/release.yaml@refs/heads/main");
+        format!("https://github.com/{GITHUB_REPO}/.github/workflows/release.yml@refs/heads/main");
     assert_eq!(san.value.general_names, vec![GeneralName::URI(&workflow)]);
     // .1.2 trigger, .1.3 sha, .1.5 repository: raw bytes (deprecated arcs).
     assert_eq!(ext(2).unwrap(), b"push");
-    assert_eq!(ext(3).unwrap(), b"89abcdef0123456789abcdef0123456789abcdef");
+    assert_eq!(ext(3).unwrap(), DEV_GITHUB_SHA.as_bytes());
     assert_eq!(ext(5).unwrap(), GITHUB_REPO.as_bytes());
     // .1.12 source repository URI: a DER UTF8String.
     let repo_uri = format!("https://github.com/{GITHUB_REPO}");

@@ -36,9 +36,15 @@ pub enum StartError {
 
 /// Builds the shared state; blocking (files, PKCS#11), call it off the async workers.
 pub fn open(config: &CaConfig) -> Result<CaState, StartError> {
+    let issuers = IssuerConfig::load(&config.resolve(&config.issuers))?;
+    open_with_issuers(config, issuers)
+}
+
+/// As `open`, with issuers built by the caller (`atesto dev`) rather than read
+/// from `config.issuers`.
+pub fn open_with_issuers(config: &CaConfig, issuers: IssuerConfig) -> Result<CaState, StartError> {
     config.validate()?;
     let issuer = CertificateIssuer::load(&config.signer, &config.base_dir)?;
-    let issuers = IssuerConfig::load(&config.resolve(&config.issuers))?;
     let identity = IdentityVerifier::new(issuers, config.identity.clone())?;
     let ct_log = match &config.ct_log {
         Some(ct) => {

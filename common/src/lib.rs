@@ -9,3 +9,4 @@ pub mod http;
 pub mod keys;
 pub mod note;
 pub mod pubkey;
+pub mod trust_root;

@@ -32,6 +32,16 @@ fn load_config(args: CtArgs) -> anyhow::Result<CtConfig> {
 
 pub async fn run(args: CtArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
+    let log = open(&config).await?;
+    let router = ct::api::router(
+        log,
+        &super::api_options(config.body_limit, config.request_timeout_secs),
+    );
+    super::serve(router, &config.addr).await
+}
+
+/// Opens the CT log with the roots its config names.
+pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
     let mut roots = Vec::new();
     for path in &config.roots {
         roots.extend(ct::read_roots(path).map_err(anyhow::Error::msg)?);
@@ -46,9 +56,5 @@ pub async fn run(args: CtArgs) -> anyhow::Result<()> {
         tree_size = log.log.view.load_full().total_size(),
         "CT log opened"
     );
-    let router = ct::api::router(
-        Arc::new(log),
-        &super::api_options(config.body_limit, config.request_timeout_secs),
-    );
-    super::serve(router, &config.addr).await
+    Ok(Arc::new(log))
 }

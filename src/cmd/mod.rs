@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod ca;
 pub mod ct;
+pub mod dev;
 pub mod keygen;
 pub mod tlog;
+pub mod trust_root;
 
 use anyhow::Context;
 

@@ -116,6 +116,16 @@ fn load_or_create_admin_token(path: &Path) -> anyhow::Result<String> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
+    let state = open(&config).await?;
+    let router = api::router(
+        state,
+        &super::api_options(config.body_limit, config.request_timeout_secs),
+    );
+    super::serve(router, &config.addr).await
+}
+
+/// Opens the log (store, keys, sequencer) and its admin token.
+pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let log = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || Log::open(&config)).await??
@@ -130,15 +140,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         origin = %active.info.origin,
         "transparency log opened"
     );
-    let state = AppState {
+    Ok(AppState {
         log: Arc::new(log),
         admin_token: admin_token.into(),
-    };
-    let router = api::router(
-        state,
-        &super::api_options(config.body_limit, config.request_timeout_secs),
-    );
-    super::serve(router, &config.addr).await
+    })
 }
 
 pub(crate) async fn shutdown_signal() {

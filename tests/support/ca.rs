@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use atesto_ca::identity::dev_issuer::DevIssuer;
+use atesto_ca::identity::dev_issuer::{self, DevIssuer};
 use serde_json::{Value, json};
 
 use super::{Tlog, atesto, free_addr};
@@ -188,64 +188,24 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-fn base_claims(issuer: &str, subject: &str) -> Value {
+/// `claims` issued by `issuer` now, valid for five minutes.
+fn issued_now(issuer: &str, mut claims: Value) -> Value {
     let now = now();
-    json!({
-        "iss": issuer,
-        "aud": "sigstore",
-        "sub": subject,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-    })
+    claims["iss"] = json!(issuer);
+    claims["iat"] = json!(now);
+    claims["nbf"] = json!(now);
+    claims["exp"] = json!(now + 300);
+    claims
 }
 
 pub fn email_claims(issuer: &str, email: &str) -> Value {
-    let mut claims = base_claims(issuer, "user-1234");
-    claims["email"] = json!(email);
-    claims["email_verified"] = json!(true);
-    claims
+    issued_now(issuer, dev_issuer::email_claims(email))
 }
 
 pub fn kubernetes_claims(issuer: &str, namespace: &str, account: &str) -> Value {
-    let mut claims = base_claims(
-        issuer,
-        &format!("system:serviceaccount:{namespace}:{account}"),
-    );
-    claims["kubernetes.io"] = json!({
-        "namespace": namespace,
-        "serviceaccount": {"name": account, "uid": "0b8a8a3e-6f62-4a5c-a3a4-3c1b7b1b7c11"},
-    });
-    claims
+    issued_now(issuer, dev_issuer::kubernetes_claims(namespace, account))
 }
 
 pub fn github_claims(issuer: &str) -> Value {
-    let workflow_ref = format!("{GITHUB_REPO}/.github/workflows/release.yaml@refs/heads/main");
-    let mut claims = base_claims(issuer, &format!("repo:{GITHUB_REPO}:ref:refs/heads/main"));
-    for (name, value) in [
-        ("repository", GITHUB_REPO),
-        ("repository_owner", "kubernetes"),
-        ("repository_id", "20580498"),
-        ("repository_owner_id", "13629408"),
-        ("repository_visibility", "public"),
-        ("workflow", "release"),
-        ("workflow_ref", workflow_ref.as_str()),
-        ("workflow_sha", "0123456789abcdef0123456789abcdef01234567"),
-        ("job_workflow_ref", workflow_ref.as_str()),
-        (
-            "job_workflow_sha",
-            "0123456789abcdef0123456789abcdef01234567",
-        ),
-        ("ref", "refs/heads/main"),
-        ("ref_type", "branch"),
-        ("sha", "89abcdef0123456789abcdef0123456789abcdef"),
-        ("event_name", "push"),
-        ("run_id", "1234567890"),
-        ("run_attempt", "1"),
-        ("runner_environment", "github-hosted"),
-        ("actor", "release-bot"),
-    ] {
-        claims[name] = json!(value);
-    }
-    claims
+    issued_now(issuer, dev_issuer::github_claims(GITHUB_REPO))
 }

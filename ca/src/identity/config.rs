@@ -317,6 +317,40 @@ impl IssuerConfig {
         Self::validate(file)
     }
 
+    /// Adds `other`'s issuers (`atesto dev --oidc-config`). An issuer URL,
+    /// meta-issuer pattern or CI provider in both is refused: which one an
+    /// operator meant cannot be guessed.
+    pub fn merge(&mut self, other: IssuerConfig) -> Result<(), IdentityConfigError> {
+        for (url, settings) in other.issuers {
+            if self.issuers.contains_key(&url) {
+                return Err(IdentityConfigError::Issuer {
+                    issuer: url,
+                    reason: "configured twice".into(),
+                });
+            }
+            self.issuers.insert(url, settings);
+        }
+        for meta in other.meta_issuers {
+            if self.meta_issuers.iter().any(|m| m.pattern == meta.pattern) {
+                return Err(IdentityConfigError::Issuer {
+                    issuer: meta.pattern,
+                    reason: "configured twice".into(),
+                });
+            }
+            self.meta_issuers.push(meta);
+        }
+        for (provider, metadata) in other.ci_providers {
+            if self.ci_providers.contains_key(&provider) {
+                return Err(IdentityConfigError::Issuer {
+                    issuer: provider,
+                    reason: "CI provider metadata configured twice".into(),
+                });
+            }
+            self.ci_providers.insert(provider, metadata);
+        }
+        Ok(())
+    }
+
     pub fn load(path: &Path) -> Result<Self, IdentityConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| IdentityConfigError::Read {
             path: path.to_path_buf(),

@@ -36,12 +36,16 @@ impl SigningKey {
         // randomness, which nothing here could recover from.
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .expect("dev issuer: system RNG unavailable");
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-            .expect("dev issuer: generated key rejected");
         let mut kid_bytes = [0u8; 8];
         rng.fill(&mut kid_bytes)
             .expect("dev issuer: system RNG unavailable");
-        let kid = hex::encode(kid_bytes);
+        Self::from_pkcs8(pkcs8.as_ref(), hex::encode(kid_bytes))
+            .expect("dev issuer: generated key rejected")
+    }
+
+    /// An ES256 key from PKCS#8 DER, published under `kid`.
+    fn from_pkcs8(pkcs8: &[u8], kid: String) -> Result<Self, aws_lc_rs::error::KeyRejected> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)?;
         // Uncompressed point: 0x04 || X (32 bytes) || Y (32 bytes).
         let point = pair.public_key().as_ref();
         let public_jwk = json!({
@@ -53,11 +57,11 @@ impl SigningKey {
             "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
             "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
         });
-        Self {
+        Ok(Self {
             kid,
-            encoding_key: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            encoding_key: EncodingKey::from_ec_der(pkcs8),
             public_jwk,
-        }
+        })
     }
 }
 
@@ -83,7 +87,27 @@ impl DevIssuer {
     /// An issuer whose tokens and discovery document name `issuer_url`;
     /// serve [`DevIssuer::router`] at that URL.
     pub fn new(issuer_url: String) -> DevIssuer {
-        let current = SigningKey::generate();
+        Self::with_key(issuer_url, SigningKey::generate())
+    }
+
+    /// An issuer signing with a kept ECDSA P-256 key (PKCS#8 DER), so that
+    /// tokens minted by another process verify: the kid is derived from the
+    /// key.
+    pub fn from_pkcs8(
+        issuer_url: String,
+        pkcs8: &[u8],
+    ) -> Result<DevIssuer, aws_lc_rs::error::KeyRejected> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)?;
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, pair.public_key().as_ref());
+        let kid = hex::encode(&digest.as_ref()[..8]);
+        Ok(Self::with_key(
+            issuer_url,
+            SigningKey::from_pkcs8(pkcs8, kid)?,
+        ))
+    }
+
+    fn with_key(issuer_url: String, current: SigningKey) -> DevIssuer {
         let published = vec![current.public_jwk.clone()];
         DevIssuer {
             shared: Arc::new(Shared {
@@ -147,6 +171,21 @@ impl DevIssuer {
         })
     }
 
+    /// As `mint`, varying a `jti` claim until the payload's base64url has no
+    /// `-` or `_`: sigstore-rs decodes it with the standard alphabet.
+    pub fn mint_portable(&self, claims: Value) -> String {
+        let mut claims = claims;
+        for jti in 0u64.. {
+            claims["jti"] = Value::from(jti.to_string());
+            let token = self.mint(claims.clone());
+            let payload = token.split('.').nth(1).unwrap_or_default();
+            if !payload.contains(['-', '_']) {
+                return token;
+            }
+        }
+        unreachable!("a u64 jti never runs out")
+    }
+
     /// Switches to a new key and kid. The new key is published; the old one
     /// stays published too when `keep_old_published`, as issuers do during a
     /// rotation, or is withdrawn.
@@ -193,4 +232,58 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     Json(json!({ "keys": keys.published }))
+}
+
+/// The GitHub Actions token claims `atesto dev token --github` mints.
+pub const DEV_GITHUB_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Claims of an email identity (the challenge is the email).
+pub fn email_claims(email: &str) -> Value {
+    json!({
+        "aud": "sigstore",
+        "sub": email,
+        "email": email,
+        "email_verified": true,
+    })
+}
+
+/// Claims of a Kubernetes service-account token.
+pub fn kubernetes_claims(namespace: &str, account: &str) -> Value {
+    json!({
+        "aud": "sigstore",
+        "sub": format!("system:serviceaccount:{namespace}:{account}"),
+        "kubernetes.io": {
+            "namespace": namespace,
+            "serviceaccount": {"name": account, "uid": "00000000-0000-4000-8000-000000000001"},
+        },
+    })
+}
+
+/// Claims of a GitHub Actions job: a push to `main` of `repository`
+/// (OWNER/REPO) running `.github/workflows/release.yml` at [`DEV_GITHUB_SHA`].
+pub fn github_claims(repository: &str) -> Value {
+    let owner = repository.split('/').next().unwrap_or(repository);
+    let workflow_ref = format!("{repository}/.github/workflows/release.yml@refs/heads/main");
+    json!({
+        "aud": "sigstore",
+        "sub": format!("repo:{repository}:ref:refs/heads/main"),
+        "repository": repository,
+        "repository_owner": owner,
+        "repository_id": "1000",
+        "repository_owner_id": "2000",
+        "repository_visibility": "public",
+        "workflow": "release",
+        "workflow_ref": workflow_ref,
+        "workflow_sha": DEV_GITHUB_SHA,
+        "job_workflow_ref": workflow_ref,
+        "job_workflow_sha": DEV_GITHUB_SHA,
+        "ref": "refs/heads/main",
+        "ref_type": "branch",
+        "sha": DEV_GITHUB_SHA,
+        "event_name": "push",
+        "run_id": "3000",
+        "run_attempt": "1",
+        "runner_environment": "github-hosted",
+        "actor": "dev",
+    })
 }

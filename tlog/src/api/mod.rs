@@ -32,12 +32,17 @@ pub struct AppState {
 
 pub fn router(state: AppState, options: &ApiOptions) -> Router {
     let metrics = state.log.metrics.http.clone();
-    let routes = Router::new()
+    with_common_layers(routes(state), metrics, options)
+}
+
+/// The log's routes without the shared layers, for a process that serves
+/// another API beside it (`atesto dev` adds the CT log's).
+pub fn routes(state: AppState) -> Router {
+    Router::new()
         .merge(v1::routes())
         .merge(tiles::routes())
         .merge(ops::routes())
-        .with_state(state);
-    with_common_layers(routes, metrics, options)
+        .with_state(state)
 }
 
 impl From<LogError> for ApiError {

@@ -36,6 +36,18 @@ pub const MAX_GET_ENTRIES: u64 = 256;
 pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
     let metrics = ct.log.metrics.http.clone();
     let routes = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz::<Arc<CtLog>>))
+        .route("/metrics", get(ops::metrics::<Arc<CtLog>>))
+        .with_state(ct.clone())
+        .merge(routes(ct));
+    with_common_layers(routes, metrics, options)
+}
+
+/// The RFC 6962 routes alone, for a process that serves them beside
+/// another log's (`atesto dev`).
+pub fn routes(ct: Arc<CtLog>) -> Router {
+    Router::new()
         .route("/ct/v1/add-chain", post(add_chain))
         .route("/ct/v1/add-pre-chain", post(add_pre_chain))
         .route("/ct/v1/get-sth", get(get_sth))
@@ -43,11 +55,7 @@ pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
         .route("/ct/v1/get-proof-by-hash", get(get_proof_by_hash))
         .route("/ct/v1/get-entries", get(get_entries))
         .route("/ct/v1/get-roots", get(get_roots))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz::<Arc<CtLog>>))
-        .route("/metrics", get(ops::metrics::<Arc<CtLog>>))
-        .with_state(ct);
-    with_common_layers(routes, metrics, options)
+        .with_state(ct)
 }
 
 impl LogState for Arc<CtLog> {

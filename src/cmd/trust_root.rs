@@ -1,0 +1,196 @@
+//! `atesto trust-root`: the documents clients trust a production deployment
+//! with (trusted_root.json, signing_config.json and the combined
+//! trust_config.json), built from the deployment's public keys, CA chains
+//! and URLs. Each key, chain and URL carries its validity window, so that a
+//! rotated key stays listed (with an end) and old bundles keep verifying.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use atesto_common::pubkey::PublicKey;
+use atesto_common::trust_root::{self, CaChain, LogKey, Service, Validity};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(clap::Args)]
+pub struct TrustRootArgs {
+    /// YAML describing the deployment (see deploy/trust-root.example.yaml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Directory to write trusted_root.json, signing_config.json and trust_config.json into.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustRootConfig {
+    /// Who runs the services (signing config `operator`).
+    operator: String,
+    cas: Vec<CaEntry>,
+    tlogs: Vec<LogEntry>,
+    ctlogs: Vec<LogEntry>,
+    /// Identity providers clients may offer for interactive sign-in.
+    #[serde(default)]
+    oidc_urls: Vec<OidcEntry>,
+}
+
+// Every entry has a window: RFC 3339 `valid_from`, and `valid_until` once
+// the key, chain or URL is retired.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcEntry {
+    url: String,
+    valid_from: String,
+    valid_until: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaEntry {
+    url: String,
+    /// PEM: the issuing CA first, the root last.
+    chain: PathBuf,
+    valid_from: String,
+    valid_until: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogEntry {
+    url: String,
+    /// The log's public key, PEM.
+    public_key: PathBuf,
+    valid_from: String,
+    valid_until: Option<String>,
+}
+
+pub fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let config: TrustRootConfig = serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("parsing {}", args.config.display()))?;
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    if config.cas.is_empty() || config.tlogs.is_empty() || config.ctlogs.is_empty() {
+        anyhow::bail!(
+            "cas, tlogs and ctlogs each need at least one entry: clients refuse a trust root without them"
+        );
+    }
+
+    let cas = config
+        .cas
+        .iter()
+        .map(|ca| {
+            let path = base.join(&ca.chain);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(CaChain {
+                url: ca.url.clone(),
+                chain_der: certificates(&text)
+                    .with_context(|| format!("parsing {}", path.display()))?,
+                valid: validity(&ca.valid_from, ca.valid_until.as_deref())?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let logs = |entries: &[LogEntry]| -> anyhow::Result<Vec<LogKey>> {
+        entries
+            .iter()
+            .map(|log| {
+                let path = base.join(&log.public_key);
+                let pem =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let key = PublicKey::parse(&pem)
+                    .with_context(|| format!("public key {}", path.display()))?;
+                Ok(LogKey {
+                    base_url: log.url.clone(),
+                    public_key_der: key.spki_der().to_vec(),
+                    valid: validity(&log.valid_from, log.valid_until.as_deref())?,
+                })
+            })
+            .collect()
+    };
+    let trusted_root =
+        trust_root::trusted_root(&logs(&config.tlogs)?, &logs(&config.ctlogs)?, &cas)?;
+
+    let service = |url: &str, from: &str, until: Option<&str>| -> anyhow::Result<Service> {
+        Ok(Service {
+            url: url.to_owned(),
+            major_api_version: 1,
+            valid: validity(from, until)?,
+            operator: config.operator.clone(),
+        })
+    };
+    let ca_urls = config
+        .cas
+        .iter()
+        .map(|ca| service(&ca.url, &ca.valid_from, ca.valid_until.as_deref()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rekor_urls = config
+        .tlogs
+        .iter()
+        .map(|log| service(&log.url, &log.valid_from, log.valid_until.as_deref()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let oidc_urls = config
+        .oidc_urls
+        .iter()
+        .map(|oidc| service(&oidc.url, &oidc.valid_from, oidc.valid_until.as_deref()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let signing_config = trust_root::signing_config(&ca_urls, &oidc_urls, &rekor_urls)?;
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
+        let path = args.out.join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(value)?)
+            .with_context(|| format!("writing {}", path.display()))
+    };
+    write("trusted_root.json", &trusted_root)?;
+    write("signing_config.json", &signing_config)?;
+    write(
+        "trust_config.json",
+        &trust_root::client_trust_config(trusted_root.clone(), signing_config.clone()),
+    )?;
+    println!(
+        "wrote trusted_root.json, signing_config.json and trust_config.json to {}",
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn validity(from: &str, until: Option<&str>) -> anyhow::Result<Validity> {
+    let parse = |text: &str| {
+        OffsetDateTime::parse(text, &Rfc3339).with_context(|| {
+            format!("{text:?} is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)")
+        })
+    };
+    let valid = Validity {
+        start: parse(from)?,
+        end: until.map(parse).transpose()?,
+    };
+    if valid.end.is_some_and(|end| end <= valid.start) {
+        anyhow::bail!("valid_until {until:?} is not after valid_from {from:?}");
+    }
+    Ok(valid)
+}
+
+/// The DER of every CERTIFICATE block of a PEM file, in order.
+fn certificates(text: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut chain = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let end = rest[start..]
+            .find(END)
+            .map(|at| start + at + END.len())
+            .context("unterminated CERTIFICATE block")?;
+        let (label, der) = pem_rfc7468::decode_vec(rest[start..end].as_bytes())
+            .map_err(|e| anyhow::anyhow!("malformed PEM: {e}"))?;
+        anyhow::ensure!(label == "CERTIFICATE", "unexpected PEM block {label}");
+        chain.push(der);
+        rest = &rest[end..];
+    }
+    anyhow::ensure!(!chain.is_empty(), "no certificate");
+    Ok(chain)
+}
