@@ -185,7 +185,7 @@ fn certificates(text: &str) -> anyhow::Result<Vec<Vec<u8>>> {
             .find(END)
             .map(|at| start + at + END.len())
             .context("unterminated CERTIFICATE block")?;
-        let (label, der) = pem_rfc7468::decode_vec(rest[start..end].as_bytes())
+        let (label, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end])
             .map_err(|e| anyhow::anyhow!("malformed PEM: {e}"))?;
         anyhow::ensure!(label == "CERTIFICATE", "unexpected PEM block {label}");
         chain.push(der);
