@@ -8,5 +8,6 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod note;
+pub mod pem;
 pub mod pubkey;
 pub mod trust_root;

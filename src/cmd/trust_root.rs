@@ -88,8 +88,11 @@ pub fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", path.display()))?;
             Ok(CaChain {
                 url: ca.url.clone(),
-                chain_der: certificates(&text)
-                    .with_context(|| format!("parsing {}", path.display()))?,
+                chain_der: atesto_common::pem::certificates(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                    .into_iter()
+                    .map(|cert| cert.der)
+                    .collect(),
                 valid: validity(&ca.valid_from, ca.valid_until.as_deref())?,
             })
         })
@@ -173,24 +176,4 @@ fn validity(from: &str, until: Option<&str>) -> anyhow::Result<Validity> {
         anyhow::bail!("valid_until {until:?} is not after valid_from {from:?}");
     }
     Ok(valid)
-}
-
-/// The DER of every CERTIFICATE block of a PEM file, in order.
-fn certificates(text: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut chain = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let end = rest[start..]
-            .find(END)
-            .map(|at| start + at + END.len())
-            .context("unterminated CERTIFICATE block")?;
-        let (label, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end])
-            .map_err(|e| anyhow::anyhow!("malformed PEM: {e}"))?;
-        anyhow::ensure!(label == "CERTIFICATE", "unexpected PEM block {label}");
-        chain.push(der);
-        rest = &rest[end..];
-    }
-    anyhow::ensure!(!chain.is_empty(), "no certificate");
-    Ok(chain)
 }

@@ -141,30 +141,17 @@ fn read_pem_certificates(path: &Path) -> Result<Vec<(String, Vec<u8>)>, Issuance
         path: path.display().to_string(),
         reason,
     };
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut certificates = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find(BEGIN) {
-        let end = rest[start..]
-            .find(END)
-            .map(|e| start + e + END.len())
-            .ok_or_else(|| pem_error("unterminated PEM certificate".into()))?;
-        let block = &rest[start..end];
-        let (label, der) =
-            pem_rfc7468::decode_vec(block.as_bytes()).map_err(|e| pem_error(e.to_string()))?;
-        if label != "CERTIFICATE" {
-            return Err(pem_error(format!("unexpected PEM label {label:?}")));
+    let certificates = atesto_common::pem::certificates(&text).map_err(|reason| {
+        if reason.starts_with("no PEM") {
+            pem_error(
+                "no PEM certificate: expected the issuing CA, then its issuers up to the root"
+                    .into(),
+            )
+        } else {
+            pem_error(reason)
         }
-        certificates.push((format!("{block}\n"), der));
-        rest = &rest[end..];
-    }
-    if certificates.is_empty() {
-        return Err(pem_error(
-            "no PEM certificate: expected the issuing CA, then its issuers up to the root".into(),
-        ));
-    }
-    Ok(certificates)
+    })?;
+    Ok(certificates.into_iter().map(|c| (c.pem, c.der)).collect())
 }
 
 impl CaChain {

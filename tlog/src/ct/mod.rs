@@ -100,21 +100,9 @@ impl CtLog {
 /// Reads every certificate of a PEM file.
 pub fn read_roots(path: &std::path::Path) -> Result<Vec<Root>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut roots = Vec::new();
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let end = rest[start..]
-            .find(END)
-            .map(|e| start + e + END.len())
-            .ok_or_else(|| format!("{}: unterminated PEM certificate", path.display()))?;
-        let (_, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end])
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        roots.push(Root::from_der(der).map_err(|e| format!("{}: {e}", path.display()))?);
-        rest = &rest[end..];
-    }
-    if roots.is_empty() {
-        return Err(format!("{}: no PEM certificate", path.display()));
-    }
-    Ok(roots)
+    atesto_common::pem::certificates(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .into_iter()
+        .map(|cert| Root::from_der(cert.der).map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
 }
