@@ -23,7 +23,9 @@ use jiff::Timestamp;
 use tough::editor::RepositoryEditor;
 use tough::editor::signed::{PathExists, SignedRole};
 use tough::key_source::KeySource;
-use tough::schema::{KeyHolder, RoleKeys, RoleType, Root, Signed, Snapshot, Timestamp as TufTimestamp};
+use tough::schema::{
+    KeyHolder, RoleKeys, RoleType, Root, Signed, Snapshot, Timestamp as TufTimestamp,
+};
 use tough::sign::Sign;
 
 /// The target sigstore clients look up for the trusted root (sigstore-python
@@ -104,6 +106,8 @@ pub enum TufError {
     Incomplete(String),
     #[error("TUF: {0}")]
     Tough(#[from] tough::error::Error),
+    #[error("TUF key: {0}")]
+    KeyId(#[from] tough::schema::Error),
     #[error("TUF: {0}")]
     Sign(String),
 }
@@ -182,20 +186,20 @@ pub async fn publish(
     let (root_path, root_renewed) = match latest_root(repo)? {
         Some((path, root)) => {
             let holds_every_role = root.signed.key_id(&signer).is_some_and(|id| {
-                    [
-                        RoleType::Root,
-                        RoleType::Targets,
-                        RoleType::Snapshot,
-                        RoleType::Timestamp,
-                    ]
-                    .iter()
-                    .all(|role| {
-                        root.signed
-                            .roles
-                            .get(role)
-                            .is_some_and(|keys| keys.keyids.contains(&id))
-                    })
-                });
+                [
+                    RoleType::Root,
+                    RoleType::Targets,
+                    RoleType::Snapshot,
+                    RoleType::Timestamp,
+                ]
+                .iter()
+                .all(|role| {
+                    root.signed
+                        .roles
+                        .get(role)
+                        .is_some_and(|keys| keys.keyids.contains(&id))
+                })
+            });
             if !holds_every_role {
                 return Err(TufError::ForeignKey {
                     root: path.display().to_string(),
@@ -263,6 +267,7 @@ pub async fn publish(
 
     // Content-addressed target files first: nothing published names them yet.
     let targets_dir = repo.join("targets");
+    std::fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
     for path in &input_paths {
         signed
             .copy_target(path, &targets_dir, PathExists::Skip, None)
