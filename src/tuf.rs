@@ -104,12 +104,25 @@ pub enum TufError {
     ForeignKey { root: String, key: String },
     #[error("{0} holds TUF metadata but no timestamp.json or snapshot it names")]
     Incomplete(String),
+    // Boxed: tough's errors carry backtraces and would bloat every Result here.
     #[error("TUF: {0}")]
-    Tough(#[from] tough::error::Error),
+    Tough(Box<tough::error::Error>),
     #[error("TUF key: {0}")]
-    KeyId(#[from] tough::schema::Error),
+    KeyId(Box<tough::schema::Error>),
     #[error("TUF: {0}")]
     Sign(String),
+}
+
+impl From<tough::error::Error> for TufError {
+    fn from(e: tough::error::Error) -> Self {
+        TufError::Tough(Box::new(e))
+    }
+}
+
+impl From<tough::schema::Error> for TufError {
+    fn from(e: tough::schema::Error) -> Self {
+        TufError::KeyId(Box::new(e))
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TufError + '_ {

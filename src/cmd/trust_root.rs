@@ -197,10 +197,11 @@ pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("publishing the TUF repository {}", repo.display()))?;
         println!(
-            "published TUF repository {} (root v{}, targets v{}, timestamp v{}; signed with {}); \
+            "published TUF repository {} (root v{}{}, targets v{}, timestamp v{}; signed with {}); \
              re-run at least weekly: timestamp.json expires in 7 days",
             repo.display(),
             published.root_version,
+            if published.root_renewed { " (new)" } else { "" },
             published.targets_version,
             published.timestamp_version,
             key.display(),
