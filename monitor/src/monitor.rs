@@ -1,0 +1,178 @@
+//! One check of a log: fetch, verify, compare with the state, save.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::alert::Alert;
+use crate::checkpoint::{CheckpointError, TreeHead, verify_checkpoint};
+use crate::consistency::{Next, check_proof, compare};
+use crate::keys::TrustedKeys;
+use crate::state::{State, now_rfc3339};
+use crate::{MonitorError, ct, rekor};
+
+/// The API a log speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    /// Rekor v1: `/api/v1/log`, checkpoints as signed notes.
+    Rekor,
+    /// RFC 6962 CT: `/ct/v1/get-sth`.
+    Ct,
+}
+
+/// The verdict of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `head` is signed and extends the previously verified tree head (of
+    /// `previous_size`, none on a first run); it is now the saved state.
+    Verified {
+        previous_size: Option<u64>,
+        head: TreeHead,
+    },
+    /// Evidence against the log. The state is left as it was: the last
+    /// verified tree head stays the reference for the next check.
+    Alert(Alert),
+}
+
+pub struct Monitor {
+    kind: LogKind,
+    base: String,
+    keys: TrustedKeys,
+    state_path: PathBuf,
+    client: reqwest::Client,
+}
+
+/// No single request of a check should take longer: a log that stalls is
+/// reported as an error and retried next interval.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn http_client() -> Result<reqwest::Client, MonitorError> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("atesto-monitor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|source| MonitorError::Http {
+            url: String::new(),
+            source,
+        })
+}
+
+/// Which API `base` speaks: Rekor v1 if `/api/v1/log` answers, else CT if
+/// `/ct/v1/get-sth` does.
+pub async fn discover(client: &reqwest::Client, base: &str) -> Result<LogKind, MonitorError> {
+    let base = base.trim_end_matches('/');
+    if rekor::latest(client, base).await.is_ok() {
+        return Ok(LogKind::Rekor);
+    }
+    let url = format!("{base}/ct/v1/get-sth");
+    match crate::http::get_json::<serde_json::Value>(client, &url).await {
+        Ok(_) => Ok(LogKind::Ct),
+        Err(e) => Err(MonitorError::Malformed {
+            url: base.to_owned(),
+            reason: format!("neither a Rekor v1 log (/api/v1/log) nor a CT log ({e}); pass --kind"),
+        }),
+    }
+}
+
+impl Monitor {
+    pub fn new(
+        kind: LogKind,
+        base: &str,
+        keys: TrustedKeys,
+        state_path: PathBuf,
+        client: reqwest::Client,
+    ) -> Self {
+        Self {
+            kind,
+            base: base.trim_end_matches('/').to_owned(),
+            keys,
+            state_path,
+            client,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Fetches the latest tree head, verifies it against the saved state and,
+    /// if it holds, saves it as the new state.
+    pub async fn check(&self) -> Result<Outcome, MonitorError> {
+        let state = State::load(&self.state_path, &self.base)?;
+        let (head, tree_id) = match self.latest().await? {
+            Ok(latest) => latest,
+            Err(alert) => return Ok(Outcome::Alert(alert)),
+        };
+        if let Some(state) = &state {
+            let verified = &state.verified;
+            // A new origin is a new tree (Rekor shards carry the tree ID in
+            // it): two trees' sizes say nothing about each other.
+            if verified.origin != head.origin {
+                return Ok(Outcome::Alert(Alert::OriginChanged {
+                    verified: verified.origin.clone(),
+                    now: head.origin,
+                }));
+            }
+            match compare(verified, &head) {
+                Err(alert) => return Ok(Outcome::Alert(alert)),
+                Ok(Next::Accept) => {}
+                Ok(Next::NeedProof) => {
+                    let proof = self
+                        .consistency(verified.size, head.size, tree_id.as_deref())
+                        .await?;
+                    if let Err(alert) = check_proof(verified, &head, &proof) {
+                        return Ok(Outcome::Alert(alert));
+                    }
+                }
+            }
+        }
+        let previous_size = state.as_ref().map(|s| s.verified.size);
+        // Saving an unchanged tree head would only wear the disk.
+        if state.as_ref().is_none_or(|s| s.verified != head) {
+            State {
+                log: self.base.clone(),
+                verified: head.clone(),
+                verified_at: now_rfc3339(),
+            }
+            .save(&self.state_path)?;
+        }
+        Ok(Outcome::Verified {
+            previous_size,
+            head,
+        })
+    }
+
+    /// The latest verified tree head (or the alert its signature raises),
+    /// and the Rekor tree ID that proofs must name.
+    async fn latest(&self) -> Result<Result<(TreeHead, Option<String>), Alert>, MonitorError> {
+        match self.kind {
+            LogKind::Rekor => {
+                let (note, tree_id) = rekor::latest(&self.client, &self.base).await?;
+                match verify_checkpoint(&note, &self.keys) {
+                    Ok(head) => Ok(Ok((head, tree_id))),
+                    Err(CheckpointError::Alert(alert)) => Ok(Err(alert)),
+                    Err(CheckpointError::Malformed(reason)) => Err(MonitorError::Malformed {
+                        url: format!("{}/api/v1/log", self.base),
+                        reason,
+                    }),
+                }
+            }
+            LogKind::Ct => Ok(ct::latest(&self.client, &self.base, &self.keys)
+                .await?
+                .map(|head| (head, None))),
+        }
+    }
+
+    async fn consistency(
+        &self,
+        first: u64,
+        last: u64,
+        tree_id: Option<&str>,
+    ) -> Result<Vec<[u8; 32]>, MonitorError> {
+        match self.kind {
+            LogKind::Rekor => {
+                rekor::consistency(&self.client, &self.base, first, last, tree_id).await
+            }
+            LogKind::Ct => ct::consistency(&self.client, &self.base, first, last).await,
+        }
+    }
+}
