@@ -1,0 +1,571 @@
+//! `atesto monitor` as an operator runs it: a child process against a live
+//! `atesto tlog`, and against a log served from this test (axum) that signs
+//! whatever history the test tells it to, under a key the test controls, so
+//! that forks, rollbacks and bad signatures can be staged.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use support::*;
+
+/// Exit status of `--once` on an alert.
+const ALERT_EXIT: i32 = 2;
+
+// ---- Running the monitor ----
+
+fn monitor_command(log_url: &str, key: &Path, state: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(atesto_bin());
+    command
+        .args(["monitor", "--log", log_url, "--public-key"])
+        .arg(key)
+        .arg("--state")
+        .arg(state)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    command
+}
+
+fn monitor_once(log_url: &str, key: &Path, state: &Path) -> Output {
+    monitor_command(log_url, key, state, &["--once"])
+        .output()
+        .expect("run atesto monitor")
+}
+
+/// The JSON lines a run printed on stdout.
+fn json_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Asserts one run verified a tree of `size` after `previous` and returns its line.
+fn expect_verified(output: &Output, size: u64, previous: Option<u64>) -> Value {
+    assert_eq!(output.status.code(), Some(0), "{}", text(output));
+    let lines = json_lines(output);
+    assert_eq!(lines.len(), 1, "{}", text(output));
+    let line = lines[0].clone();
+    assert_eq!(line["kind"], "verified", "{line}");
+    assert_eq!(line["size"], size, "{line}");
+    assert_eq!(line["previous_size"], json!(previous), "{line}");
+    line
+}
+
+/// Asserts one run raised an alert of `kind`, said so on stderr, and returns the alert.
+fn expect_alert(output: &Output, kind: &str) -> Value {
+    assert_eq!(output.status.code(), Some(ALERT_EXIT), "{}", text(output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ALERT") && stderr.contains(&kind.replace('-', " ")),
+        "{}",
+        text(output)
+    );
+    let lines = json_lines(output);
+    assert_eq!(lines.len(), 1, "{}", text(output));
+    assert_eq!(lines[0]["kind"], kind, "{}", lines[0]);
+    lines[0].clone()
+}
+
+fn read_state(path: &Path) -> Value {
+    let bytes = std::fs::read(path).expect("read state file");
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "state file does not parse ({e}): {:?}",
+            String::from_utf8_lossy(&bytes)
+        )
+    })
+}
+
+// ---- A log this test controls ----
+
+/// RFC 6962 SUBPROOF(m, D[n], b), deepest node first: the proofs the fake log serves.
+fn subproof(m: usize, leaves: &[Hash], complete: bool) -> Vec<Hash> {
+    let n = leaves.len();
+    if m == n {
+        return if complete {
+            Vec::new()
+        } else {
+            vec![merkle_root(leaves)]
+        };
+    }
+    let k = split_point(n);
+    let (mut proof, sibling) = if m <= k {
+        (
+            subproof(m, &leaves[..k], complete),
+            merkle_root(&leaves[k..]),
+        )
+    } else {
+        (
+            subproof(m - k, &leaves[k..], false),
+            merkle_root(&leaves[..k]),
+        )
+    };
+    proof.push(sibling);
+    proof
+}
+
+fn leaves(tag: &str, n: usize) -> Vec<Hash> {
+    (0..n)
+        .map(|i| leaf_hash(format!("{tag}{i}").as_bytes()))
+        .collect()
+}
+
+struct FakeState {
+    leaves: Vec<Hash>,
+    /// Leaves served: the tree is `leaves[..size]`.
+    size: usize,
+    key: EcdsaKeyPair,
+    /// Flip a bit of the signature, keeping the key hint.
+    corrupt_signature: bool,
+}
+
+/// A Rekor v1 log served by this test: `/api/v1/log` and `/api/v1/log/proof`
+/// over whatever leaves it is given, with checkpoints signed by `key`.
+struct FakeLog {
+    url: String,
+    state: Arc<Mutex<FakeState>>,
+    key_file: tempfile::NamedTempFile,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn spki_der(key: &EcdsaKeyPair) -> Vec<u8> {
+    key.public_key()
+        .as_der()
+        .expect("public key DER")
+        .as_ref()
+        .to_vec()
+}
+
+fn checkpoint(state: &FakeState) -> String {
+    let root = merkle_root(&state.leaves[..state.size]);
+    let text = format!("fake.log - 1\n{}\n{}\n", state.size, STANDARD.encode(root));
+    let mut signature = state
+        .key
+        .sign(&SystemRandom::new(), text.as_bytes())
+        .expect("sign")
+        .as_ref()
+        .to_vec();
+    if state.corrupt_signature {
+        let last = signature.len() - 1;
+        signature[last] ^= 1;
+    }
+    let mut line = Sha256::digest(spki_der(&state.key))[..4].to_vec();
+    line.extend(signature);
+    format!("{text}\n\u{2014} fake.log {}\n", STANDARD.encode(line))
+}
+
+impl FakeLog {
+    fn start(leaves: Vec<Hash>) -> FakeLog {
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+        let key_file = tempfile::NamedTempFile::new().expect("key file");
+        let pem =
+            pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &spki_der(&key))
+                .expect("pem");
+        std::fs::write(key_file.path(), pem).expect("write key");
+        let state = Arc::new(Mutex::new(FakeState {
+            size: leaves.len(),
+            leaves,
+            key,
+            corrupt_signature: false,
+        }));
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = axum::Router::new()
+            .route("/api/v1/log", axum::routing::get(log_info))
+            .route("/api/v1/log/proof", axum::routing::get(log_proof))
+            .with_state(state.clone());
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        FakeLog {
+            url,
+            state,
+            key_file,
+            _runtime: runtime,
+        }
+    }
+
+    fn key(&self) -> &Path {
+        self.key_file.path()
+    }
+
+    fn set(&self, change: impl FnOnce(&mut FakeState)) {
+        change(&mut self.state.lock().expect("fake log state"));
+    }
+}
+
+async fn log_info(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
+) -> axum::Json<Value> {
+    let state = state.lock().expect("fake log state");
+    axum::Json(json!({
+        "rootHash": hex::encode(merkle_root(&state.leaves[..state.size])),
+        "signedTreeHead": checkpoint(&state),
+        "treeID": "1",
+        "treeSize": state.size,
+        "inactiveShards": [],
+    }))
+}
+
+async fn log_proof(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, usize>>,
+) -> axum::Json<Value> {
+    let state = state.lock().expect("fake log state");
+    let (first, last) = (query["firstSize"], query["lastSize"]);
+    let tree = &state.leaves[..last];
+    let hashes: Vec<String> = subproof(first, tree, true)
+        .iter()
+        .map(hex::encode)
+        .collect();
+    axum::Json(json!({"rootHash": hex::encode(merkle_root(tree)), "hashes": hashes}))
+}
+
+// ---- Tests ----
+
+#[test]
+fn the_fake_logs_proofs_verify_independently() {
+    // The staged forks below are only evidence if honest proofs pass.
+    let d = leaves("a", 13);
+    for n in 1..=d.len() {
+        for m in 1..=n {
+            let proof = subproof(m, &d[..n], true);
+            assert!(verify_consistency(
+                m as u64,
+                n as u64,
+                &proof,
+                &merkle_root(&d[..m]),
+                &merkle_root(&d[..n])
+            ));
+        }
+    }
+}
+
+#[test]
+fn consistent_growth_of_a_live_log_passes_repeatedly() {
+    let (dir, tlog, key) = fresh_log("", &[]);
+    let key_path = dir.path().join("log.pem");
+    std::fs::write(&key_path, &key.pem).unwrap();
+    let state = dir.path().join("monitor/state.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    let signer = Signer::new();
+    let url = tlog.url("");
+
+    let mut previous = None;
+    for round in 0..4u64 {
+        // Round 2 adds nothing: an unchanged log must pass too.
+        if round != 2 {
+            for i in 0..=round {
+                tlog.submit(
+                    &signer.hashedrekord(format!("r{round}e{i}").as_bytes()),
+                    &key,
+                );
+            }
+        }
+        let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+        let line = expect_verified(&monitor_once(&url, &key_path, &state), size, previous);
+        let saved = read_state(&state);
+        assert_eq!(saved["verified"]["size"], size);
+        assert_eq!(saved["verified"]["root"], line["root"]);
+        // What the state holds is the log's own signed checkpoint.
+        let note = Checkpoint::parse(saved["verified"]["signed"].as_str().unwrap());
+        note.verify(&key);
+        assert_eq!(note.size, size);
+        previous = Some(size);
+    }
+
+    // The same log through a trusted root naming it: same verdict.
+    let trusted_root = dir.path().join("trusted_root.json");
+    let root_json = json!({"tlogs": [{
+        "baseUrl": url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {"rawBytes": STANDARD.encode(&key.der), "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
+        "logId": {"keyId": STANDARD.encode(Sha256::digest(&key.der))},
+    }]});
+    std::fs::write(&trusted_root, root_json.to_string()).unwrap();
+    tlog.submit(&signer.hashedrekord(b"via trust root"), &key);
+    let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+    let output = Command::new(atesto_bin())
+        .args(["monitor", "--log", &url, "--trust-root"])
+        .arg(&trusted_root)
+        .arg("--state")
+        .arg(&state)
+        .args(["--once", "--kind", "rekor"])
+        .output()
+        .unwrap();
+    expect_verified(&output, size, previous);
+}
+
+#[test]
+fn history_rewritten_under_the_same_key_is_a_fork() {
+    let honest = leaves("a", 6);
+    let log = FakeLog::start(honest.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    log.set(|s| s.size = 4);
+    expect_verified(&monitor_once(&log.url, log.key(), &state), 4, None);
+    log.set(|s| s.size = 6);
+    expect_verified(&monitor_once(&log.url, log.key(), &state), 6, Some(4));
+    let verified = read_state(&state);
+
+    // A larger tree whose first 6 leaves differ: the log serves an honest
+    // proof of its own new history, which cannot start from the old root.
+    let mut rewritten = honest.clone();
+    rewritten[3] = leaf_hash(b"rewritten");
+    rewritten.extend(leaves("b", 4));
+    log.set(|s| {
+        s.leaves = rewritten.clone();
+        s.size = 10;
+    });
+    let alert = expect_alert(&monitor_once(&log.url, log.key(), &state), "fork");
+    assert_eq!(alert["verified_size"], 6);
+    assert_eq!(alert["size"], 10);
+    assert_eq!(alert["verified_root"], hex::encode(merkle_root(&honest)));
+    // The alert leaves the last verified checkpoint in place, so the fork is
+    // raised again on the next run instead of being accepted as the new normal.
+    assert_eq!(read_state(&state), verified);
+    expect_alert(&monitor_once(&log.url, log.key(), &state), "fork");
+
+    // The same size with another root needs no proof to be a fork.
+    log.set(|s| s.size = 6);
+    let alert = expect_alert(&monitor_once(&log.url, log.key(), &state), "fork");
+    assert!(
+        alert["reason"].as_str().unwrap().contains("same size"),
+        "{alert}"
+    );
+    assert_eq!(read_state(&state), verified);
+
+    // Back to the honest history: it extends what was verified.
+    log.set(|s| {
+        s.leaves = honest.iter().copied().chain(leaves("c", 3)).collect();
+        s.size = 9;
+    });
+    expect_verified(&monitor_once(&log.url, log.key(), &state), 9, Some(6));
+}
+
+#[test]
+fn a_shrinking_log_is_a_rollback() {
+    let log = FakeLog::start(leaves("a", 7));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    expect_verified(&monitor_once(&log.url, log.key(), &state), 7, None);
+    log.set(|s| s.size = 3);
+    let alert = expect_alert(&monitor_once(&log.url, log.key(), &state), "rollback");
+    assert_eq!(
+        (alert["verified_size"].as_u64(), alert["size"].as_u64()),
+        (Some(7), Some(3))
+    );
+    assert_eq!(read_state(&state)["verified"]["size"], 7);
+}
+
+#[test]
+fn bad_signatures_are_alerts_and_never_saved() {
+    let log = FakeLog::start(leaves("a", 5));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+
+    // The right key hint, a signature that does not verify.
+    log.set(|s| s.corrupt_signature = true);
+    let alert = expect_alert(&monitor_once(&log.url, log.key(), &state), "bad-signature");
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{alert}"
+    );
+    assert!(!state.exists(), "an unverified checkpoint was saved");
+
+    // A valid signature by a key the monitor does not trust.
+    log.set(|s| {
+        s.corrupt_signature = false;
+        s.key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    });
+    let alert = expect_alert(&monitor_once(&log.url, log.key(), &state), "bad-signature");
+    assert!(
+        alert["message"].as_str().unwrap().contains("trusted key"),
+        "{alert}"
+    );
+    assert!(!state.exists(), "an unverified checkpoint was saved");
+}
+
+#[test]
+fn an_unreachable_log_is_an_error_not_an_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.pem");
+    let log = FakeLog::start(leaves("a", 1));
+    std::fs::copy(log.key(), &key).unwrap();
+    let output = monitor_command(
+        &format!("http://{}", free_addr()),
+        &key,
+        &dir.path().join("state.json"),
+        &["--once", "--kind", "rekor"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(json_lines(&output).is_empty(), "{}", text(&output));
+}
+
+/// Polls `probe` until it returns Some, for up to 30 s.
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
+struct Daemon {
+    child: Child,
+    stdout: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon(log_url: &str, key: &Path, state: &Path, out_dir: &Path, extra: &[&str]) -> Daemon {
+    let stdout = out_dir.join(format!("stdout-{}", rand::random::<u32>()));
+    let child = monitor_command(log_url, key, state, extra)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn atesto monitor");
+    Daemon { child, stdout }
+}
+
+#[test]
+fn the_daemon_logs_alerts_as_json_lines_and_counts_them() {
+    let log = FakeLog::start(leaves("a", 5));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let metrics_addr = free_addr();
+    let daemon = start_daemon(
+        &log.url,
+        log.key(),
+        &state,
+        dir.path(),
+        &["--interval", "1", "--metrics-addr", &metrics_addr],
+    );
+    let client = client();
+    let scrape = || {
+        client
+            .get(format!("http://{metrics_addr}/metrics"))
+            .send()
+            .ok()?
+            .text()
+            .ok()
+    };
+    wait_for("a verified check", || {
+        let body = scrape()?;
+        (metric(&body, "atesto_monitor_verified_tree_size") == Some(5.0)).then_some(())
+    });
+    let body = scrape().unwrap();
+    assert_eq!(
+        metric(&body, "atesto_monitor_alerts_total{kind=\"fork\"}"),
+        Some(0.0)
+    );
+
+    log.set(|s| s.leaves[0] = leaf_hash(b"forged"));
+    wait_for("a counted fork", || {
+        let body = scrape()?;
+        (metric(&body, "atesto_monitor_alerts_total{kind=\"fork\"}")? >= 1.0).then_some(())
+    });
+    // The daemon keeps running after an alert.
+    let mut child = daemon;
+    assert!(
+        child.child.try_wait().unwrap().is_none(),
+        "the daemon exited on an alert"
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&child.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    let fork = lines
+        .iter()
+        .find(|l| l["kind"] == "fork")
+        .unwrap_or_else(|| panic!("no fork line in {lines:?}"));
+    assert_eq!(fork["log"], log.url.as_str());
+    assert_eq!(fork["verified_size"], 5);
+    assert!(fork["time"].is_string(), "{fork}");
+    assert_eq!(read_state(&state)["verified"]["size"], 5);
+    let _ = child.child.kill();
+}
+
+#[test]
+fn the_state_file_survives_the_monitor_being_killed_mid_run() {
+    let (dir, tlog, key) = fresh_log("", &[]);
+    let key_path = dir.path().join("log.pem");
+    std::fs::write(&key_path, &key.pem).unwrap();
+    let state = dir.path().join("state.json");
+    let url = tlog.url("");
+    let signer = Signer::new();
+    tlog.submit(&signer.hashedrekord(b"first"), &key);
+
+    let mut last_size = 0;
+    for round in 0..6u64 {
+        // The log grows while the monitor runs, so every run has a new
+        // checkpoint to prove and save when it is killed.
+        for i in 0..3 {
+            tlog.submit(
+                &signer.hashedrekord(format!("{round}/{i}").as_bytes()),
+                &key,
+            );
+        }
+        let mut daemon = start_daemon(&url, &key_path, &state, dir.path(), &["--interval", "1"]);
+        // Kill at a different point of the check each round (SIGKILL: no cleanup).
+        std::thread::sleep(Duration::from_millis(40 + 60 * round));
+        daemon.child.kill().unwrap();
+        daemon.child.wait().unwrap();
+        if !state.exists() {
+            continue; // killed before the first save
+        }
+        let saved = read_state(&state);
+        let note = Checkpoint::parse(saved["verified"]["signed"].as_str().unwrap());
+        note.verify(&key);
+        assert_eq!(saved["verified"]["size"], note.size);
+        assert!(note.size >= last_size, "the saved state went backwards");
+        last_size = note.size;
+    }
+    assert!(last_size > 0, "no run got as far as saving a state");
+    // Whatever was left is a valid starting point for the next run.
+    let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+    let output = monitor_once(&url, &key_path, &state);
+    expect_verified(&output, size, Some(last_size));
+}
