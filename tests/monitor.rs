@@ -569,3 +569,102 @@ fn the_state_file_survives_the_monitor_being_killed_mid_run() {
     let output = monitor_once(&url, &key_path, &state);
     expect_verified(&output, size, Some(last_size));
 }
+
+// ---- RFC 6962 CT ----
+
+/// A live `atesto ct` accepting chains to a fresh root, and what adds to it.
+struct CtLog {
+    dir: tempfile::TempDir,
+    server: Tlog,
+    key_path: PathBuf,
+    intermediate: Vec<u8>,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl CtLog {
+    fn start() -> CtLog {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_params = |name: &str, is_ca| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.distinguished_name.push(DnType::CommonName, name);
+            params.is_ca = is_ca;
+            params
+        };
+        let root_key = KeyPair::generate().unwrap();
+        let root_params = ca_params("monitor root", IsCa::Ca(BasicConstraints::Unconstrained));
+        let root = root_params.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(root_params, root_key);
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params("monitor ca", IsCa::Ca(BasicConstraints::Constrained(0)));
+        let intermediate = params.signed_by(&key, &root_issuer).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let roots = dir.path().join("roots.pem");
+        std::fs::write(&roots, root.pem()).unwrap();
+        let log_key = KeyPair::generate().unwrap();
+        let log_key_path = dir.path().join("ct-key.pem");
+        std::fs::write(&log_key_path, log_key.serialize_pem()).unwrap();
+        let key_path = dir.path().join("ct-pub.pem");
+        std::fs::write(&key_path, log_key.public_key_pem()).unwrap();
+        let server = Tlog::start_service(
+            "ct",
+            &dir.path().join("data"),
+            &free_addr(),
+            &[
+                "--roots",
+                roots.to_str().unwrap(),
+                "--key",
+                log_key_path.to_str().unwrap(),
+            ],
+        );
+        CtLog {
+            dir,
+            server,
+            key_path,
+            intermediate: intermediate.der().to_vec(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// Adds a code-signing certificate for `name` and waits until the
+    /// published tree holds `expect` entries.
+    fn add(&self, name: &str, expect: u64) {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let body =
+            json!({"chain": [STANDARD.encode(cert.der()), STANDARD.encode(&self.intermediate)]});
+        let reply = self.server.post("/ct/v1/add-chain", &body);
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        wait_for("the CT tree head to grow", || {
+            let sth = self.server.get("/ct/v1/get-sth").json();
+            (sth["tree_size"].as_u64()? >= expect).then_some(())
+        });
+    }
+}
+
+#[test]
+fn a_live_ct_log_is_discovered_and_verified_as_it_grows() {
+    let ct = CtLog::start();
+    let state = ct.dir.path().join("state.json");
+    let url = ct.server.url("");
+    let mut previous = None;
+    for size in 1..=4u64 {
+        ct.add(&format!("signer{size}.test"), size);
+        // No --kind: the monitor finds out it is a CT log.
+        expect_verified(&monitor_once(&url, &ct.key_path, &state), size, previous);
+        previous = Some(size);
+    }
+    let saved = read_state(&state);
+    assert_eq!(saved["verified"]["origin"], url.trim_end_matches('/'));
+
+    // The same log under a key the monitor does not trust.
+    let other = ct.dir.path().join("other.pem");
+    std::fs::write(&other, rcgen::KeyPair::generate().unwrap().public_key_pem()).unwrap();
+    let output = monitor_command(&url, &other, &state, &["--once", "--kind", "ct"])
+        .output()
+        .unwrap();
+    expect_alert(&output, "bad-signature");
+    assert_eq!(read_state(&state), saved);
+}
