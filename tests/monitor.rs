@@ -668,3 +668,214 @@ fn a_live_ct_log_is_discovered_and_verified_as_it_grows() {
     expect_alert(&output, "bad-signature");
     assert_eq!(read_state(&state), saved);
 }
+
+// ---- Identity watch ----
+
+const ISSUER: &str = "https://accounts.example";
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+const RELEASE: &str = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main";
+
+/// A Fulcio-like leaf certificate and its key, to sign entries with.
+struct CertSigner {
+    key: EcdsaKeyPair,
+    cert_pem: String,
+}
+
+impl CertSigner {
+    /// `san` is an email or a URI; the issuer goes in .1.1 (raw) and .1.8
+    /// (DER UTF8String) as Fulcio writes them, `extra` (OID arc, value) as DER.
+    fn new(san: &str, issuer: &str, extra: &[(u64, &str)]) -> CertSigner {
+        use rcgen::{CertificateParams, CustomExtension, KeyPair, SanType};
+        let der_utf8 = |v: &str| {
+            let mut out = vec![0x0c, v.len() as u8];
+            out.extend_from_slice(v.as_bytes());
+            out
+        };
+        let fulcio = |arc: u64| [1, 3, 6, 1, 4, 1, 57264, 1, arc];
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = vec![if san.contains('@') && !san.contains("://") {
+            SanType::Rfc822Name(san.try_into().unwrap())
+        } else {
+            SanType::URI(san.try_into().unwrap())
+        }];
+        params.custom_extensions = vec![
+            CustomExtension::from_oid_content(&fulcio(1), issuer.as_bytes().to_vec()),
+            CustomExtension::from_oid_content(&fulcio(8), der_utf8(issuer)),
+        ];
+        for (arc, value) in extra {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &fulcio(*arc),
+                    der_utf8(value),
+                ));
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        CertSigner {
+            key: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.serialize_der())
+                .unwrap(),
+            cert_pem: cert.pem(),
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> String {
+        STANDARD.encode(self.key.sign(&SystemRandom::new(), message).unwrap())
+    }
+
+    fn hashedrekord(&self, artifact: &[u8]) -> Value {
+        hashedrekord(
+            "sha256",
+            &hex::encode(Sha256::digest(artifact)),
+            &self.sign(artifact),
+            &STANDARD.encode(&self.cert_pem),
+        )
+    }
+
+    fn dsse(&self, payload: &[u8]) -> Value {
+        let payload_type = "application/vnd.in-toto+json";
+        let envelope = json!({
+            "payload": STANDARD.encode(payload),
+            "payloadType": payload_type,
+            "signatures": [{"keyid": "", "sig": self.sign(&pae(payload_type, payload))}],
+        });
+        json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {"proposedContent": {
+                "envelope": envelope.to_string(),
+                "verifiers": [STANDARD.encode(&self.cert_pem)],
+            }},
+        })
+    }
+}
+
+/// Submits `count` key-signed entries from several threads.
+fn submit_plain(tlog: &Tlog, key: &LogKey, tag: &str, count: usize) {
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            scope.spawn(move || {
+                let signer = Signer::new();
+                for i in (t..count).step_by(4) {
+                    tlog.submit(&signer.hashedrekord(format!("{tag}{i}").as_bytes()), key);
+                }
+            });
+        }
+    });
+}
+
+/// Index in the tree (tiles and matches are per tree).
+fn log_index(entry: &LogEntry) -> u64 {
+    entry.index_in_shard
+}
+
+#[test]
+fn the_identity_watch_reports_every_new_match_once() {
+    let (dir, tlog, key) = fresh_log("", &[]);
+    let key_path = dir.path().join("log.pem");
+    std::fs::write(&key_path, &key.pem).unwrap();
+    let state = dir.path().join("state.json");
+    let url = tlog.url("");
+
+    let alice = CertSigner::new("alice@example.com", ISSUER, &[(9, RELEASE)]);
+    let ci = CertSigner::new(
+        "https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main",
+        GITHUB,
+        &[],
+    );
+    let bob = CertSigner::new("bob@example.com", GITHUB, &[]);
+    let keyed = Signer::new();
+    let keyed_fingerprint = {
+        let (_, der) = pem_rfc7468::decode_vec(keyed.public_key_pem().as_bytes()).unwrap();
+        hex::encode(Sha256::digest(der))
+    };
+    let watch = dir.path().join("watch.yaml");
+    std::fs::write(
+        &watch,
+        format!(
+            "identities:
+  - name: alice
+    san: alice@example.com
+  - name: release-workflow
+    extensions:
+      1.3.6.1.4.1.57264.1.9: {RELEASE}
+  - name: github-ci
+    san_regex: 'https://github\\.com/org/[^/]+/\\.github/workflows/ci\\.yml@.*'
+    issuer: {GITHUB}
+  - name: bob-at-the-wrong-issuer
+    san: bob@example.com
+    issuer: {ISSUER}
+  - name: a-key
+    fingerprint: {keyed_fingerprint}
+"
+        ),
+    )
+    .unwrap();
+
+    // More than one tile of entries (256), the watched ones spread through it.
+    submit_plain(&tlog, &key, "before", 150);
+    let a = log_index(&tlog.submit(&alice.hashedrekord(b"alice 1"), &key));
+    let c = log_index(&tlog.submit(&ci.dsse(b"{\"ci\":1}"), &key));
+    tlog.submit(&bob.hashedrekord(b"bob"), &key);
+    let k = log_index(&tlog.submit(&keyed.hashedrekord(b"keyed"), &key));
+    submit_plain(&tlog, &key, "after", 120);
+    let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+    assert!(size > 256);
+
+    let run = || {
+        let output = monitor_command(&url, &key_path, &state, &["--once"])
+            .arg("--watch")
+            .arg(&watch)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        json_lines(&output)
+    };
+    let lines = run();
+    assert_eq!(lines[0]["kind"], "verified");
+    let found: Vec<(u64, &str, &str)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "match")
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["identity"].as_str().unwrap(),
+                l["entry_kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (a, "alice", "hashedrekord"),
+            (a, "release-workflow", "hashedrekord"),
+            (c, "github-ci", "dsse"),
+            (k, "a-key", "hashedrekord"),
+        ]
+    );
+    let alice_match = lines.iter().find(|l| l["identity"] == "alice").unwrap();
+    assert_eq!(alice_match["issuer"], ISSUER);
+    assert_eq!(alice_match["sans"], json!(["alice@example.com"]));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["kind"], "scan", "{summary}");
+    assert_eq!(
+        (summary["from"].as_u64(), summary["to"].as_u64()),
+        (Some(0), Some(size))
+    );
+    assert_eq!(summary["entries"], size);
+    assert_eq!(summary["matches"], 4);
+    assert_eq!(summary["source"], "tiles");
+    assert_eq!(read_state(&state)["scanned_size"], size);
+
+    // The next run scans only what was added since.
+    let a2 = log_index(&tlog.submit(&alice.hashedrekord(b"alice 2"), &key));
+    let lines = run();
+    let matches: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "match").collect();
+    assert_eq!(matches.len(), 2, "{lines:?}");
+    assert!(matches.iter().all(|m| m["index"] == a2));
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (summary["from"].as_u64(), summary["entries"].as_u64()),
+        (Some(size), Some(1))
+    );
+}

@@ -18,7 +18,9 @@ pub mod keys;
 pub mod metrics;
 pub mod monitor;
 pub mod rekor;
+pub mod scan;
 pub mod state;
+pub mod watch;
 
 pub use alert::Alert;
 pub use checkpoint::TreeHead;
@@ -45,4 +47,6 @@ pub enum MonitorError {
     Malformed { url: String, reason: String },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
 }

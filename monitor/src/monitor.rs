@@ -1,13 +1,16 @@
 //! One check of a log: fetch, verify, compare with the state, save.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::Alert;
 use crate::checkpoint::{CheckpointError, TreeHead, verify_checkpoint};
 use crate::consistency::{Next, check_proof, compare};
 use crate::keys::TrustedKeys;
+use crate::scan::{self, ScanSummary};
 use crate::state::{State, now_rfc3339};
+use crate::watch::{Match, WatchList};
 use crate::{MonitorError, ct, rekor};
 
 /// The API a log speaks.
@@ -132,6 +135,7 @@ impl Monitor {
                 log: self.base.clone(),
                 verified: head.clone(),
                 verified_at: now_rfc3339(),
+                scanned_size: state.as_ref().and_then(|s| s.scanned_size),
             }
             .save(&self.state_path)?;
         }
@@ -139,6 +143,40 @@ impl Monitor {
             previous_size,
             head,
         })
+    }
+
+    /// Scans the entries the verified tree head covers and no earlier scan
+    /// did, for `watch`'s identities, then records them as scanned. Only the
+    /// entries of a tree head verified by [`Self::check`] are read, so a
+    /// forked log cannot show the watch entries it hides from the monitor.
+    pub async fn watch(
+        &self,
+        watch: Arc<WatchList>,
+        on_match: impl FnMut(&Match),
+        progress: impl FnMut(u64, u64),
+    ) -> Result<Option<ScanSummary>, MonitorError> {
+        if self.kind != LogKind::Rekor {
+            return Err(MonitorError::Unsupported(
+                "the identity watch reads Rekor v1 logs only (CT get-entries is not implemented)",
+            ));
+        }
+        let Some(mut state) = State::load(&self.state_path, &self.base)? else {
+            return Ok(None);
+        };
+        let (from, to) = (state.scanned_size.unwrap_or(0), state.verified.size);
+        let mut progress = progress;
+        let summary = scan::scan(
+            &self.client,
+            &self.base,
+            watch,
+            (from, to),
+            on_match,
+            |done| progress(done, to - from),
+        )
+        .await?;
+        state.scanned_size = Some(to);
+        state.save(&self.state_path)?;
+        Ok(Some(summary))
     }
 
     /// The latest verified tree head (or the alert its signature raises),

@@ -38,6 +38,10 @@ pub struct State {
     pub verified: TreeHead,
     /// When it was verified (RFC 3339).
     pub verified_at: String,
+    /// Entries `[0, scanned_size)` were scanned by the identity watch; absent
+    /// before the first scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_size: Option<u64>,
 }
 
 impl State {
@@ -125,6 +129,7 @@ mod tests {
                 signed: "note".into(),
             },
             verified_at: now_rfc3339(),
+            scanned_size: None,
         }
     }
 

@@ -1,12 +1,14 @@
 //! `atesto monitor`: checks that a Rekor v1 or CT log only ever grows.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use atesto_monitor::metrics::MonitorMetrics;
 use atesto_monitor::monitor::{discover, http_client};
+use atesto_monitor::watch::WatchList;
 use atesto_monitor::{LogKind, Monitor, MonitorError, Outcome, TrustedKeys};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
@@ -37,6 +39,11 @@ pub struct MonitorArgs {
     /// The log's API; `auto` asks the log.
     #[arg(long, value_enum, default_value = "auto")]
     kind: Kind,
+    /// Identity watch: a YAML/JSON file of identities (san, san_regex, issuer,
+    /// fingerprint, extensions); every entry added since the last scan is
+    /// checked and each match printed as a JSON line, then a summary line.
+    #[arg(long)]
+    watch: Option<PathBuf>,
     /// Serve Prometheus metrics (alerts by kind, checks, verified size) on this address.
     #[arg(long)]
     metrics_addr: Option<String>,
@@ -69,6 +76,12 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
             .context("discovering the log's API")?,
     };
     let monitor = Monitor::new(kind, &base, keys, args.state.clone(), client);
+    let watch = args
+        .watch
+        .as_deref()
+        .map(WatchList::load)
+        .transpose()?
+        .map(Arc::new);
 
     if args.once {
         let outcome = monitor.check().await.context("checking the log")?;
@@ -76,6 +89,11 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
         if let Outcome::Alert(alert) = outcome {
             eprintln!("ALERT {}: {alert}", monitor.base());
             std::process::exit(ALERT_EXIT);
+        }
+        if let Some(watch) = &watch {
+            scan(&monitor, watch.clone())
+                .await
+                .context("scanning for watched identities")?;
         }
         return Ok(());
     }
@@ -108,7 +126,14 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
         let result = monitor.check().await;
         metrics.record(&result);
         match &result {
-            Ok(outcome) => report(&monitor, outcome),
+            Ok(outcome) => {
+                report(&monitor, outcome);
+                if let (Some(watch), Outcome::Verified { .. }) = (&watch, outcome)
+                    && let Err(err) = scan(&monitor, watch.clone()).await
+                {
+                    tracing::warn!(err = %error_chain(&err), "identity scan failed");
+                }
+            }
             // An outage is not evidence: say so and try again next time.
             Err(err) => tracing::warn!(err = %error_chain(err), "check failed"),
         }
@@ -137,6 +162,77 @@ fn report(monitor: &Monitor, outcome: &Outcome) {
             })
         ),
         Outcome::Alert(alert) => println!("{}", alert.json_line(monitor.base())),
+    }
+}
+
+/// Runs the identity watch over the newly verified entries: one JSON line per
+/// match, then a summary line; progress on stderr.
+async fn scan(monitor: &Monitor, watch: Arc<WatchList>) -> Result<(), MonitorError> {
+    let mut progress = Progress::new();
+    let summary = monitor
+        .watch(
+            watch,
+            |found| {
+                let mut line = serde_json::to_value(found).unwrap_or_default();
+                line["kind"] = "match".into();
+                line["log"] = monitor.base().into();
+                println!("{line}");
+            },
+            |done, total| progress.update(done, total),
+        )
+        .await?;
+    progress.finish();
+    if let Some(summary) = summary {
+        println!("{}", serde_json::to_value(&summary).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Catch-up progress: a redrawn bar on a terminal, a plain line every few
+/// seconds otherwise (logs must not fill with carriage returns).
+struct Progress {
+    terminal: bool,
+    last: Instant,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            last: Instant::now(),
+            drawn: false,
+        }
+    }
+
+    fn update(&mut self, done: u64, total: u64) {
+        let every = if self.terminal {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.last.elapsed() < every {
+            return;
+        }
+        self.last = Instant::now();
+        if self.terminal {
+            const WIDTH: u64 = 40;
+            let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+            eprint!(
+                "\rscanning [{}{}] {done}/{total}",
+                "#".repeat(filled as usize),
+                " ".repeat((WIDTH - filled) as usize)
+            );
+            self.drawn = true;
+        } else {
+            eprintln!("scanned {done} of {total} entries");
+        }
+    }
+
+    fn finish(&self) {
+        if self.drawn {
+            eprintln!();
+        }
     }
 }
 
