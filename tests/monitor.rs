@@ -178,7 +178,15 @@ fn checkpoint(state: &FakeState) -> String {
 
 impl FakeLog {
     fn start(leaves: Vec<Hash>) -> FakeLog {
-        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .expect("key");
+        Self::start_with_key(leaves, pkcs8.as_ref())
+    }
+
+    /// A fake log signing with the PKCS#8 `key` (two logs can share one key).
+    fn start_with_key(leaves: Vec<Hash>, pkcs8: &[u8]) -> FakeLog {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8).expect("key");
         let key_file = tempfile::NamedTempFile::new().expect("key file");
         let pem =
             pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &spki_der(&key))
@@ -215,6 +223,11 @@ impl FakeLog {
     fn set(&self, change: impl FnOnce(&mut FakeState)) {
         change(&mut self.state.lock().expect("fake log state"));
     }
+
+    /// The checkpoint it serves now.
+    fn note(&self) -> String {
+        checkpoint(&self.state.lock().expect("fake log state"))
+    }
 }
 
 async fn log_info(
@@ -233,15 +246,23 @@ async fn log_info(
 async fn log_proof(
     axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
     axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, usize>>,
-) -> axum::Json<Value> {
+) -> Result<axum::Json<Value>, axum::http::StatusCode> {
     let state = state.lock().expect("fake log state");
-    let (first, last) = (query["firstSize"], query["lastSize"]);
+    let (Some(&first), Some(&last)) = (query.get("firstSize"), query.get("lastSize")) else {
+        return Err(axum::http::StatusCode::BAD_REQUEST);
+    };
+    // As Rekor: 400 beyond the tree it holds.
+    if first == 0 || first > last || last > state.leaves.len() {
+        return Err(axum::http::StatusCode::BAD_REQUEST);
+    }
     let tree = &state.leaves[..last];
     let hashes: Vec<String> = subproof(first, tree, true)
         .iter()
         .map(hex::encode)
         .collect();
-    axum::Json(json!({"rootHash": hex::encode(merkle_root(tree)), "hashes": hashes}))
+    Ok(axum::Json(
+        json!({"rootHash": hex::encode(merkle_root(tree)), "hashes": hashes}),
+    ))
 }
 
 // ---- Tests ----
@@ -878,4 +899,81 @@ fn the_identity_watch_reports_every_new_match_once() {
         (summary["from"].as_u64(), summary["entries"].as_u64()),
         (Some(size), Some(1))
     );
+}
+
+// ---- Split view ----
+
+#[test]
+fn a_witnessed_tree_head_from_another_history_is_a_split_view() {
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+        .unwrap();
+    let honest = leaves("a", 8);
+    let log = FakeLog::start_with_key(honest.clone(), pkcs8.as_ref());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let witness = dir.path().join("witness.txt");
+    let run = |witness: &str| {
+        monitor_command(
+            &log.url,
+            log.key(),
+            &state,
+            &["--once", "--witness", witness],
+        )
+        .output()
+        .unwrap()
+    };
+
+    // A witness that saw an earlier tree of the same history: consistent.
+    log.set(|s| s.size = 5);
+    std::fs::write(&witness, log.note()).unwrap();
+    log.set(|s| s.size = 8);
+    expect_verified(&run(witness.to_str().unwrap()), 8, None);
+
+    // The other side of a split view, signed by the same key: the tree of 8
+    // others were shown has another root.
+    let mut other = honest.clone();
+    other[6] = leaf_hash(b"shown to others");
+    log.set(|s| s.leaves = other.clone());
+    std::fs::write(&witness, log.note()).unwrap();
+    log.set(|s| s.leaves = honest.clone());
+    let alert = expect_alert(&run(witness.to_str().unwrap()), "split-view");
+    assert_eq!(alert["witnessed_size"], 8);
+    assert_eq!(alert["witnessed_root"], hex::encode(merkle_root(&other)));
+    assert_eq!(alert["root"], hex::encode(merkle_root(&honest)));
+
+    // A smaller witnessed tree from the other history: caught by the proof.
+    log.set(|s| {
+        s.leaves = other.clone();
+        s.size = 7;
+    });
+    std::fs::write(&witness, log.note()).unwrap();
+    log.set(|s| {
+        s.leaves = honest.clone();
+        s.size = 8;
+    });
+    let alert = expect_alert(&run(witness.to_str().unwrap()), "split-view");
+    assert!(
+        alert["reason"]
+            .as_str()
+            .unwrap()
+            .contains("consistency proof"),
+        "{alert}"
+    );
+
+    // Another monitor's view over HTTP: a mirror of the log under the same
+    // key, serving the other history at a larger size than the log served
+    // the monitor (the log has grown meanwhile, so it can prove 8 -> 10).
+    log.set(|s| s.leaves.extend(leaves("c", 2)));
+    let mut longer = other.clone();
+    longer.extend(leaves("b", 2));
+    let mirror = FakeLog::start_with_key(longer, pkcs8.as_ref());
+    let alert = expect_alert(&run(&format!("{}/api/v1/log", mirror.url)), "split-view");
+    assert_eq!(alert["witnessed_size"], 10);
+
+    // A witness file not signed by the log is not evidence: an error, exit 1.
+    let stranger = FakeLog::start(honest.clone());
+    std::fs::write(&witness, stranger.note()).unwrap();
+    let output = run(witness.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not signed by the log"));
 }

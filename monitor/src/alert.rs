@@ -27,6 +27,20 @@ pub enum Alert {
     /// The tree head is not signed by a trusted key.
     #[error("bad signature on the log's tree head: {reason}")]
     BadSignature { reason: String },
+    /// Another source (a witness, another monitor) holds a tree head signed
+    /// by the log that cannot be in the same history as the one verified
+    /// here: the log shows different people different trees.
+    #[error(
+        "split view: {witness} saw the tree of {witnessed_size} entries (root {witnessed_root}), inconsistent with the verified tree of {size} entries (root {root}): {reason}"
+    )]
+    SplitView {
+        witness: String,
+        witnessed_size: u64,
+        witnessed_root: String,
+        size: u64,
+        root: String,
+        reason: String,
+    },
     /// The tree head names another log than the one verified before
     /// (another origin or tree ID): its history cannot be compared.
     #[error("the log changed identity: verified {verified}, now {now}")]
@@ -34,7 +48,13 @@ pub enum Alert {
 }
 
 impl Alert {
-    pub const KINDS: [&'static str; 4] = ["rollback", "fork", "bad-signature", "origin-changed"];
+    pub const KINDS: [&'static str; 5] = [
+        "rollback",
+        "fork",
+        "bad-signature",
+        "split-view",
+        "origin-changed",
+    ];
 
     /// The label of this alert in metrics and JSON lines.
     pub fn kind(&self) -> &'static str {
@@ -42,6 +62,7 @@ impl Alert {
             Alert::Rollback { .. } => "rollback",
             Alert::Fork { .. } => "fork",
             Alert::BadSignature { .. } => "bad-signature",
+            Alert::SplitView { .. } => "split-view",
             Alert::OriginChanged { .. } => "origin-changed",
         }
     }

@@ -36,19 +36,25 @@ pub async fn latest(
 ) -> Result<Result<TreeHead, Alert>, MonitorError> {
     let url = format!("{base}/ct/v1/get-sth");
     let value: serde_json::Value = get_json(client, &url).await?;
-    let malformed = |reason: String| MonitorError::Malformed {
-        url: url.clone(),
-        reason,
-    };
-    let sth: Sth = serde_json::from_value(value.clone()).map_err(|e| malformed(e.to_string()))?;
+    verify_sth(&value, base, keys).map_err(|reason| MonitorError::Malformed { url, reason })
+}
+
+/// Verifies a `get-sth` reply of the log at `origin` (its base URL). The
+/// outer error is a malformed STH, the inner one an STH no trusted key signed.
+pub fn verify_sth(
+    value: &serde_json::Value,
+    origin: &str,
+    keys: &TrustedKeys,
+) -> Result<Result<TreeHead, Alert>, String> {
+    let sth = Sth::deserialize(value).map_err(|e| e.to_string())?;
     let root: [u8; 32] = STANDARD
         .decode(&sth.sha256_root_hash)
         .ok()
         .and_then(|r| r.try_into().ok())
-        .ok_or_else(|| malformed("sha256_root_hash is not 32 bytes of base64".into()))?;
+        .ok_or("sha256_root_hash is not 32 bytes of base64")?;
     let signed = STANDARD
         .decode(&sth.tree_head_signature)
-        .map_err(|e| malformed(format!("tree_head_signature is not base64: {e}")))?;
+        .map_err(|e| format!("tree_head_signature is not base64: {e}"))?;
     let signature = match signed.as_slice() {
         [a, b, len_hi, len_lo, rest @ ..]
             if usize::from(u16::from_be_bytes([*len_hi, *len_lo])) == rest.len() =>
@@ -62,11 +68,7 @@ pub async fn latest(
             }
             rest
         }
-        _ => {
-            return Err(malformed(
-                "tree_head_signature is not a DigitallySigned".into(),
-            ));
-        }
+        _ => return Err("tree_head_signature is not a DigitallySigned".into()),
     };
     let input = atesto_tlog::ct::sct::tree_head_input(sth.timestamp, sth.tree_size, &root);
     // An STH names no key: any key trusted for this log may have signed it.
@@ -79,7 +81,7 @@ pub async fn latest(
         }));
     }
     Ok(Ok(TreeHead {
-        origin: base.to_owned(),
+        origin: origin.to_owned(),
         size: sth.tree_size,
         root: hex::encode(root),
         signed: value.to_string(),

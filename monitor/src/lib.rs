@@ -21,6 +21,7 @@ pub mod rekor;
 pub mod scan;
 pub mod state;
 pub mod watch;
+pub mod witness;
 
 pub use alert::Alert;
 pub use checkpoint::TreeHead;

@@ -11,7 +11,7 @@ use crate::keys::TrustedKeys;
 use crate::scan::{self, ScanSummary};
 use crate::state::{State, now_rfc3339};
 use crate::watch::{Match, WatchList};
-use crate::{MonitorError, ct, rekor};
+use crate::{MonitorError, ct, rekor, witness};
 
 /// The API a log speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub struct Monitor {
     keys: TrustedKeys,
     state_path: PathBuf,
     client: reqwest::Client,
+    witnesses: Vec<String>,
 }
 
 /// No single request of a check should take longer: a log that stalls is
@@ -90,7 +91,14 @@ impl Monitor {
             keys,
             state_path,
             client,
+            witnesses: Vec::new(),
         }
+    }
+
+    /// Sources of other parties' tree heads to compare with (see [`crate::witness`]).
+    pub fn with_witnesses(mut self, witnesses: Vec<String>) -> Self {
+        self.witnesses = witnesses;
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -139,10 +147,53 @@ impl Monitor {
             }
             .save(&self.state_path)?;
         }
+        if let Some(alert) = self.cross_check(&head, tree_id.as_deref()).await? {
+            return Ok(Outcome::Alert(alert));
+        }
         Ok(Outcome::Verified {
             previous_size,
             head,
         })
+    }
+
+    /// Compares `head` with every witness's tree head of the same log: one
+    /// size with two roots is a split view outright; otherwise the log must
+    /// prove the smaller tree a prefix of the larger.
+    async fn cross_check(
+        &self,
+        head: &TreeHead,
+        tree_id: Option<&str>,
+    ) -> Result<Option<Alert>, MonitorError> {
+        for source in &self.witnesses {
+            let text = witness::fetch(&self.client, source).await?;
+            let witnessed = witness::parse(source, &text, self.kind, &self.base, &self.keys)?;
+            if witnessed.origin != head.origin {
+                return Err(MonitorError::Malformed {
+                    url: source.clone(),
+                    reason: format!(
+                        "a tree head of {}, not of {}",
+                        witnessed.origin, head.origin
+                    ),
+                });
+            }
+            let (older, newer) = if witnessed.size <= head.size {
+                (&witnessed, head)
+            } else {
+                (head, &witnessed)
+            };
+            let verdict = match compare(older, newer) {
+                Err(alert) => Err(alert.to_string()),
+                Ok(Next::Accept) => Ok(()),
+                Ok(Next::NeedProof) => {
+                    let proof = self.consistency(older.size, newer.size, tree_id).await?;
+                    check_proof(older, newer, &proof).map_err(|a| a.to_string())
+                }
+            };
+            if let Err(reason) = verdict {
+                return Ok(Some(witness::split_view(source, head, &witnessed, &reason)));
+            }
+        }
+        Ok(None)
     }
 
     /// Scans the entries the verified tree head covers and no earlier scan

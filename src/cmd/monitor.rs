@@ -44,6 +44,11 @@ pub struct MonitorArgs {
     /// checked and each match printed as a JSON line, then a summary line.
     #[arg(long)]
     watch: Option<PathBuf>,
+    /// Split-view check: a file or URL holding another party's tree head of
+    /// this log (a checkpoint, get-sth or /api/v1/log reply, or a monitor's
+    /// state file); repeatable.
+    #[arg(long)]
+    witness: Vec<String>,
     /// Serve Prometheus metrics (alerts by kind, checks, verified size) on this address.
     #[arg(long)]
     metrics_addr: Option<String>,
@@ -75,7 +80,8 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
             .await
             .context("discovering the log's API")?,
     };
-    let monitor = Monitor::new(kind, &base, keys, args.state.clone(), client);
+    let monitor =
+        Monitor::new(kind, &base, keys, args.state.clone(), client).with_witnesses(args.witness);
     let watch = args
         .watch
         .as_deref()
