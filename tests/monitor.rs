@@ -977,3 +977,84 @@ fn a_witnessed_tree_head_from_another_history_is_a_split_view() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not signed by the log"));
 }
+
+/// A Rekor v1 log without the tiles API: the live log behind a proxy that
+/// answers 404 to `/tile/...`, as upstream Rekor v1 does.
+struct NoTilesProxy {
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl NoTilesProxy {
+    fn start(upstream: String) -> NoTilesProxy {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let client = reqwest::Client::new();
+        let forward = move |request: axum::extract::Request| {
+            let (client, upstream) = (client.clone(), upstream.clone());
+            async move {
+                let path = request.uri().path_and_query().map(|p| p.to_string());
+                let path = path.unwrap_or_default();
+                if path.starts_with("/tile/") {
+                    return (axum::http::StatusCode::NOT_FOUND, Vec::new());
+                }
+                let method = request.method().clone();
+                let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                let reply = client
+                    .request(method, format!("{upstream}{path}"))
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("upstream");
+                let status = axum::http::StatusCode::from_u16(reply.status().as_u16()).unwrap();
+                (status, reply.bytes().await.unwrap_or_default().to_vec())
+            }
+        };
+        let router = axum::Router::new().fallback(forward);
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        NoTilesProxy {
+            url,
+            _runtime: runtime,
+        }
+    }
+}
+
+#[test]
+fn without_tiles_the_watch_reads_entries_through_retrieve() {
+    let (dir, tlog, key) = fresh_log("", &[]);
+    let key_path = dir.path().join("log.pem");
+    std::fs::write(&key_path, &key.pem).unwrap();
+    let proxy = NoTilesProxy::start(tlog.url(""));
+    let state = dir.path().join("state.json");
+    let alice = CertSigner::new("alice@example.com", ISSUER, &[]);
+    submit_plain(&tlog, &key, "x", 13);
+    let a = log_index(&tlog.submit(&alice.hashedrekord(b"alice"), &key));
+    submit_plain(&tlog, &key, "y", 12);
+    let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+    let watch = dir.path().join("watch.json");
+    std::fs::write(
+        &watch,
+        json!({"identities": [{"san": "alice@example.com", "issuer": ISSUER}]}).to_string(),
+    )
+    .unwrap();
+    let output = monitor_command(&proxy.url, &key_path, &state, &["--once"])
+        .arg("--watch")
+        .arg(&watch)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let lines = json_lines(&output);
+    let matches: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "match").collect();
+    assert_eq!(matches.len(), 1, "{lines:?}");
+    assert_eq!(matches[0]["index"], a);
+    assert_eq!(matches[0]["identity"], "identity 0");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["source"], "retrieve", "{summary}");
+    assert_eq!(summary["entries"], size);
+}
