@@ -650,13 +650,30 @@ impl CtLog {
     /// Adds a code-signing certificate for `name` and waits until the
     /// published tree holds `expect` entries.
     fn add(&self, name: &str, expect: u64) {
+        self.add_cert(name, expect, false);
+    }
+
+    fn add_cert(&self, name: &str, expect: u64, precert: bool) {
         let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+        if precert {
+            let mut poison = rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3],
+                vec![5, 0],
+            );
+            poison.set_criticality(true);
+            params.custom_extensions.push(poison);
+        }
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let body =
             json!({"chain": [STANDARD.encode(cert.der()), STANDARD.encode(&self.intermediate)]});
-        let reply = self.server.post("/ct/v1/add-chain", &body);
+        let path = if precert {
+            "/ct/v1/add-pre-chain"
+        } else {
+            "/ct/v1/add-chain"
+        };
+        let reply = self.server.post(path, &body);
         assert_eq!(reply.status, 200, "{}", reply.text);
         wait_for("the CT tree head to grow", || {
             let sth = self.server.get("/ct/v1/get-sth").json();
@@ -688,6 +705,43 @@ fn a_live_ct_log_is_discovered_and_verified_as_it_grows() {
         .unwrap();
     expect_alert(&output, "bad-signature");
     assert_eq!(read_state(&state), saved);
+
+    // The identity watch over CT entries: final certificates and
+    // precertificates, from get-entries.
+    ct.add_cert("pre.release.test", 5, true);
+    ct.add("other.test", 6);
+    let watch = ct.dir.path().join("watch.yaml");
+    std::fs::write(
+        &watch,
+        "identities:\n  - name: two\n    san: signer2.test\n  - name: release\n    san_regex: '.*\\.release\\.test'\n",
+    )
+    .unwrap();
+    let output = monitor_command(&url, &ct.key_path, &state, &["--once"])
+        .arg("--watch")
+        .arg(&watch)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let lines = json_lines(&output);
+    let found: Vec<(u64, &str, &str)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "match")
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["identity"].as_str().unwrap(),
+                l["entry_kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![(1, "two", "x509"), (4, "release", "precert")],
+        "{lines:?}"
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["source"], "get-entries", "{summary}");
+    assert_eq!(summary["entries"], 6);
 }
 
 // ---- Identity watch ----

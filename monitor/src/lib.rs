@@ -48,6 +48,4 @@ pub enum MonitorError {
     Malformed { url: String, reason: String },
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("not supported: {0}")]
-    Unsupported(&'static str),
 }

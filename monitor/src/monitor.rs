@@ -206,25 +206,36 @@ impl Monitor {
         on_match: impl FnMut(&Match),
         progress: impl FnMut(u64, u64),
     ) -> Result<Option<ScanSummary>, MonitorError> {
-        if self.kind != LogKind::Rekor {
-            return Err(MonitorError::Unsupported(
-                "the identity watch reads Rekor v1 logs only (CT get-entries is not implemented)",
-            ));
-        }
         let Some(mut state) = State::load(&self.state_path, &self.base)? else {
             return Ok(None);
         };
         let (from, to) = (state.scanned_size.unwrap_or(0), state.verified.size);
         let mut progress = progress;
-        let summary = scan::scan(
-            &self.client,
-            &self.base,
-            watch,
-            (from, to),
-            on_match,
-            |done| progress(done, to - from),
-        )
-        .await?;
+        let progress = |done| progress(done, to - from);
+        let summary = match self.kind {
+            LogKind::Rekor => {
+                scan::scan(
+                    &self.client,
+                    &self.base,
+                    watch,
+                    (from, to),
+                    on_match,
+                    progress,
+                )
+                .await?
+            }
+            LogKind::Ct => {
+                scan::scan_ct(
+                    &self.client,
+                    &self.base,
+                    watch,
+                    (from, to),
+                    on_match,
+                    progress,
+                )
+                .await?
+            }
+        };
         state.scanned_size = Some(to);
         state.save(&self.state_path)?;
         Ok(Some(summary))

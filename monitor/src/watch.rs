@@ -186,24 +186,37 @@ impl WatchList {
             if !self.wants_keys && !contains(&pem, b"CERTIFICATE") {
                 continue;
             }
-            let Ok(key) = PublicKey::parse(&pem) else {
-                continue;
-            };
-            let signer = Signer::new(&key);
-            for identity in &self.identities {
-                if identity.matches(&signer) {
-                    matches.push(Match {
-                        index,
-                        identity: identity.name.clone(),
-                        entry_kind: entry.kind.clone(),
-                        sans: key.subjects().to_vec(),
-                        issuer: signer.issuer().map(str::to_owned),
-                        fingerprint: signer.fingerprint.clone(),
-                    });
-                }
+            if let Ok(key) = PublicKey::parse(&pem) {
+                self.match_signer(index, &entry.kind, &key, &mut matches);
             }
         }
         matches
+    }
+
+    /// The matches for one certificate of a CT entry (`entry_kind`:
+    /// `x509` or `precert`).
+    pub fn scan_certificate(&self, index: u64, entry_kind: &str, der: &[u8]) -> Vec<Match> {
+        let mut matches = Vec::new();
+        if let Ok(key) = PublicKey::from_certificate_der(der) {
+            self.match_signer(index, entry_kind, &key, &mut matches);
+        }
+        matches
+    }
+
+    fn match_signer(&self, index: u64, entry_kind: &str, key: &PublicKey, out: &mut Vec<Match>) {
+        let signer = Signer::new(key);
+        for identity in &self.identities {
+            if identity.matches(&signer) {
+                out.push(Match {
+                    index,
+                    identity: identity.name.clone(),
+                    entry_kind: entry_kind.to_owned(),
+                    sans: key.subjects().to_vec(),
+                    issuer: signer.issuer().map(str::to_owned),
+                    fingerprint: signer.fingerprint.clone(),
+                });
+            }
+        }
     }
 }
 
