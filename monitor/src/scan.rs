@@ -421,6 +421,31 @@ mod tests {
     }
 
     #[test]
+    fn ct_entries_give_their_certificate() {
+        let mut x509 = vec![
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 2, 0xaa, 0xbb, 0, 0,
+        ];
+        assert_eq!(
+            ct_certificate(&x509, &[]),
+            Some(("x509", &[0xaa, 0xbb][..]))
+        );
+        x509[11] = 1; // precert: the certificate is in extra_data
+        assert_eq!(
+            ct_certificate(&x509, &[0, 0, 1, 0xcc, 0, 0, 0]),
+            Some(("precert", &[0xcc][..]))
+        );
+        x509[11] = 2;
+        assert_eq!(ct_certificate(&x509, &[]), None);
+        assert_eq!(ct_certificate(&[0, 0, 0], &[]), None);
+        // A length beyond the data is refused, not sliced past the end.
+        assert_eq!(ct_certificate(&[0; 10], &[]), None);
+        assert_eq!(
+            ct_certificate(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1], &[]),
+            None
+        );
+    }
+
+    #[test]
     fn bundles_split_and_truncation_is_refused() {
         let bundle = [0, 1, b'a', 0, 2, b'b', b'c'];
         assert_eq!(

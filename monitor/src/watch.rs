@@ -332,3 +332,52 @@ fn der_utf8_string(der: &[u8]) -> Option<&str> {
         .then(|| std::str::from_utf8(rest).ok())
         .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_files_are_checked_when_loaded() {
+        assert!(WatchList::parse("identities: []").is_err());
+        // An identity without a condition would match everything.
+        let err = WatchList::parse("identities:\n  - name: all\n").unwrap_err();
+        assert!(err.contains("no condition"), "{err}");
+        let err = WatchList::parse("identities:\n  - san_regex: '('\n").unwrap_err();
+        assert!(err.contains("san_regex"), "{err}");
+        let err = WatchList::parse("identities:\n  - extensions: {1.2.3: x}\n").unwrap_err();
+        assert!(err.contains("not a Fulcio extension"), "{err}");
+        assert!(WatchList::parse("identities:\n  - sans: typo\n").is_err());
+        let list =
+            WatchList::parse(r#"{"identities": [{"san_regex": "a.*", "fingerprint": "AB"}]}"#)
+                .unwrap();
+        // A fingerprint with another condition cannot match a bare key.
+        assert!(!list.wants_keys);
+        assert_eq!(list.identities[0].fingerprint.as_deref(), Some("ab"));
+        // The regex must match a whole SAN.
+        let re = list.identities[0].san_regex.as_ref().unwrap();
+        assert!(re.is_match("abc") && !re.is_match("xabc"));
+    }
+
+    #[test]
+    fn der_utf8_strings_decode_in_short_and_long_form() {
+        assert_eq!(der_utf8_string(b"\x0c\x03abc"), Some("abc"));
+        let long = "x".repeat(200);
+        let mut der = vec![0x0c, 0x81, 200];
+        der.extend_from_slice(long.as_bytes());
+        assert_eq!(der_utf8_string(&der), Some(long.as_str()));
+        assert_eq!(der_utf8_string(b"\x0c\x04abc"), None);
+        assert_eq!(der_utf8_string(b"\x13\x03abc"), None);
+        assert_eq!(der_utf8_string(b""), None);
+    }
+
+    #[test]
+    fn unreadable_bodies_have_no_matches() {
+        let list = WatchList::parse("identities:\n  - fingerprint: ab\n").unwrap();
+        assert!(list.scan(0, b"not json").is_empty());
+        assert!(list.scan(0, br#"{"kind":"rekord","spec":{}}"#).is_empty());
+        let body =
+            br#"{"kind":"hashedrekord","spec":{"signature":{"publicKey":{"content":"!!"}}}}"#;
+        assert!(list.scan(0, body).is_empty());
+    }
+}
