@@ -6,25 +6,45 @@ use crate::MonitorError;
 
 /// Replies larger than this are refused: a tree head or proof is a few KiB,
 /// and a hostile log must not be able to make the monitor buffer gigabytes.
-const MAX_REPLY: usize = 4 << 20;
+pub const MAX_REPLY: usize = 4 << 20;
 
 pub async fn get_json<T: DeserializeOwned>(
     client: &reqwest::Client,
     url: &str,
 ) -> Result<T, MonitorError> {
-    let http = |source| MonitorError::Http {
+    let reply = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|source| MonitorError::Http {
+            url: url.to_owned(),
+            source,
+        })?;
+    let body = read_body(reply, url, MAX_REPLY).await?;
+    serde_json::from_slice(&body).map_err(|e| MonitorError::Malformed {
         url: url.to_owned(),
-        source,
-    };
-    let mut reply = client.get(url).send().await.map_err(http)?;
+        reason: e.to_string(),
+    })
+}
+
+/// The body of a successful reply, refused beyond `max` bytes; any other
+/// status is an error carrying the start of the body.
+pub async fn read_body(
+    mut reply: reqwest::Response,
+    url: &str,
+    max: usize,
+) -> Result<Vec<u8>, MonitorError> {
     let status = reply.status();
     let mut body = Vec::new();
-    while let Some(chunk) = reply.chunk().await.map_err(http)? {
+    while let Some(chunk) = reply.chunk().await.map_err(|source| MonitorError::Http {
+        url: url.to_owned(),
+        source,
+    })? {
         body.extend_from_slice(&chunk);
-        if body.len() > MAX_REPLY {
+        if body.len() > max {
             return Err(MonitorError::Malformed {
                 url: url.to_owned(),
-                reason: format!("reply larger than {MAX_REPLY} bytes"),
+                reason: format!("reply larger than {max} bytes"),
             });
         }
     }
@@ -35,10 +55,7 @@ pub async fn get_json<T: DeserializeOwned>(
             body: String::from_utf8_lossy(&body).chars().take(300).collect(),
         });
     }
-    serde_json::from_slice(&body).map_err(|e| MonitorError::Malformed {
-        url: url.to_owned(),
-        reason: e.to_string(),
-    })
+    Ok(body)
 }
 
 fn decode_hashes<E: std::fmt::Display>(

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::MonitorError;
+use crate::http::{MAX_REPLY, read_body};
 use crate::watch::{Match, WatchList};
 
 /// Entries per tile (C2SP tlog-tiles).
@@ -72,27 +73,23 @@ fn split_bundle(url: &str, mut bundle: &[u8]) -> Result<Vec<Vec<u8>>, MonitorErr
     Ok(entries)
 }
 
+/// An entry bundle: 256 entries of at most 64 KiB, each with its length.
+const MAX_BUNDLE: usize = 256 * (2 + 0xffff);
+
+/// A tile's bytes, `None` when the log serves no tiles (404).
 async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Option<Vec<u8>>, MonitorError> {
-    let http = |source| MonitorError::Http {
-        url: url.to_owned(),
-        source,
-    };
-    let reply = client.get(url).send().await.map_err(http)?;
-    match reply.status().as_u16() {
-        404 => Ok(None),
-        200 => Ok(Some(reply.bytes().await.map_err(http)?.to_vec())),
-        status => Err(MonitorError::Status {
+    let reply = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|source| MonitorError::Http {
             url: url.to_owned(),
-            status,
-            body: reply
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect(),
-        }),
+            source,
+        })?;
+    if reply.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
     }
+    read_body(reply, url, MAX_BUNDLE).await.map(Some)
 }
 
 /// One tile's entries in `[from, to)`, scanned.
@@ -139,25 +136,16 @@ async fn retrieve_matches(
 ) -> Result<(u64, Vec<Match>), MonitorError> {
     let url = format!("{base}/api/v1/log/entries/retrieve");
     let indexes: Vec<u64> = (from..to).collect();
-    let http = |source| MonitorError::Http {
-        url: url.clone(),
-        source,
-    };
     let reply = client
         .post(&url)
         .json(&json!({ "logIndexes": indexes }))
         .send()
         .await
-        .map_err(http)?;
-    let status = reply.status();
-    let body = reply.bytes().await.map_err(http)?;
-    if !status.is_success() {
-        return Err(MonitorError::Status {
-            url,
-            status: status.as_u16(),
-            body: String::from_utf8_lossy(&body).chars().take(300).collect(),
-        });
-    }
+        .map_err(|source| MonitorError::Http {
+            url: url.clone(),
+            source,
+        })?;
+    let body = read_body(reply, &url, MAX_REPLY).await?;
     let malformed = |reason: String| MonitorError::Malformed {
         url: url.clone(),
         reason,

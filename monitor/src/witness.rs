@@ -18,20 +18,19 @@ use crate::monitor::LogKind;
 /// Reads a source: a URL is fetched, anything else is a file path.
 pub async fn fetch(client: &reqwest::Client, source: &str) -> Result<String, MonitorError> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        let http = |e| MonitorError::Http {
-            url: source.to_owned(),
-            source: e,
-        };
-        let reply = client.get(source).send().await.map_err(http)?;
-        let status = reply.status();
-        let text = reply.text().await.map_err(http)?;
-        if !status.is_success() {
-            return Err(MonitorError::Status {
+        let reply = client
+            .get(source)
+            .send()
+            .await
+            .map_err(|e| MonitorError::Http {
                 url: source.to_owned(),
-                status: status.as_u16(),
-                body: text.chars().take(300).collect(),
-            });
-        }
+                source: e,
+            })?;
+        let body = crate::http::read_body(reply, source, crate::http::MAX_REPLY).await?;
+        let text = String::from_utf8(body).map_err(|_| MonitorError::Malformed {
+            url: source.to_owned(),
+            reason: "the reply is not UTF-8".into(),
+        })?;
         Ok(text)
     } else {
         std::fs::read_to_string(source).map_err(|e| MonitorError::Malformed {
