@@ -584,7 +584,20 @@ fn the_state_file_survives_the_monitor_being_killed_mid_run() {
         assert!(note.size >= last_size, "the saved state went backwards");
         last_size = note.size;
     }
-    assert!(last_size > 0, "no run got as far as saving a state");
+    // One more run, killed only once it has saved the log's current size, so
+    // the test never depends on how fast the runs above were.
+    let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+    let mut daemon = start_daemon(&url, &key_path, &state, dir.path(), &["--interval", "1"]);
+    wait_for("the state to reach the log's size", || {
+        let saved: Value = serde_json::from_slice(&std::fs::read(&state).ok()?).ok()?;
+        (saved["verified"]["size"] == size).then_some(())
+    });
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    let saved = read_state(&state);
+    Checkpoint::parse(saved["verified"]["signed"].as_str().unwrap()).verify(&key);
+    assert!(size >= last_size);
+    last_size = size;
     // Whatever was left is a valid starting point for the next run.
     let size = tlog.log_info()["treeSize"].as_u64().unwrap();
     let output = monitor_once(&url, &key_path, &state);
