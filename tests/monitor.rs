@@ -73,6 +73,21 @@ fn expect_verified(output: &Output, size: u64, previous: Option<u64>) -> Value {
     line
 }
 
+/// (index, identity, entry kind) of each identity-watch match line.
+fn matches_of(lines: &[Value]) -> Vec<(u64, &str, &str)> {
+    lines
+        .iter()
+        .filter(|l| l["kind"] == "match")
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["identity"].as_str().unwrap(),
+                l["entry_kind"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Asserts one run raised an alert of `kind`, said so on stderr, and returns the alert.
 fn expect_alert(output: &Output, kind: &str) -> Value {
     assert_eq!(output.status.code(), Some(ALERT_EXIT), "{}", text(output));
@@ -736,17 +751,7 @@ fn a_live_ct_log_is_discovered_and_verified_as_it_grows() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let lines = json_lines(&output);
-    let found: Vec<(u64, &str, &str)> = lines
-        .iter()
-        .filter(|l| l["kind"] == "match")
-        .map(|l| {
-            (
-                l["index"].as_u64().unwrap(),
-                l["identity"].as_str().unwrap(),
-                l["entry_kind"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let found = matches_of(&lines);
     assert_eq!(
         found,
         vec![(1, "two", "x509"), (4, "release", "precert")],
@@ -921,17 +926,7 @@ fn the_identity_watch_reports_every_new_match_once() {
     };
     let lines = run();
     assert_eq!(lines[0]["kind"], "verified");
-    let found: Vec<(u64, &str, &str)> = lines
-        .iter()
-        .filter(|l| l["kind"] == "match")
-        .map(|l| {
-            (
-                l["index"].as_u64().unwrap(),
-                l["identity"].as_str().unwrap(),
-                l["entry_kind"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let found = matches_of(&lines);
     assert_eq!(
         found,
         vec![

@@ -37,6 +37,20 @@ pub struct ScanSummary {
     pub source: &'static str,
 }
 
+impl ScanSummary {
+    fn new((from, to): (u64, u64), source: &'static str) -> Self {
+        Self {
+            kind: "scan",
+            from,
+            to,
+            entries: 0,
+            matches: 0,
+            secs: 0.0,
+            source,
+        }
+    }
+}
+
 /// `/tile/entries/<N>[.p/<W>]`, N in 3-digit groups with `x` before all but the last.
 fn entries_tile_path(index: u64, width: u64) -> String {
     let mut groups = vec![format!("{:03}", index % 1000)];
@@ -190,15 +204,7 @@ pub async fn scan(
     mut progress: impl FnMut(u64),
 ) -> Result<ScanSummary, MonitorError> {
     let started = Instant::now();
-    let mut summary = ScanSummary {
-        kind: "scan",
-        from,
-        to,
-        entries: 0,
-        matches: 0,
-        secs: 0.0,
-        source: "tiles",
-    };
+    let mut summary = ScanSummary::new((from, to), "tiles");
     if from >= to {
         return Ok(summary);
     }
@@ -340,15 +346,7 @@ pub async fn scan_ct(
     mut progress: impl FnMut(u64),
 ) -> Result<ScanSummary, MonitorError> {
     let started = Instant::now();
-    let mut summary = ScanSummary {
-        kind: "scan",
-        from,
-        to,
-        entries: 0,
-        matches: 0,
-        secs: 0.0,
-        source: "get-entries",
-    };
+    let mut summary = ScanSummary::new((from, to), "get-entries");
     let mut next = from;
     while next < to {
         let mut tasks = Vec::new();
