@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod rekor;
 pub mod scan;
 pub mod state;
+pub mod tiles;
 pub mod watch;
 pub mod witness;
 

@@ -11,7 +11,7 @@ use crate::keys::TrustedKeys;
 use crate::scan::{self, ScanSummary};
 use crate::state::{State, now_rfc3339};
 use crate::watch::{Match, WatchList};
-use crate::{MonitorError, ct, rekor, witness};
+use crate::{MonitorError, ct, rekor, tiles, witness};
 
 /// The API a log speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum LogKind {
     Rekor,
     /// RFC 6962 CT: `/ct/v1/get-sth`.
     Ct,
+    /// C2SP tlog-tiles: `/checkpoint`, proofs computed from the hash tiles.
+    Tiles,
 }
 
 /// The verdict of one check.
@@ -61,18 +63,26 @@ pub fn http_client() -> Result<reqwest::Client, MonitorError> {
 }
 
 /// Which API `base` speaks: Rekor v1 if `/api/v1/log` answers, else CT if
-/// `/ct/v1/get-sth` does.
+/// `/ct/v1/get-sth` does, else tiles if `/checkpoint` does.
 pub async fn discover(client: &reqwest::Client, base: &str) -> Result<LogKind, MonitorError> {
     let base = base.trim_end_matches('/');
     if rekor::latest(client, base).await.is_ok() {
         return Ok(LogKind::Rekor);
     }
     let url = format!("{base}/ct/v1/get-sth");
-    match crate::http::get_json::<serde_json::Value>(client, &url).await {
-        Ok(_) => Ok(LogKind::Ct),
+    if crate::http::get_json::<serde_json::Value>(client, &url)
+        .await
+        .is_ok()
+    {
+        return Ok(LogKind::Ct);
+    }
+    match tiles::latest(client, base).await {
+        Ok(_) => Ok(LogKind::Tiles),
         Err(e) => Err(MonitorError::Malformed {
             url: base.to_owned(),
-            reason: format!("neither a Rekor v1 log (/api/v1/log) nor a CT log ({e}); pass --kind"),
+            reason: format!(
+                "not a Rekor v1 log (/api/v1/log), a CT log (/ct/v1/get-sth) or a tiles log ({e}); pass --kind"
+            ),
         }),
     }
 }
@@ -128,7 +138,7 @@ impl Monitor {
                 Ok(Next::Accept) => {}
                 Ok(Next::NeedProof) => {
                     let proof = self
-                        .consistency(verified.size, head.size, tree_id.as_deref())
+                        .consistency(verified, &head, tree_id.as_deref())
                         .await?;
                     if let Err(alert) = check_proof(verified, &head, &proof) {
                         return Ok(Outcome::Alert(alert));
@@ -185,7 +195,7 @@ impl Monitor {
                 Err(alert) => Err(alert.to_string()),
                 Ok(Next::Accept) => Ok(()),
                 Ok(Next::NeedProof) => {
-                    let proof = self.consistency(older.size, newer.size, tree_id).await?;
+                    let proof = self.consistency(older, newer, tree_id).await?;
                     check_proof(older, newer, &proof).map_err(|a| a.to_string())
                 }
             };
@@ -213,7 +223,7 @@ impl Monitor {
         let mut progress = progress;
         let progress = |done| progress(done, to - from);
         let summary = match self.kind {
-            LogKind::Rekor => {
+            LogKind::Rekor | LogKind::Tiles => {
                 scan::scan(
                     &self.client,
                     &self.base,
@@ -259,20 +269,41 @@ impl Monitor {
             LogKind::Ct => Ok(ct::latest(&self.client, &self.base, &self.keys)
                 .await?
                 .map(|head| (head, None))),
+            LogKind::Tiles => {
+                let note = tiles::latest(&self.client, &self.base).await?;
+                match verify_checkpoint(&note, &self.keys) {
+                    Ok(head) => Ok(Ok((head, None))),
+                    Err(CheckpointError::Alert(alert)) => Ok(Err(alert)),
+                    Err(CheckpointError::Malformed(reason)) => Err(MonitorError::Malformed {
+                        url: format!("{}/checkpoint", self.base),
+                        reason,
+                    }),
+                }
+            }
         }
     }
 
+    /// The log's consistency proof from `older` to `newer` (asked of the log,
+    /// or for tiles computed from tiles authenticated against `newer`'s root).
     async fn consistency(
         &self,
-        first: u64,
-        last: u64,
+        older: &TreeHead,
+        newer: &TreeHead,
         tree_id: Option<&str>,
     ) -> Result<Vec<[u8; 32]>, MonitorError> {
+        let (first, last) = (older.size, newer.size);
         match self.kind {
             LogKind::Rekor => {
                 rekor::consistency(&self.client, &self.base, first, last, tree_id).await
             }
             LogKind::Ct => ct::consistency(&self.client, &self.base, first, last).await,
+            LogKind::Tiles => {
+                let root = newer.root_bytes().ok_or_else(|| MonitorError::Malformed {
+                    url: self.base.clone(),
+                    reason: format!("root {:?} is not 32 bytes of hex", newer.root),
+                })?;
+                tiles::consistency(&self.client, &self.base, (first, last), root).await
+            }
         }
     }
 }

@@ -51,20 +51,9 @@ impl ScanSummary {
     }
 }
 
-/// `/tile/entries/<N>[.p/<W>]`, N in 3-digit groups with `x` before all but the last.
+/// `/tile/entries/<N>[.p/<W>]`.
 fn entries_tile_path(index: u64, width: u64) -> String {
-    let mut groups = vec![format!("{:03}", index % 1000)];
-    let mut n = index / 1000;
-    while n > 0 {
-        groups.push(format!("x{:03}", n % 1000));
-        n /= 1000;
-    }
-    groups.reverse();
-    let mut path = format!("/tile/entries/{}", groups.join("/"));
-    if width < TILE_WIDTH {
-        path.push_str(&format!(".p/{width}"));
-    }
-    path
+    crate::tiles::tile_path("entries", index, width)
 }
 
 /// Splits a C2SP entry bundle: big-endian u16 length, then that many bytes.
@@ -395,16 +384,6 @@ async fn join<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tile_paths_follow_c2sp() {
-        assert_eq!(entries_tile_path(0, 256), "/tile/entries/000");
-        assert_eq!(entries_tile_path(1234, 5), "/tile/entries/x001/234.p/5");
-        assert_eq!(
-            entries_tile_path(1_000_000, 256),
-            "/tile/entries/x001/x000/000"
-        );
-    }
 
     #[test]
     fn ct_entries_give_their_certificate() {

@@ -67,7 +67,7 @@ pub fn parse(
     };
     let refused = |alert: Alert| malformed(format!("not signed by the log: {alert}"));
     match kind {
-        LogKind::Rekor => verify_checkpoint(&signed, keys).map_err(|e| match e {
+        LogKind::Rekor | LogKind::Tiles => verify_checkpoint(&signed, keys).map_err(|e| match e {
             CheckpointError::Malformed(reason) => malformed(reason),
             CheckpointError::Alert(alert) => refused(alert),
         }),

@@ -59,6 +59,8 @@ enum Kind {
     Auto,
     Rekor,
     Ct,
+    /// C2SP tlog-tiles (`/checkpoint`): proofs computed from the tiles.
+    Tiles,
 }
 
 /// Exit status of `--once` when the log is caught misbehaving, distinct from
@@ -76,6 +78,7 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
     let kind = match args.kind {
         Kind::Rekor => LogKind::Rekor,
         Kind::Ct => LogKind::Ct,
+        Kind::Tiles => LogKind::Tiles,
         Kind::Auto => discover(&client, &base)
             .await
             .context("discovering the log's API")?,
