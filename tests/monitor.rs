@@ -1157,3 +1157,60 @@ fn tiles_mode_computes_its_proofs_from_the_logs_tiles() {
         "{alert}"
     );
 }
+
+#[test]
+fn the_daemon_watches_identities_and_counts_matches() {
+    let (dir, tlog, key) = fresh_log("", &[]);
+    let key_path = dir.path().join("log.pem");
+    std::fs::write(&key_path, &key.pem).unwrap();
+    let state = dir.path().join("state.json");
+    let watch = dir.path().join("watch.yaml");
+    std::fs::write(&watch, "identities:\n  - san: alice@example.com\n").unwrap();
+    let alice = CertSigner::new("alice@example.com", ISSUER, &[]);
+    submit_plain(&tlog, &key, "x", 5);
+    let metrics_addr = free_addr();
+    let daemon = start_daemon(
+        &tlog.url(""),
+        &key_path,
+        &state,
+        dir.path(),
+        &[
+            "--interval",
+            "1",
+            "--metrics-addr",
+            &metrics_addr,
+            "--watch",
+            watch.to_str().unwrap(),
+        ],
+    );
+    let client = client();
+    let scrape = |name: &str| {
+        let body = client
+            .get(format!("http://{metrics_addr}/metrics"))
+            .send()
+            .ok()?
+            .text()
+            .ok()?;
+        metric(&body, name)
+    };
+    wait_for("the first scan", || {
+        (scrape("atesto_monitor_scanned_entries_total")? >= 5.0).then_some(())
+    });
+    assert_eq!(scrape("atesto_monitor_identity_matches_total"), Some(0.0));
+
+    // An entry added while the daemon runs is found by a later check.
+    let index = log_index(&tlog.submit(&alice.hashedrekord(b"while running"), &key));
+    wait_for("the match to be counted", || {
+        (scrape("atesto_monitor_identity_matches_total")? >= 1.0).then_some(())
+    });
+    let lines: Vec<Value> = std::fs::read_to_string(&daemon.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert_eq!(
+        matches_of(&lines),
+        vec![(index, "identity 0", "hashedrekord")]
+    );
+    assert_eq!(scrape("atesto_monitor_identity_matches_total"), Some(1.0));
+}

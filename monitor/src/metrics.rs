@@ -1,6 +1,6 @@
 //! What a monitor daemon exports on /metrics.
 
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::monitor::Outcome;
 
@@ -9,6 +9,8 @@ pub struct MonitorMetrics {
     alerts: IntCounterVec,
     checks: IntCounterVec,
     verified_size: IntGauge,
+    matches: IntCounter,
+    scanned: IntCounter,
 }
 
 impl MonitorMetrics {
@@ -31,6 +33,16 @@ impl MonitorMetrics {
             "atesto_monitor_verified_tree_size",
             "Size of the last tree head verified consistent",
         )?;
+        let matches = IntCounter::new(
+            "atesto_monitor_identity_matches_total",
+            "Entries signed by a watched identity (one per identity matched)",
+        )?;
+        let scanned = IntCounter::new(
+            "atesto_monitor_scanned_entries_total",
+            "Entries read by the identity watch",
+        )?;
+        registry.register(Box::new(matches.clone()))?;
+        registry.register(Box::new(scanned.clone()))?;
         registry.register(Box::new(alerts.clone()))?;
         registry.register(Box::new(checks.clone()))?;
         registry.register(Box::new(verified_size.clone()))?;
@@ -43,6 +55,8 @@ impl MonitorMetrics {
             alerts,
             checks,
             verified_size,
+            matches,
+            scanned,
         })
     }
 
@@ -60,5 +74,11 @@ impl MonitorMetrics {
             }
             Err(_) => self.checks.with_label_values(&["error"]).inc(),
         }
+    }
+
+    /// Counts one identity scan.
+    pub fn record_scan(&self, summary: &crate::scan::ScanSummary) {
+        self.matches.inc_by(summary.matches);
+        self.scanned.inc_by(summary.entries);
     }
 }

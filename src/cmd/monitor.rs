@@ -100,7 +100,7 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
             std::process::exit(ALERT_EXIT);
         }
         if let Some(watch) = &watch {
-            scan(&monitor, watch.clone())
+            scan(&monitor, watch.clone(), None)
                 .await
                 .context("scanning for watched identities")?;
         }
@@ -138,7 +138,7 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
             Ok(outcome) => {
                 report(&monitor, outcome);
                 if let (Some(watch), Outcome::Verified { .. }) = (&watch, outcome)
-                    && let Err(err) = scan(&monitor, watch.clone()).await
+                    && let Err(err) = scan(&monitor, watch.clone(), Some(&metrics)).await
                 {
                     tracing::warn!(err = %error_chain(&err), "identity scan failed");
                 }
@@ -176,7 +176,11 @@ fn report(monitor: &Monitor, outcome: &Outcome) {
 
 /// Runs the identity watch over the newly verified entries: one JSON line per
 /// match, then a summary line; progress on stderr.
-async fn scan(monitor: &Monitor, watch: Arc<WatchList>) -> Result<(), MonitorError> {
+async fn scan(
+    monitor: &Monitor,
+    watch: Arc<WatchList>,
+    metrics: Option<&MonitorMetrics>,
+) -> Result<(), MonitorError> {
     let mut progress = Progress::new();
     let summary = monitor
         .watch(
@@ -192,6 +196,9 @@ async fn scan(monitor: &Monitor, watch: Arc<WatchList>) -> Result<(), MonitorErr
         .await?;
     progress.finish();
     if let Some(summary) = summary {
+        if let Some(metrics) = metrics {
+            metrics.record_scan(&summary);
+        }
         println!("{}", serde_json::to_value(&summary).unwrap_or_default());
     }
     Ok(())
