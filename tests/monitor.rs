@@ -1044,11 +1044,15 @@ fn a_witnessed_tree_head_from_another_history_is_a_split_view() {
 /// answers 404 to `/tile/...`, as upstream Rekor v1 does.
 struct NoTilesProxy {
     url: String,
+    /// Retrieve requests naming an index at or beyond this fail with 503.
+    fail_from: Arc<std::sync::atomic::AtomicU64>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl NoTilesProxy {
     fn start(upstream: String) -> NoTilesProxy {
+        let fail_from = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let failing = fail_from.clone();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -1057,6 +1061,7 @@ impl NoTilesProxy {
         let client = reqwest::Client::new();
         let forward = move |request: axum::extract::Request| {
             let (client, upstream) = (client.clone(), upstream.clone());
+            let fail_from = failing.load(std::sync::atomic::Ordering::SeqCst);
             async move {
                 let path = request.uri().path_and_query().map(|p| p.to_string());
                 let path = path.unwrap_or_default();
@@ -1067,6 +1072,11 @@ impl NoTilesProxy {
                 let body = axum::body::to_bytes(request.into_body(), 1 << 20)
                     .await
                     .unwrap_or_default();
+                let asked: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let indexes = asked["logIndexes"].as_array().cloned().unwrap_or_default();
+                if indexes.iter().any(|i| i.as_u64() >= Some(fail_from)) {
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+                }
                 let reply = client
                     .request(method, format!("{upstream}{path}"))
                     .header("Content-Type", "application/json")
@@ -1082,6 +1092,7 @@ impl NoTilesProxy {
         runtime.spawn(async move { axum::serve(listener, router).await });
         NoTilesProxy {
             url,
+            fail_from,
             _runtime: runtime,
         }
     }
@@ -1213,4 +1224,46 @@ fn the_daemon_watches_identities_and_counts_matches() {
         vec![(index, "identity 0", "hashedrekord")]
     );
     assert_eq!(scrape("atesto_monitor_identity_matches_total"), Some(1.0));
+}
+
+#[test]
+fn an_interrupted_scan_resumes_where_it_stopped() {
+    let (dir, tlog, key) = fresh_log("", &[]);
+    let key_path = dir.path().join("log.pem");
+    std::fs::write(&key_path, &key.pem).unwrap();
+    // Through retrieve (10 entries a request), so a small log takes many steps.
+    let proxy = NoTilesProxy::start(tlog.url(""));
+    let state = dir.path().join("state.json");
+    let watch = dir.path().join("watch.yaml");
+    std::fs::write(&watch, "identities:\n  - san: alice@example.com\n").unwrap();
+    submit_plain(&tlog, &key, "x", 400);
+    let size = tlog.log_info()["treeSize"].as_u64().unwrap();
+    let run = || {
+        monitor_command(&proxy.url, &key_path, &state, &["--once"])
+            .arg("--watch")
+            .arg(&watch)
+            .output()
+            .unwrap()
+    };
+
+    // The log stops answering past entry 300: the scan fails part way.
+    proxy
+        .fail_from
+        .store(300, std::sync::atomic::Ordering::SeqCst);
+    let output = run();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let scanned = read_state(&state)["scanned_size"]
+        .as_u64()
+        .expect("progress saved");
+    assert!(scanned > 0 && scanned <= 300, "scanned_size {scanned}");
+
+    proxy
+        .fail_from
+        .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+    let lines = json_lines(&run());
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["kind"], "scan", "{lines:?}");
+    assert_eq!(summary["from"], scanned);
+    assert_eq!(summary["entries"], size - scanned);
+    assert_eq!(read_state(&state)["scanned_size"], size);
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::alert::Alert;
 use crate::checkpoint::{CheckpointError, TreeHead, verify_checkpoint};
@@ -46,6 +46,9 @@ pub struct Monitor {
     client: reqwest::Client,
     witnesses: Vec<String>,
 }
+
+/// How often a running identity scan saves how far it got.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// No single request of a check should take longer: a log that stalls is
 /// reported as an error and retried next interval.
@@ -221,7 +224,23 @@ impl Monitor {
         };
         let (from, to) = (state.scanned_size.unwrap_or(0), state.verified.size);
         let mut progress = progress;
-        let progress = |done| progress(done, to - from);
+        // Progress is saved as the scan goes (entries come in log order), at
+        // most once a second so the fsyncs stay off the scan's pace: a
+        // catch-up that is killed or fails resumes where it was, repeating at
+        // most a second of matches.
+        let mut saving = state.clone();
+        let mut last_save: Option<Instant> = None;
+        let mut save_error = None;
+        let progress = |done| {
+            progress(done, to - from);
+            if last_save.is_none_or(|at| at.elapsed() >= SAVE_EVERY) && save_error.is_none() {
+                saving.scanned_size = Some(from + done);
+                if let Err(e) = saving.save(&self.state_path) {
+                    save_error = Some(e);
+                }
+                last_save = Some(Instant::now());
+            }
+        };
         let summary = match self.kind {
             LogKind::Rekor | LogKind::Tiles => {
                 scan::scan(
@@ -246,6 +265,9 @@ impl Monitor {
                 .await?
             }
         };
+        if let Some(e) = save_error {
+            return Err(e.into());
+        }
         state.scanned_size = Some(to);
         state.save(&self.state_path)?;
         Ok(Some(summary))
