@@ -33,6 +33,8 @@ enum Command {
     TrustRoot(cmd::trust_root::TrustRootArgs),
     /// Write a new private key (PKCS#8 PEM, mode 0600).
     Keygen(cmd::keygen::KeygenArgs),
+    /// Watch a Rekor v1 or CT log: verify every tree head is signed and extends the last one.
+    Monitor(cmd::monitor::MonitorArgs),
     /// Load generators: measure a running log, or grow one in-process.
     Bench(cmd::bench::BenchArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> anyhow::Result<()> {
             Command::Dev(args) => cmd::dev::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
             Command::TrustRoot(args) => cmd::trust_root::run(&args).await,
+            Command::Monitor(args) => cmd::monitor::run(args).await,
             Command::Bench(args) => Ok(cmd::bench::run(args).await?),
         }
     })

@@ -1,0 +1,52 @@
+//! Atesto's log monitor: checks that a transparency log (Rekor v1) or an RFC
+//! 6962 CT log only ever grows. Each check fetches the latest signed tree
+//! head, verifies its signature with a key the operator trusts, and proves it
+//! consistent with the last tree head verified before, which is kept in a
+//! state file so that a restart (or a crash) never forgets what was seen.
+//!
+//! Everything a check finds wrong is an [`Alert`]; anything that stopped the
+//! check from reaching a verdict (network, malformed replies) is a
+//! [`MonitorError`]. The distinction matters: an alert is evidence against
+//! the log, an error is only a reason to try again.
+
+pub mod alert;
+pub mod checkpoint;
+pub mod consistency;
+pub mod ct;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod monitor;
+pub mod rekor;
+pub mod scan;
+pub mod state;
+pub mod tiles;
+pub mod watch;
+pub mod witness;
+
+pub use alert::Alert;
+pub use checkpoint::TreeHead;
+pub use keys::TrustedKeys;
+pub use monitor::{LogKind, Monitor, Outcome};
+pub use state::{State, StateError};
+
+/// Why a check could not reach a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("requesting {url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("malformed reply from {url}: {reason}")]
+    Malformed { url: String, reason: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
