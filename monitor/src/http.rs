@@ -8,18 +8,23 @@ use crate::MonitorError;
 /// and a hostile log must not be able to make the monitor buffer gigabytes.
 pub const MAX_REPLY: usize = 4 << 20;
 
-pub async fn get_json<T: DeserializeOwned>(
-    client: &reqwest::Client,
-    url: &str,
-) -> Result<T, MonitorError> {
-    let reply = client
+/// GET `url`; a transport failure names the URL.
+pub async fn get(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, MonitorError> {
+    client
         .get(url)
         .send()
         .await
         .map_err(|source| MonitorError::Http {
             url: url.to_owned(),
             source,
-        })?;
+        })
+}
+
+pub async fn get_json<T: DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<T, MonitorError> {
+    let reply = get(client, url).await?;
     let body = read_body(reply, url, MAX_REPLY).await?;
     serde_json::from_slice(&body).map_err(|e| MonitorError::Malformed {
         url: url.to_owned(),

@@ -81,14 +81,7 @@ const MAX_BUNDLE: usize = 256 * (2 + 0xffff);
 
 /// A tile's bytes, `None` when the log serves no tiles (404).
 async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Option<Vec<u8>>, MonitorError> {
-    let reply = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|source| MonitorError::Http {
-            url: url.to_owned(),
-            source,
-        })?;
+    let reply = crate::http::get(client, url).await?;
     if reply.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }

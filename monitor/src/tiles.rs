@@ -36,14 +36,7 @@ pub fn tile_path(kind: &str, index: u64, width: u64) -> String {
 /// The latest checkpoint note.
 pub async fn latest(client: &reqwest::Client, base: &str) -> Result<String, MonitorError> {
     let url = format!("{base}/checkpoint");
-    let reply = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|source| MonitorError::Http {
-            url: url.clone(),
-            source,
-        })?;
+    let reply = crate::http::get(client, &url).await?;
     let body = read_body(reply, &url, crate::http::MAX_REPLY).await?;
     String::from_utf8(body).map_err(|_| MonitorError::Malformed {
         url,
@@ -77,12 +70,7 @@ impl TileReader for HttpTiles {
                 let data = self
                     .runtime
                     .block_on(async {
-                        let reply = self.client.get(&url).send().await.map_err(|source| {
-                            MonitorError::Http {
-                                url: url.clone(),
-                                source,
-                            }
-                        })?;
+                        let reply = crate::http::get(&self.client, &url).await?;
                         read_body(reply, &url, (WIDTH * 32) as usize).await
                     })
                     .map_err(|e| tlog_tiles::Error::InvalidInput(e.to_string()))?;

@@ -18,14 +18,7 @@ use crate::monitor::LogKind;
 /// Reads a source: a URL is fetched, anything else is a file path.
 pub async fn fetch(client: &reqwest::Client, source: &str) -> Result<String, MonitorError> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        let reply = client
-            .get(source)
-            .send()
-            .await
-            .map_err(|e| MonitorError::Http {
-                url: source.to_owned(),
-                source: e,
-            })?;
+        let reply = crate::http::get(client, source).await?;
         let body = crate::http::read_body(reply, source, crate::http::MAX_REPLY).await?;
         let text = String::from_utf8(body).map_err(|_| MonitorError::Malformed {
             url: source.to_owned(),
