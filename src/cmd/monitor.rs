@@ -11,6 +11,7 @@ use atesto_monitor::monitor::{discover, http_client};
 use atesto_monitor::watch::WatchList;
 use atesto_monitor::{LogKind, Monitor, MonitorError, Outcome, TrustedKeys};
 use clap::{ArgGroup, Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 #[derive(Args)]
@@ -204,50 +205,47 @@ async fn scan(
     Ok(())
 }
 
-/// Catch-up progress: a redrawn bar on a terminal, a plain line every few
-/// seconds otherwise (logs must not fill with carriage returns).
+/// Catch-up progress: an indicatif bar on a terminal, a plain line every few
+/// seconds otherwise (logs must not fill with redraws).
 struct Progress {
-    terminal: bool,
+    bar: Option<ProgressBar>,
     last: Instant,
-    drawn: bool,
 }
 
 impl Progress {
     fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            if let Ok(style) = ProgressStyle::with_template(
+                "scanning [{bar:40}] {pos}/{len} entries, {per_sec}, eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("#>-"));
+            }
+            bar
+        });
         Self {
-            terminal: std::io::stderr().is_terminal(),
+            bar,
             last: Instant::now(),
-            drawn: false,
         }
     }
 
     fn update(&mut self, done: u64, total: u64) {
-        let every = if self.terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(5)
-        };
-        if self.last.elapsed() < every {
-            return;
-        }
-        self.last = Instant::now();
-        if self.terminal {
-            const WIDTH: u64 = 40;
-            let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-            eprint!(
-                "\rscanning [{}{}] {done}/{total}",
-                "#".repeat(filled as usize),
-                " ".repeat((WIDTH - filled) as usize)
-            );
-            self.drawn = true;
-        } else {
-            eprintln!("scanned {done} of {total} entries");
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None if self.last.elapsed() >= Duration::from_secs(5) => {
+                self.last = Instant::now();
+                eprintln!("scanned {done} of {total} entries");
+            }
+            None => {}
         }
     }
 
     fn finish(&self) {
-        if self.drawn {
-            eprintln!();
+        if let Some(bar) = &self.bar {
+            bar.finish();
         }
     }
 }
