@@ -517,3 +517,104 @@ fn refuses_to_start_without_a_ct_log_unless_told_to() {
     );
     assert_eq!(ca.get("/healthz").status, 200);
 }
+
+#[test]
+fn a_p384_chain_with_encrypted_keys_from_ca_init_issues_certificates() {
+    const PASSWORD_ENV: &str = "ATESTO_TEST_CA_PASSWORD";
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().join("ca");
+    let init = std::process::Command::new(atesto_bin())
+        .args([
+            "ca",
+            "init",
+            "--p384",
+            "--password-env",
+            PASSWORD_ENV,
+            "--dir",
+        ])
+        .arg(&ca_dir)
+        .env(PASSWORD_ENV, "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let key = std::fs::read_to_string(ca_dir.join("intermediate-key.pem")).unwrap();
+    assert!(
+        key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{key}"
+    );
+
+    let host = IssuerHost::new();
+    let issuer = host.serve();
+    let ct_key = dir.path().join("ct-key.pem");
+    std::fs::write(dir.path().join("ct.pub"), keygen(&ct_key)).unwrap();
+    let ct_addr = free_addr();
+    let _ct = Tlog::start_service(
+        "ct",
+        &dir.path().join("ct-data"),
+        &ct_addr,
+        &[
+            "--key",
+            ct_key.to_str().unwrap(),
+            "--roots",
+            ca_dir.join("root.pem").to_str().unwrap(),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("issuers.yaml"),
+        format!(
+            "OIDCIssuers:\n  {u}:\n    IssuerURL: {u}\n    ClientID: sigstore\n    Type: email\n",
+            u = issuer.url
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("ca.yaml");
+    // The config's address is overridden by --addr below.
+    std::fs::write(
+        &config,
+        format!(
+            "addr: 127.0.0.1:1\n\
+             signer:\n  chain: ca/chain.pem\n  key: ca/intermediate-key.pem\n  key_password_env: {PASSWORD_ENV}\n\
+             issuers: issuers.yaml\n\
+             ct_log:\n  url: http://{ct_addr}\n  public_key: ct.pub\n"
+        ),
+    )
+    .unwrap();
+
+    // Without the password the CA refuses to start and says what is missing.
+    let no_password = atesto(&["ca", "--config", config.to_str().unwrap()]);
+    assert!(!no_password.status.success());
+    let stderr = String::from_utf8_lossy(&no_password.stderr);
+    assert!(stderr.contains(PASSWORD_ENV), "{stderr}");
+
+    let addr = free_addr();
+    let ca = Tlog::start_args_env(
+        &[
+            "ca".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--addr".as_ref(),
+            addr.as_ref(),
+        ],
+        &[(PASSWORD_ENV, "correct horse battery staple")],
+        &addr,
+    );
+    let signer = Signer::new();
+    let token = issuer.dev.mint(email_claims(&issuer.url, "p384@k8s.io"));
+    let reply = ca.post_bearer(
+        "/api/v2/signingCert",
+        &v2_request(&signer, "p384@k8s.io", None),
+        &token,
+    );
+    let chain = embedded_chain(&reply);
+    let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+    assert_eq!(
+        leaf.signature_algorithm.algorithm.to_id_string(),
+        "1.2.840.10045.4.3.3",
+        "a P-384 CA signs with ecdsa-with-SHA384"
+    );
+    drop(host);
+}

@@ -253,3 +253,70 @@ fn trust_root_builds_windows_for_rotated_keys() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("at least one entry"));
 }
+
+#[test]
+fn oidc_config_adds_issuers_and_refuses_a_second_definition_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dev");
+    let extra = dir.path().join("issuers.yaml");
+    std::fs::write(
+        &extra,
+        "oidc-issuers:\n  https://token.actions.githubusercontent.com:\n    \
+         issuer-url: https://token.actions.githubusercontent.com\n    client-id: sigstore\n    \
+         type: github-workflow\n",
+    )
+    .unwrap();
+    let (ca_addr, tlog_addr) = (free_addr(), free_addr());
+    let dev = Tlog::start_args(
+        &[
+            OsStr::new("dev"),
+            OsStr::new("--data"),
+            data.as_os_str(),
+            OsStr::new("--ca-addr"),
+            OsStr::new(&ca_addr),
+            OsStr::new("--tlog-addr"),
+            OsStr::new(&tlog_addr),
+            OsStr::new("--oidc-config"),
+            extra.as_os_str(),
+        ],
+        &ca_addr,
+    );
+    let configuration = dev.get("/api/v2/configuration").json();
+    let urls: Vec<&str> = configuration["issuers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|issuer| issuer["issuerUrl"].as_str())
+        .collect();
+    assert!(
+        urls.contains(&"https://token.actions.githubusercontent.com"),
+        "{configuration}"
+    );
+    assert!(
+        urls.contains(&format!("http://{ca_addr}/dev-oidc/email").as_str()),
+        "{configuration}"
+    );
+    drop(dev);
+
+    // A file that defines one of the dev issuers again cannot be merged.
+    let email = format!("http://{ca_addr}/dev-oidc/email");
+    std::fs::write(
+        &extra,
+        format!("oidc-issuers:\n  {email}:\n    issuer-url: {email}\n    client-id: sigstore\n    type: email\n"),
+    )
+    .unwrap();
+    let out = atesto(&[
+        "dev",
+        "--data",
+        data.to_str().unwrap(),
+        "--ca-addr",
+        &ca_addr,
+        "--tlog-addr",
+        &tlog_addr,
+        "--oidc-config",
+        extra.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("configured twice"), "{stderr}");
+}

@@ -81,8 +81,14 @@ impl Tlog {
 
     /// Starts `atesto <args>` serving on `addr` and waits for /healthz.
     pub fn start_args(args: &[&OsStr], addr: &str) -> Tlog {
+        Self::start_args_env(args, &[], addr)
+    }
+
+    /// As `start_args`, with extra environment variables (secrets such as a
+    /// key password travel this way, never as flags).
+    pub fn start_args_env(args: &[&OsStr], env: &[(&str, &str)], addr: &str) -> Tlog {
         let mut command = Self::base_command();
-        command.args(args);
+        command.args(args).envs(env.iter().copied());
         Self::start_command(command, addr, Path::new(""))
     }
 
