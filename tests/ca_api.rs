@@ -618,3 +618,67 @@ fn a_p384_chain_with_encrypted_keys_from_ca_init_issues_certificates() {
     );
     drop(host);
 }
+
+/// Every client key type of the policy gets a certificate for its key.
+#[test]
+fn every_accepted_client_key_type_is_certified() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+
+    let stack = CaStack::start();
+    let email = "keys@k8s.io";
+    let rng = SystemRandom::new();
+    let mut keys: Vec<(&str, Vec<u8>, Vec<u8>)> = Vec::new();
+    for (name, algorithm) in [
+        ("P-384", &signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+        ("P-521", &signature::ECDSA_P521_SHA512_ASN1_SIGNING),
+    ] {
+        let key = EcdsaKeyPair::generate(algorithm).unwrap();
+        let proof = key.sign(&rng, email.as_bytes()).unwrap().as_ref().to_vec();
+        keys.push((
+            name,
+            key.public_key().as_der().unwrap().as_ref().to_vec(),
+            proof,
+        ));
+    }
+    let ed25519 = Ed25519KeyPair::generate().unwrap();
+    keys.push((
+        "Ed25519",
+        ed25519.public_key().as_der().unwrap().as_ref().to_vec(),
+        ed25519.sign(email.as_bytes()).as_ref().to_vec(),
+    ));
+    for (name, size) in [
+        ("RSA 2048", KeySize::Rsa2048),
+        ("RSA 4096", KeySize::Rsa4096),
+    ] {
+        let key = RsaKeyPair::generate(size).unwrap();
+        let mut proof = vec![0; key.public_modulus_len()];
+        key.sign(
+            &signature::RSA_PKCS1_SHA256,
+            &rng,
+            email.as_bytes(),
+            &mut proof,
+        )
+        .unwrap();
+        keys.push((
+            name,
+            key.public_key().as_der().unwrap().as_ref().to_vec(),
+            proof,
+        ));
+    }
+    for (name, spki, proof) in keys {
+        let body = json!({"publicKeyRequest": {
+            "publicKey": {"content": STANDARD.encode(&spki)},
+            "proofOfPossession": STANDARD.encode(&proof),
+        }});
+        let reply = stack
+            .ca
+            .post_bearer("/api/v2/signingCert", &body, &stack.email_token(email));
+        assert_eq!(reply.status, 200, "{name}: {}", reply.text);
+        let chain = embedded_chain(&reply);
+        let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+        assert_eq!(leaf.public_key().raw, spki.as_slice(), "{name}");
+    }
+}
