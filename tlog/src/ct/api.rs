@@ -114,7 +114,7 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
 
     let checking = ct.clone();
     let checked = blocking(move || {
-        let accepted = chain::check(&checking.roots, chain, submission)
+        let accepted = chain::check(&checking.roots, &checking.verified, chain, submission)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let entry = TimestampedEntry {
             timestamp: now_ms(),

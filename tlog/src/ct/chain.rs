@@ -145,6 +145,51 @@ fn signed_by(signed: &Parsed, issuer: &Certificate) -> bool {
         .is_ok_and(|key| key.verify(hash, &signed.tbs, signature).is_ok())
 }
 
+/// Issuer signatures already verified on CA certificates. The CA sends the
+/// same intermediate with every precertificate: its signature by the root is
+/// checked once, not once per submission. Keyed by SHA-256 over both exact
+/// DER encodings, so only byte-identical pairs hit; failures are never kept.
+#[derive(Default)]
+pub struct VerifiedSignatures {
+    pairs: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+}
+
+/// A handful of CA certificates per deployment; the bound only stops a
+/// stream of distinct CA chains from growing the set without end.
+const MAX_VERIFIED_PAIRS: usize = 1024;
+
+impl VerifiedSignatures {
+    fn signed_by(
+        &self,
+        signed: &Parsed,
+        signed_der: &[u8],
+        issuer: &Certificate,
+        issuer_der: &[u8],
+    ) -> bool {
+        let mut hasher = Sha256::new();
+        hasher.update((signed_der.len() as u64).to_be_bytes());
+        hasher.update(signed_der);
+        hasher.update(issuer_der);
+        let key: [u8; 32] = hasher.finalize().into();
+        let lock = || {
+            self.pairs
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        if lock().contains(&key) {
+            return true;
+        }
+        let verified = signed_by(signed, issuer);
+        if verified {
+            let mut pairs = lock();
+            if pairs.len() < MAX_VERIFIED_PAIRS {
+                pairs.insert(key);
+            }
+        }
+        verified
+    }
+}
+
 fn is_ca(cert: &Certificate) -> bool {
     extension(cert, &BASIC_CONSTRAINTS)
         .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
@@ -160,6 +205,7 @@ fn has_code_signing(cert: &Certificate) -> bool {
 /// Checks a submitted chain (DER certificates, leaf first) against `roots`.
 pub fn check(
     roots: &[Root],
+    verified: &VerifiedSignatures,
     chain: Vec<Vec<u8>>,
     submission: Submission,
 ) -> Result<Accepted, ChainError> {
@@ -194,7 +240,13 @@ pub fn check(
         if !is_ca(&pair[1].cert) {
             return Err(ChainError::NotCa(index + 1));
         }
-        if !signed_by(&pair[0], &pair[1].cert) {
+        // The leaf is new with every submission: only CA links are worth remembering.
+        let linked = if index == 0 {
+            signed_by(&pair[0], &pair[1].cert)
+        } else {
+            verified.signed_by(&pair[0], &chain[index], &pair[1].cert, &chain[index + 1])
+        };
+        if !linked {
             return Err(ChainError::BadSignature(index));
         }
     }
@@ -208,8 +260,14 @@ pub fn check(
             .iter()
             .find(|r| {
                 let root = &r.parsed.cert;
-                root.tbs_certificate().subject() == certs[last].cert.tbs_certificate().issuer()
-                    && signed_by(&certs[last], root)
+                let issued_by_root =
+                    root.tbs_certificate().subject() == certs[last].cert.tbs_certificate().issuer();
+                issued_by_root
+                    && if last == 0 {
+                        signed_by(&certs[last], root)
+                    } else {
+                        verified.signed_by(&certs[last], &chain[last], root, &r.der)
+                    }
             })
             .ok_or(ChainError::UnknownRoot)?;
         chain.push(root.der.clone());
@@ -319,7 +377,13 @@ mod tests {
         let key = KeyPair::generate().unwrap();
         let precert = leaf(&ca, &key, true, true);
         let chain = vec![precert.clone(), ca.intermediate.clone()];
-        let accepted = check(&roots(&ca), chain, Submission::Precert).unwrap();
+        let accepted = check(
+            &roots(&ca),
+            &VerifiedSignatures::default(),
+            chain,
+            Submission::Precert,
+        )
+        .unwrap();
         let intermediate = Certificate::from_der(&ca.intermediate).unwrap();
         let spki = spki_der(&intermediate).unwrap();
         let final_cert = Certificate::from_der(&leaf(&ca, &key, false, true)).unwrap();
@@ -338,6 +402,40 @@ mod tests {
     }
 
     #[test]
+    fn ca_signatures_are_verified_once_and_failures_never_remembered() {
+        let ca = test_ca();
+        let key = KeyPair::generate().unwrap();
+        let roots = roots(&ca);
+        let verified = VerifiedSignatures::default();
+        let remembered = || verified.pairs.lock().unwrap().len();
+        let submit = |chain: Vec<Vec<u8>>| check(&roots, &verified, chain, Submission::Final);
+
+        let chain = vec![leaf(&ca, &key, false, true), ca.intermediate.clone()];
+        submit(chain.clone()).unwrap();
+        assert_eq!(
+            remembered(),
+            1,
+            "intermediate by root; the leaf is not kept"
+        );
+        submit(chain).unwrap();
+        assert_eq!(remembered(), 1);
+
+        // An intermediate whose signature no longer verifies is refused, every time.
+        let mut forged = ca.intermediate.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        for _ in 0..2 {
+            let chain = vec![leaf(&ca, &key, false, true), forged.clone()];
+            assert!(matches!(submit(chain), Err(ChainError::UnknownRoot)));
+        }
+        assert_eq!(remembered(), 1);
+        // With the root in the chain, the forged link fails as a bad signature.
+        let chain = vec![leaf(&ca, &key, false, true), forged, ca.root.clone()];
+        assert!(matches!(submit(chain), Err(ChainError::BadSignature(1))));
+        assert_eq!(remembered(), 1);
+    }
+
+    #[test]
     fn refusals() {
         let ca = test_ca();
         let other = test_ca();
@@ -346,7 +444,8 @@ mod tests {
         let final_cert = leaf(&ca, &key, false, true);
         let with = |first: &[u8]| vec![first.to_vec(), ca.intermediate.clone()];
         let roots = roots(&ca);
-        let refused = |chain, submission| check(&roots, chain, submission).unwrap_err();
+        let verified = VerifiedSignatures::default();
+        let refused = |chain, submission| check(&roots, &verified, chain, submission).unwrap_err();
 
         assert!(matches!(
             refused(with(&final_cert), Submission::Precert),
@@ -385,6 +484,6 @@ mod tests {
             refused(garbage, Submission::Final),
             ChainError::Malformed { index: 0, .. }
         ));
-        check(&roots, with(&final_cert), Submission::Final).unwrap();
+        check(&roots, &verified, with(&final_cert), Submission::Final).unwrap();
     }
 }

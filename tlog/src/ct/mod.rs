@@ -42,6 +42,8 @@ pub struct CtLog {
     /// SHA-256 of the log key's DER SPKI.
     pub log_id: [u8; 32],
     sth: Mutex<Option<Arc<SignedTreeHead>>>,
+    /// CA signatures of submitted chains already checked (see chain.rs).
+    pub verified: chain::VerifiedSignatures,
 }
 
 /// Milliseconds since the epoch: CT's clock.
@@ -61,6 +63,7 @@ impl CtLog {
             roots,
             log_id,
             sth: Mutex::new(None),
+            verified: chain::VerifiedSignatures::default(),
         })
     }
 
