@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod ca;
+pub mod dev;
 
 use std::ffi::OsStr;
 use std::io::Read;

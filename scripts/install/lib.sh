@@ -1,0 +1,24 @@
+# Shared by the scripts in scripts/install/: where clients go and how a pinned
+# Go tool is built once. Sourced, not run.
+DEST=target/clients
+mkdir -p "$DEST"
+
+# go_tool NAME MODULE/PATH VERSION: builds `go install MODULE/PATH@VERSION`
+# into $DEST/go/VERSION-NAME/ (a cache folder under target/) unless that
+# build is already there; prints the binary's path. Go's module and build
+# caches (GOMODCACHE, GOCACHE) stay where the machine keeps them.
+go_tool() {
+  local name="$1" pkg="$2" version="$3"
+  local dir="$DEST/go/$name-$version"
+  if [ ! -x "$dir/$name" ]; then
+    echo "install-clients: go install $pkg@$version -> $dir" >&2
+    rm -rf "$dir.tmp"
+    mkdir -p "$dir.tmp"
+    GOBIN="$PWD/$dir.tmp" GOFLAGS="-trimpath" go install "$pkg@$version" >&2
+    # The built binary keeps the last element of the package path as its name.
+    mv "$dir.tmp/$(basename "$pkg")" "$dir.tmp/$name" 2>/dev/null || true
+    rm -rf "$dir"
+    mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/$name"
+}
