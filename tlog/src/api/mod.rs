@@ -1,9 +1,11 @@
 //! The log's HTTP surface: the Rekor v1 API (`v1/`), the C2SP tlog-tiles read
-//! API (`tiles`), and operations (`ops`: health, metrics, admin).
+//! API (`tiles`), operations (`ops`: health, metrics, admin) and the explorer
+//! page (`explorer`).
 //!
 //! Every failure a client can cause answers 4xx in the `{"code","message"}`
 //! shape; only the server's own faults answer 5xx.
 
+pub mod explorer;
 pub mod ops;
 pub mod tiles;
 pub mod v1;
@@ -42,6 +44,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(v1::routes())
         .merge(tiles::routes())
         .merge(ops::routes())
+        .merge(explorer::routes())
         .with_state(state)
 }
 

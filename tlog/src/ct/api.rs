@@ -40,7 +40,8 @@ pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
         .route("/readyz", get(ops::readyz::<Arc<CtLog>>))
         .route("/metrics", get(ops::metrics::<Arc<CtLog>>))
         .with_state(ct.clone())
-        .merge(routes(ct));
+        .merge(routes(ct))
+        .merge(crate::api::explorer::routes());
     with_common_layers(routes, metrics, options)
 }
 

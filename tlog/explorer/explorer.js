@@ -1,0 +1,831 @@
+// Atesto log explorer: plain JavaScript, no framework and no build step.
+// Every view is a link (the query string names it), every answer the log
+// gives is checked here: Merkle proofs recomputed with SHA-256, checkpoint
+// and SET signatures verified with WebCrypto against the log's public key.
+'use strict';
+
+const PAGE_SIZE = 10; // the most /api/v1/log/entries/retrieve answers at once
+
+// ---------------------------------------------------------------------------
+// Bytes
+
+const utf8 = new TextEncoder();
+const fromUtf8 = (bytes) => new TextDecoder().decode(bytes);
+
+function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function fromHex(text) {
+  if (!/^([0-9a-fA-F]{2})*$/.test(text)) throw new Error('not hexadecimal');
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(i * 2, 2), 16);
+  return out;
+}
+
+function fromBase64(text) {
+  const bin = atob(text.replace(/\s+/g, ''));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function toBase64(bytes) {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+function equalBytes(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function subtle() {
+  if (!window.crypto || !window.crypto.subtle) {
+    throw new Error('this page is not in a secure context (HTTPS or localhost), so WebCrypto is unavailable');
+  }
+  return window.crypto.subtle;
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await subtle().digest('SHA-256', bytes));
+}
+
+function pemBlocks(text) {
+  const blocks = [];
+  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+  let m;
+  while ((m = re.exec(text)) !== null) blocks.push({ label: m[1], der: fromBase64(m[2]) });
+  return blocks;
+}
+
+// ---------------------------------------------------------------------------
+// RFC 9162 Merkle trees (section 2.1)
+
+const leafHash = (data) => sha256(concat(Uint8Array.of(0), data));
+const nodeHash = (left, right) => sha256(concat(Uint8Array.of(1), left, right));
+
+// 2.1.3.2: the root an inclusion proof leads to, or an Error.
+async function rootFromInclusion(index, size, leaf, proof) {
+  let fn = BigInt(index);
+  let sn = BigInt(size) - 1n;
+  if (fn > sn) throw new Error(`log index ${index} is not below the tree size ${size}`);
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0n) throw new Error('the inclusion proof is longer than the tree is deep');
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = await nodeHash(p, r);
+      while ((fn & 1n) === 0n && fn !== 0n) { fn >>= 1n; sn >>= 1n; }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn >>= 1n; sn >>= 1n;
+  }
+  if (sn !== 0n) throw new Error('the inclusion proof is shorter than the tree is deep');
+  return r;
+}
+
+// 2.1.4.2: throws unless `proof` shows the tree of `first` leaves is a prefix
+// of the tree of `second` leaves.
+async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
+  let fn = BigInt(first);
+  let sn = BigInt(second);
+  if (fn < 1n || fn > sn) throw new Error(`sizes ${first} and ${second} cannot be compared`);
+  if (fn === sn) {
+    if (proof.length !== 0) throw new Error('equal sizes need an empty proof');
+    if (!equalBytes(firstRoot, secondRoot)) throw new Error('equal sizes with different roots');
+    return;
+  }
+  let path = proof.slice();
+  if ((fn & (fn - 1n)) === 0n) path.unshift(firstRoot);
+  if (path.length === 0) throw new Error('the consistency proof is empty');
+  fn -= 1n; sn -= 1n;
+  while ((fn & 1n) === 1n) { fn >>= 1n; sn >>= 1n; }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) throw new Error('the consistency proof is too long');
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while ((fn & 1n) === 0n && fn !== 0n) { fn >>= 1n; sn >>= 1n; }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n; sn >>= 1n;
+  }
+  if (sn !== 0n) throw new Error('the consistency proof is too short');
+  if (!equalBytes(fr, firstRoot)) throw new Error('the proof does not lead to the older root');
+  if (!equalBytes(sr, secondRoot)) throw new Error('the proof does not lead to the newer root');
+}
+
+// ---------------------------------------------------------------------------
+// DER, just enough for certificates, keys and ECDSA signatures
+
+function derRead(bytes, at) {
+  if (at + 2 > bytes.length) throw new Error('truncated DER');
+  const tag = bytes[at];
+  let len = bytes[at + 1];
+  let start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || start + n > bytes.length) throw new Error('bad DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + bytes[start + i];
+    start += n;
+  }
+  const end = start + len;
+  if (end > bytes.length) throw new Error('truncated DER');
+  return { tag, start, end, bytes, at };
+}
+
+function derChildren(node) {
+  const out = [];
+  for (let at = node.start; at < node.end;) {
+    const child = derRead(node.bytes, at);
+    out.push(child);
+    at = child.end;
+  }
+  return out;
+}
+
+const derContent = (node) => node.bytes.subarray(node.start, node.end);
+const derWhole = (node) => node.bytes.subarray(node.at, node.end);
+
+function derOid(node) {
+  const b = derContent(node);
+  const arcs = [];
+  let value = 0;
+  for (let i = 0; i < b.length; i++) {
+    value = value * 128 + (b[i] & 0x7f);
+    if (!(b[i] & 0x80)) {
+      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      else arcs.push(value);
+      value = 0;
+    }
+  }
+  return arcs.join('.');
+}
+
+function derTime(node) {
+  const s = fromUtf8(derContent(node));
+  const full = node.tag === 0x17 ? (Number(s.slice(0, 2)) >= 50 ? '19' : '20') + s : s;
+  return new Date(`${full.slice(0, 4)}-${full.slice(4, 6)}-${full.slice(6, 8)}T${full.slice(8, 10)}:${full.slice(10, 12)}:${full.slice(12, 14)}Z`);
+}
+
+// An ECDSA signature as WebCrypto wants it: r || s, each `size` bytes.
+function derSignatureToRaw(der, size) {
+  const seq = derRead(der, 0);
+  const [r, s] = derChildren(seq);
+  if (!r || !s || r.tag !== 2 || s.tag !== 2) throw new Error('malformed ECDSA signature');
+  const fixed = (node) => {
+    let b = derContent(node);
+    while (b.length > size && b[0] === 0) b = b.subarray(1);
+    if (b.length > size) throw new Error('malformed ECDSA signature');
+    return concat(new Uint8Array(size - b.length), b);
+  };
+  return concat(fixed(r), fixed(s));
+}
+
+const NAME_ATTRIBUTES = { '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '1.2.840.113549.1.9.1': 'E' };
+
+function derName(node) {
+  const parts = [];
+  for (const rdn of derChildren(node)) {
+    for (const atv of derChildren(rdn)) {
+      const [type, value] = derChildren(atv);
+      const oid = derOid(type);
+      parts.push(`${NAME_ATTRIBUTES[oid] || oid}=${fromUtf8(derContent(value))}`);
+    }
+  }
+  return parts.join(', ');
+}
+
+// Fulcio's certificate extensions, 1.3.6.1.4.1.57264.1.N. Arcs 1-6 hold raw
+// UTF-8 text, the later ones a DER UTF8String.
+const FULCIO_PREFIX = '1.3.6.1.4.1.57264.1.';
+const FULCIO_NAMES = {
+  1: 'Issuer (v1)', 2: 'GitHub workflow trigger', 3: 'GitHub workflow SHA', 4: 'GitHub workflow name',
+  5: 'GitHub workflow repository', 6: 'GitHub workflow ref', 8: 'Issuer', 9: 'Build signer URI',
+  10: 'Build signer digest', 11: 'Runner environment', 12: 'Source repository URI',
+  13: 'Source repository digest', 14: 'Source repository ref', 15: 'Source repository identifier',
+  16: 'Source repository owner URI', 17: 'Source repository owner identifier', 18: 'Build config URI',
+  19: 'Build config digest', 20: 'Build trigger', 21: 'Run invocation URI',
+  22: 'Source repository visibility at signing', 23: 'Deployment environment', 24: 'Token subject',
+};
+
+const KEY_ALGORITHMS = { '1.2.840.10045.2.1': 'ECDSA', '1.2.840.113549.1.1.1': 'RSA', '1.3.101.112': 'Ed25519' };
+const CURVES = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521' };
+
+function describeSpki(node) {
+  const [alg] = derChildren(node);
+  const [algOid, param] = derChildren(alg);
+  const name = KEY_ALGORITHMS[derOid(algOid)] || derOid(algOid);
+  const curve = param && param.tag === 6 ? CURVES[derOid(param)] || derOid(param) : '';
+  return curve ? `${name} ${curve}` : name;
+}
+
+function parseTbs(tbs) {
+  const items = derChildren(tbs);
+  let i = items[0].tag === 0xa0 ? 1 : 0;
+  const serial = toHex(derContent(items[i++]));
+  i++; // signature algorithm
+  const issuer = derName(items[i++]);
+  const [notBefore, notAfter] = derChildren(items[i++]).map(derTime);
+  const subject = derName(items[i++]);
+  const spki = items[i++];
+  const cert = { serial, issuer, notBefore, notAfter, subject, spki: derWhole(spki), keyType: describeSpki(spki), sans: [], fulcio: [], isCa: false };
+  for (; i < items.length; i++) {
+    if (items[i].tag !== 0xa3) continue;
+    for (const ext of derChildren(derChildren(items[i])[0])) {
+      const parts = derChildren(ext);
+      const oid = derOid(parts[0]);
+      const value = derContent(parts[parts.length - 1]);
+      if (oid === '2.5.29.17') {
+        for (const name of derChildren(derRead(value, 0))) {
+          if (name.tag === 0x81 || name.tag === 0x86) cert.sans.push(fromUtf8(derContent(name)));
+          else if (name.tag === 0xa0) {
+            const [, inner] = derChildren(name);
+            if (inner) cert.sans.push(fromUtf8(derContent(derChildren(inner)[0] || inner)));
+          }
+        }
+      } else if (oid === '2.5.29.19') {
+        const bc = derChildren(derRead(value, 0));
+        cert.isCa = bc.length > 0 && bc[0].tag === 1 && derContent(bc[0])[0] !== 0;
+      } else if (oid.startsWith(FULCIO_PREFIX)) {
+        const arc = Number(oid.slice(FULCIO_PREFIX.length));
+        let text;
+        try { text = arc <= 6 ? fromUtf8(value) : fromUtf8(derContent(derRead(value, 0))); } catch (e) { text = toHex(value); }
+        cert.fulcio.push({ arc, name: FULCIO_NAMES[arc] || oid, value: text });
+      }
+    }
+  }
+  return cert;
+}
+
+function parseCertificate(der) {
+  const [tbs] = derChildren(derRead(der, 0));
+  return Object.assign(parseTbs(tbs), { der });
+}
+
+// ---------------------------------------------------------------------------
+// The server
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, body) {
+  const init = body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+  const reply = await fetch(path, init);
+  const text = await reply.text();
+  if (!reply.ok) {
+    let message = text;
+    try { message = JSON.parse(text).message || text; } catch (e) { /* not JSON */ }
+    throw new ApiError(reply.status, `${reply.status}: ${message}`);
+  }
+  return path.endsWith('publicKey') ? text : JSON.parse(text);
+}
+
+let logKeyPromise;
+// The log's public key: its SPKI and the WebCrypto key made from it.
+function logKey() {
+  logKeyPromise = logKeyPromise || (async () => {
+    const pem = await api('/api/v1/log/publicKey');
+    const [block] = pemBlocks(pem);
+    if (!block) throw new Error('the log did not answer a PEM public key');
+    const type = describeSpki(derRead(block.der, 0));
+    if (type !== 'ECDSA P-256') throw new Error(`this page verifies ECDSA P-256 log keys; the log uses ${type}`);
+    const key = await subtle().importKey('spki', block.der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+    return { pem, spki: block.der, key, id: await sha256(block.der) };
+  })();
+  return logKeyPromise;
+}
+
+async function verifyEcdsa(key, derSignature, message) {
+  return subtle().verify({ name: 'ECDSA', hash: 'SHA-256' }, key, derSignatureToRaw(derSignature, 32), message);
+}
+
+// A C2SP signed note: the checkpoint body and its signature lines.
+function parseCheckpoint(note) {
+  const blank = note.indexOf('\n\n');
+  if (blank < 0) throw new Error('the checkpoint has no signature block');
+  const text = note.slice(0, blank + 1);
+  const lines = text.split('\n');
+  if (lines.length < 4) throw new Error('the checkpoint body is too short');
+  const size = lines[1];
+  if (!/^[0-9]+$/.test(size)) throw new Error('the checkpoint size is not a number');
+  const signatures = [];
+  for (const line of note.slice(blank + 2).split('\n')) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (m) {
+      const raw = fromBase64(m[2]);
+      signatures.push({ name: m[1], hint: raw.subarray(0, 4), signature: raw.subarray(4) });
+    }
+  }
+  return { text, origin: lines[0], size: BigInt(size), root: fromBase64(lines[2]), signatures };
+}
+
+// Throws unless one signature line is the log key's and verifies.
+async function verifyCheckpointSignature(checkpoint) {
+  const key = await logKey();
+  const mine = checkpoint.signatures.filter((s) => equalBytes(s.hint, key.id.subarray(0, 4)));
+  if (mine.length === 0) throw new Error('no checkpoint signature carries the log key\'s id');
+  for (const s of mine) {
+    let good = false;
+    try { good = await verifyEcdsa(key.key, s.signature, utf8.encode(checkpoint.text)); } catch (e) { good = false; }
+    if (good) return;
+  }
+  throw new Error('the checkpoint signature does not verify with the log key');
+}
+
+// ---------------------------------------------------------------------------
+// DOM
+
+function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v; else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+function fields(pairs) {
+  return h('dl', { class: 'fields' }, pairs.filter((p) => p && p[1] !== undefined && p[1] !== '').flatMap(([k, v, attrs]) => [h('dt', null, k), h('dd', attrs || null, v)]));
+}
+
+const main = () => document.getElementById('main');
+
+function show(...nodes) {
+  main().replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
+}
+
+function failure(message) {
+  return h('p', { class: 'error', role: 'alert' }, message);
+}
+
+function link(params, text) {
+  return h('a', { href: '/?' + new URLSearchParams(params).toString() }, text);
+}
+
+function time(seconds) {
+  return new Date(Number(seconds) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+// The verdict box: "verified" once every check passed, "failed: why" at the first that did not.
+function verdictBox(title) {
+  const headline = h('span', { class: 'verdict-text' }, 'checking…');
+  const list = h('ul', { class: 'checks' });
+  const box = h('div', { class: 'verdict pending', id: 'verdict', role: 'status', 'data-verdict': 'pending' }, `${title}: `, headline, list);
+  return {
+    box,
+    passed(what) { list.append(h('li', null, `\u2713 ${what}`)); },
+    done() { box.className = 'verdict ok'; box.dataset.verdict = 'verified'; headline.textContent = 'verified'; },
+    fail(why) { box.className = 'verdict bad'; box.dataset.verdict = 'failed'; headline.textContent = `failed: ${why}`; },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Rekor entries
+
+function decodeEntry(uuid, value) {
+  const body = fromBase64(value.body);
+  let parsed = null;
+  try { parsed = JSON.parse(fromUtf8(body)); } catch (e) { parsed = null; }
+  return { uuid, value, body, parsed };
+}
+
+function firstEntry(answer) {
+  const [uuid] = Object.keys(answer);
+  if (!uuid) throw new Error('the log answered no entry');
+  return decodeEntry(uuid, answer[uuid]);
+}
+
+// Every certificate and key an entry body carries (as base64 PEM strings,
+// whatever the kind), in the order they appear.
+function entryPems(spec) {
+  const found = [];
+  const walk = (v) => {
+    if (typeof v === 'string') {
+      if (v.length < 40) return;
+      let text;
+      try { text = fromUtf8(fromBase64(v)); } catch (e) { return; }
+      for (const block of pemBlocks(text)) found.push(block);
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(spec);
+  return found;
+}
+
+// The signed artifact's digest, for the kinds that sign an artifact directly
+// (DSSE kinds show their envelope and payload hashes instead).
+function digestOf(spec) {
+  const hash = spec && spec.data && spec.data.hash;
+  return hash ? `${hash.algorithm}:${hash.value}` : '';
+}
+
+function identityOf(entry) {
+  const spec = entry.parsed && entry.parsed.spec;
+  for (const block of entryPems(spec)) {
+    if (block.label !== 'CERTIFICATE') continue;
+    try {
+      const cert = parseCertificate(block.der);
+      if (cert.sans.length) return cert.sans.join(', ');
+    } catch (e) { /* shown as undecodable in the entry view */ }
+  }
+  return entryPems(spec).length ? 'public key' : '';
+}
+
+async function certificateCard(block, title) {
+  if (block.label !== 'CERTIFICATE') {
+    const spkiNode = derRead(block.der, 0);
+    return h('div', { class: 'card' }, h('h3', null, title),
+      fields([['Type', describeSpki(spkiNode)], ['SHA-256 of the key', toHex(await sha256(block.der)), { class: 'mono' }]]),
+      h('details', null, h('summary', null, 'PEM'), h('pre', null, `-----BEGIN ${block.label}-----\n${toBase64(block.der).replace(/.{64}/g, '$&\n')}\n-----END ${block.label}-----`)));
+  }
+  let cert;
+  try { cert = parseCertificate(block.der); } catch (e) { return h('div', { class: 'card' }, h('h3', null, title), failure(`certificate not decodable: ${e.message}`)); }
+  const issuerExt = cert.fulcio.find((f) => f.arc === 8) || cert.fulcio.find((f) => f.arc === 1);
+  const pairs = [
+    ['Subject alternative name', cert.sans.join(', '), { class: 'san' }],
+    ['OIDC issuer', issuerExt ? issuerExt.value : '', { class: 'oidc-issuer' }],
+    ['Valid', `${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}`],
+    ['Issued by (chain)', cert.issuer],
+    ['Subject', cert.subject],
+    ['Key', cert.keyType],
+    ['Serial', cert.serial, { class: 'mono' }],
+    ['SHA-256 of the key', toHex(await sha256(cert.spki)), { class: 'mono' }],
+    ['SHA-256 of the certificate', toHex(await sha256(block.der)), { class: 'mono' }],
+  ];
+  const extensions = cert.fulcio.filter((f) => f !== issuerExt && f.arc !== 1);
+  return h('div', { class: 'card' }, h('h3', null, title), fields(pairs),
+    extensions.length ? h('details', { open: true }, h('summary', null, 'Fulcio extensions (workflow and build)'), fields(extensions.map((f) => [f.name, f.value]))) : null);
+}
+
+// What the body says about its DSSE payload, where the kind records it.
+function envelopeFacts(spec) {
+  const envelope = spec && spec.content && spec.content.envelope;
+  const pairs = [];
+  if (envelope && envelope.payloadType) pairs.push(['DSSE payload type', envelope.payloadType]);
+  if (envelope && envelope.payload) {
+    try {
+      const statement = JSON.parse(fromUtf8(fromBase64(envelope.payload)));
+      if (statement.predicateType) pairs.push(['in-toto predicate type', statement.predicateType]);
+      if (statement._type) pairs.push(['in-toto statement type', statement._type]);
+    } catch (e) { /* not an in-toto statement */ }
+  }
+  if (spec && spec.envelopeHash) pairs.push(['DSSE envelope hash', `${spec.envelopeHash.algorithm}:${spec.envelopeHash.value}`]);
+  if (spec && spec.payloadHash) pairs.push(['DSSE payload hash', `${spec.payloadHash.algorithm}:${spec.payloadHash.value}`]);
+  return pairs;
+}
+
+async function showEntry(entry) {
+  const { value, parsed } = entry;
+  const kind = parsed ? `${parsed.kind} ${parsed.apiVersion}` : 'undecodable body';
+  const spec = parsed && parsed.spec;
+  const proof = value.verification && value.verification.inclusionProof;
+  const verdict = verdictBox('Inclusion in the log');
+  const facts = [
+    ['Kind', kind, { id: 'entry-kind' }],
+    ['Log index', String(value.logIndex), { id: 'entry-index' }],
+    ['Integrated', time(value.integratedTime)],
+    ['UUID', entry.uuid, { class: 'mono', id: 'entry-uuid' }],
+    ['Artifact', digestOf(spec) ? link({ hash: digestOf(spec) }, digestOf(spec)) : '', { class: 'mono' }],
+    ...envelopeFacts(spec),
+  ];
+  if (spec && spec.envelopeHash && !(spec.content && spec.content.envelope)) {
+    facts.push(['Payload type', 'not recorded: a dsse entry keeps only the hashes of the envelope and its payload']);
+  }
+  const cards = [];
+  const pems = entryPems(spec);
+  for (let i = 0; i < pems.length; i++) {
+    cards.push(await certificateCard(pems[i], pems[i].label === 'CERTIFICATE' ? 'Signing certificate' : 'Public key'));
+  }
+  show(
+    h('h2', null, `Entry ${value.logIndex}`),
+    verdict.box,
+    fields(facts),
+    ...cards,
+    h('details', null, h('summary', null, 'Body as recorded'), h('pre', null, parsed ? JSON.stringify(parsed, null, 2) : toBase64(entry.body))),
+    proof ? h('details', null, h('summary', null, 'Inclusion proof and checkpoint'), h('pre', null, JSON.stringify(proof, null, 2))) : null,
+  );
+  try {
+    await verifyEntry(entry, verdict);
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+  }
+}
+
+async function verifyEntry(entry, verdict) {
+  const { value } = entry;
+  const proof = value.verification && value.verification.inclusionProof;
+  if (!proof) throw new Error('the log sent no inclusion proof');
+  const leaf = await leafHash(entry.body);
+  if (!entry.uuid.toLowerCase().endsWith(toHex(leaf))) throw new Error('the UUID does not name the leaf hash of this body');
+  verdict.passed(`leaf hash ${toHex(leaf).slice(0, 16)}… matches the UUID`);
+  const hashes = proof.hashes.map(fromHex);
+  const root = await rootFromInclusion(proof.logIndex, proof.treeSize, leaf, hashes);
+  if (toHex(root) !== String(proof.rootHash).toLowerCase()) throw new Error('the inclusion proof does not lead to the root hash');
+  verdict.passed(`inclusion proof recomputed to the root of a tree of ${proof.treeSize}`);
+  const checkpoint = parseCheckpoint(proof.checkpoint);
+  if (checkpoint.size !== BigInt(proof.treeSize) || !equalBytes(checkpoint.root, root)) {
+    throw new Error('the checkpoint names another tree than the proof');
+  }
+  await verifyCheckpointSignature(checkpoint);
+  verdict.passed(`checkpoint signed by the log (${checkpoint.origin})`);
+  if (value.verification.signedEntryTimestamp) {
+    // RFC 8785 JSON of the four signed fields: keys sorted, no spaces.
+    const signed = `{"body":${JSON.stringify(value.body)},"integratedTime":${value.integratedTime},"logID":${JSON.stringify(value.logID)},"logIndex":${value.logIndex}}`;
+    const key = await logKey();
+    let good = false;
+    try { good = await verifyEcdsa(key.key, fromBase64(value.verification.signedEntryTimestamp), utf8.encode(signed)); } catch (e) { good = false; }
+    if (!good) throw new Error('the signed entry timestamp does not verify with the log key');
+    verdict.passed('signed entry timestamp verified');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Search
+
+async function searchQuery(params) {
+  const given = (name) => (params.get(name) || '').trim() !== '';
+  if (given('hash')) {
+    const text = params.get('hash').trim().toLowerCase();
+    return { what: `artifact ${text}`, query: { hash: text } };
+  }
+  if (given('email')) {
+    const text = params.get('email').trim();
+    // The index keeps email addresses and other SANs under the same key.
+    const query = /^[^@\s/]+@[^@\s]+$/.test(text) ? { email: text } : { subject: text };
+    return { what: `identity ${text}`, query };
+  }
+  if (given('publicKey')) {
+    const text = params.get('publicKey').trim();
+    const pem = text.startsWith('-----BEGIN') ? text : fromUtf8(fromBase64(text));
+    const [block] = pemBlocks(pem);
+    if (!block) throw new Error('the public key must be PEM (a key or a certificate)');
+    const label = block.label === 'CERTIFICATE' ? 'certificate' : 'public key';
+    return { what: `${label} ${toHex(await sha256(block.der)).slice(0, 16)}…`, query: { publicKey: { format: 'x509', content: toBase64(utf8.encode(pem)) } } };
+  }
+  return null;
+}
+
+async function showSearch(params) {
+  const search = await searchQuery(params);
+  show(h('p', { class: 'notice' }, `Searching for ${search.what}…`));
+  const ids = await api('/api/v1/index/retrieve', search.query);
+  const newestFirst = ids.slice().reverse();
+  const pages = Math.max(1, Math.ceil(newestFirst.length / PAGE_SIZE));
+  const page = Math.min(Math.max(1, Number(params.get('page')) || 1), pages);
+  if (newestFirst.length === 0) {
+    show(h('h2', null, 'No entries'), h('p', { class: 'notice', id: 'no-results' }, `Nothing in the log matches ${search.what}.`));
+    return;
+  }
+  const slice = newestFirst.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+  const answer = await api('/api/v1/log/entries/retrieve', { entryUUIDs: slice });
+  const entries = answer.map(firstEntry).sort((a, b) => b.value.logIndex - a.value.logIndex);
+  const pageLink = (n, text) => {
+    const next = new URLSearchParams(params);
+    next.set('page', String(n));
+    return link(next, text);
+  };
+  show(
+    h('h2', null, `${newestFirst.length} ${newestFirst.length === 1 ? 'entry' : 'entries'} for ${search.what}`),
+    h('table', { class: 'results', id: 'results' },
+      h('thead', null, h('tr', null, h('th', null, 'Index'), h('th', null, 'Kind'), h('th', null, 'Integrated'), h('th', null, 'Identity'), h('th', null, 'Artifact'))),
+      h('tbody', null, entries.map((e) => h('tr', null,
+        h('td', { 'data-label': 'Index' }, link({ uuid: e.uuid }, String(e.value.logIndex))),
+        h('td', { 'data-label': 'Kind' }, e.parsed ? e.parsed.kind : '?'),
+        h('td', { 'data-label': 'Integrated' }, time(e.value.integratedTime)),
+        h('td', { 'data-label': 'Identity' }, identityOf(e)),
+        h('td', { 'data-label': 'Artifact', class: 'mono' }, digestOf(e.parsed && e.parsed.spec)))))),
+    pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages' },
+      page > 1 ? pageLink(page - 1, '\u2190 Newer') : null,
+      h('span', null, `page ${page} of ${pages}`),
+      page < pages ? pageLink(page + 1, 'Older \u2192') : null) : null,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoint and consistency
+
+async function showCheckpoint(params) {
+  const info = await api('/api/v1/log');
+  const key = await logKey();
+  const verdict = verdictBox('Latest checkpoint');
+  const checkpoint = parseCheckpoint(info.signedTreeHead);
+  const firstSize = params.get('firstSize') || '';
+  const lastSize = params.get('lastSize') || String(info.treeSize);
+  const form = h('form', { action: '/', method: 'get', class: 'search', id: 'form-consistency' },
+    h('input', { type: 'hidden', name: 'checkpoint', value: '' }),
+    h('label', { for: 'in-first' }, 'Is an older tree a prefix of a newer one?'),
+    h('div', { class: 'row' },
+      h('input', { id: 'in-first', name: 'firstSize', inputmode: 'numeric', placeholder: 'older size', value: firstSize, 'aria-label': 'older tree size' }),
+      h('input', { id: 'in-last', name: 'lastSize', inputmode: 'numeric', placeholder: 'newer size', value: lastSize, 'aria-label': 'newer tree size' }),
+      h('button', { type: 'submit' }, 'Check')),
+    h('label', { for: 'in-first-root' }, 'Root hash of the older tree you recorded (hex, optional)'),
+    h('div', { class: 'row' }, h('input', { id: 'in-first-root', name: 'firstRoot', value: params.get('firstRoot') || '', spellcheck: 'false' })));
+  show(
+    h('h2', null, 'Latest tree head'),
+    verdict.box,
+    fields([
+      ['Origin', checkpoint.origin],
+      ['Tree size', String(info.treeSize), { id: 'tree-size' }],
+      ['Root hash', info.rootHash, { class: 'mono' }],
+      ['Tree ID', info.treeID],
+      ['Log key SHA-256 (log ID)', toHex(key.id), { class: 'mono' }],
+    ]),
+    h('pre', null, info.signedTreeHead),
+    h('details', null, h('summary', null, 'Log public key'), h('pre', null, key.pem)),
+    h('h2', null, 'Consistency'),
+    form,
+    h('div', { id: 'consistency' }),
+  );
+  try {
+    if (checkpoint.size !== BigInt(info.treeSize) || toHex(checkpoint.root) !== info.rootHash) throw new Error('the checkpoint names another tree than the log info');
+    await verifyCheckpointSignature(checkpoint);
+    verdict.passed('signature verified with the log key');
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+  }
+  if (firstSize) await showConsistency(params, info, checkpoint);
+}
+
+async function showConsistency(params, info, checkpoint) {
+  const out = document.getElementById('consistency');
+  const verdict = verdictBox('Consistency');
+  verdict.box.id = 'consistency-verdict';
+  out.replaceChildren(verdict.box);
+  try {
+    const first = params.get('firstSize').trim();
+    const last = (params.get('lastSize') || String(info.treeSize)).trim();
+    if (!/^[0-9]+$/.test(first) || !/^[0-9]+$/.test(last)) throw new Error('sizes must be whole numbers');
+    const proof = await api(`/api/v1/log/proof?firstSize=${first}&lastSize=${last}`);
+    let firstRoot;
+    if (params.get('firstRoot')) {
+      firstRoot = fromHex(params.get('firstRoot').trim().toLowerCase());
+    } else {
+      firstRoot = fromHex((await api(`/api/v1/log/proof?firstSize=1&lastSize=${first}`)).rootHash);
+      verdict.passed(`older root taken from the log: ${toHex(firstRoot)}`);
+    }
+    let lastRoot = fromHex(proof.rootHash);
+    if (BigInt(last) === checkpoint.size) {
+      if (!equalBytes(lastRoot, checkpoint.root)) throw new Error('the proof\'s newer root is not the signed checkpoint\'s');
+      verdict.passed('newer root is the signed checkpoint\'s');
+    }
+    await verifyConsistency(first, last, firstRoot, lastRoot, proof.hashes.map(fromHex));
+    verdict.passed(`tree ${first} is a prefix of tree ${last}`);
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// RFC 6962 CT log
+
+function readU(bytes, at, n) {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + bytes[at + i];
+  return v;
+}
+
+async function showCt(params) {
+  const sth = await api('/ct/v1/get-sth');
+  const index = params.get('ctIndex');
+  const form = h('form', { action: '/', method: 'get', class: 'search', id: 'form-ct' },
+    h('input', { type: 'hidden', name: 'ct', value: '' }),
+    h('label', { for: 'in-ct-index' }, 'Certificate entry by index'),
+    h('div', { class: 'row' }, h('input', { id: 'in-ct-index', name: 'ctIndex', inputmode: 'numeric', value: index || '' }), h('button', { type: 'submit' }, 'Open')));
+  const head = [
+    h('h2', null, 'Certificate Transparency log'),
+    fields([
+      ['Tree size', String(sth.tree_size), { id: 'ct-tree-size' }],
+      ['Timestamp', new Date(sth.timestamp).toISOString()],
+      ['Root hash', toHex(fromBase64(sth.sha256_root_hash)), { class: 'mono' }],
+      ['STH signature', 'not checked here: RFC 6962 publishes no key; compare the log ID in your trust root'],
+    ]),
+    form,
+  ];
+  if (index === null || index === '') { show(...head); return; }
+  if (!/^[0-9]+$/.test(index)) { show(...head, failure('the index must be a whole number')); return; }
+  const answer = await api(`/ct/v1/get-entries?start=${index}&end=${index}`);
+  if (!answer.entries || answer.entries.length === 0) { show(...head, h('p', { class: 'notice', id: 'no-results' }, `No CT entry ${index}.`)); return; }
+  const { leaf_input: leafInput, extra_data: extraData } = answer.entries[0];
+  const leaf = fromBase64(leafInput);
+  const entryType = readU(leaf, 10, 2);
+  const at = entryType === 1 ? 12 + 32 : 12;
+  const len = readU(leaf, at, 3);
+  const signed = leaf.subarray(at + 3, at + 3 + len);
+  const cert = entryType === 1 ? parseTbs(derRead(signed, 0)) : parseCertificate(signed);
+  const extra = fromBase64(extraData);
+  const chain = [];
+  let pos = entryType === 1 ? 3 + readU(extra, 0, 3) : 0;
+  const chainEnd = pos + 3 + readU(extra, pos, 3);
+  for (pos += 3; pos < chainEnd && pos < extra.length;) {
+    const n = readU(extra, pos, 3);
+    try { chain.push(parseCertificate(extra.subarray(pos + 3, pos + 3 + n))); } catch (e) { /* skipped */ }
+    pos += 3 + n;
+  }
+  const verdict = verdictBox('Inclusion in the CT log');
+  const issuerExt = cert.fulcio.find((f) => f.arc === 8) || cert.fulcio.find((f) => f.arc === 1);
+  show(...head,
+    h('h3', null, `Entry ${index}: ${entryType === 1 ? 'precertificate' : 'certificate'}`),
+    verdict.box,
+    fields([
+      ['Logged', new Date(readU(leaf, 2, 8)).toISOString()],
+      ['Subject alternative name', cert.sans.join(', '), { class: 'san' }],
+      ['OIDC issuer', issuerExt ? issuerExt.value : '', { class: 'oidc-issuer' }],
+      ['Valid', `${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}`],
+      ['Issuer', cert.issuer],
+      ['Serial', cert.serial, { class: 'mono' }],
+      ['Chain', chain.map((c) => c.subject).join(' \u2192 ')],
+    ]));
+  try {
+    const hash = await leafHash(leaf);
+    const proof = await api(`/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(toBase64(hash))}&tree_size=${sth.tree_size}`);
+    const root = await rootFromInclusion(proof.leaf_index, sth.tree_size, hash, proof.audit_path.map(fromBase64));
+    if (!equalBytes(root, fromBase64(sth.sha256_root_hash))) throw new Error('the audit path does not lead to the tree head\'s root');
+    verdict.passed(`audit path recomputed to the root of a tree of ${sth.tree_size}`);
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Wiring
+
+async function readFileBytes(input) {
+  const file = input.files && input.files[0];
+  return file ? new Uint8Array(await file.arrayBuffer()) : null;
+}
+
+function wireForms() {
+  document.getElementById('in-hash-file').addEventListener('change', async (event) => {
+    const bytes = await readFileBytes(event.target);
+    if (bytes) location.assign('/?' + new URLSearchParams({ hash: 'sha256:' + toHex(await sha256(bytes)) }));
+  });
+  document.getElementById('in-key-file').addEventListener('change', async (event) => {
+    const bytes = await readFileBytes(event.target);
+    if (bytes) {
+      document.getElementById('in-key').value = fromUtf8(bytes);
+      document.getElementById('form-key').requestSubmit();
+    }
+  });
+}
+
+async function route() {
+  const params = new URLSearchParams(location.search);
+  const [rekor, ct] = await Promise.all([
+    fetch('/api/v1/log').then((r) => r.ok, () => false),
+    fetch('/ct/v1/get-sth').then((r) => r.ok, () => false),
+  ]);
+  document.getElementById('search').hidden = !rekor;
+  document.getElementById('nav-search').hidden = !rekor;
+  document.getElementById('nav-checkpoint').hidden = !rekor;
+  document.getElementById('nav-ct').hidden = !ct;
+  for (const key of ['hash', 'email', 'publicKey', 'logIndex', 'uuid']) {
+    const input = document.querySelector(`#search [name=${key}]`);
+    if (input && params.has(key)) input.value = params.get(key);
+  }
+  const current = params.has('checkpoint') ? 'nav-checkpoint' : params.has('ct') || params.has('ctIndex') || !rekor ? 'nav-ct' : 'nav-search';
+  document.getElementById(current).setAttribute('aria-current', 'page');
+  try {
+    if (params.has('ct') || params.has('ctIndex') || (!rekor && ct)) await showCt(params);
+    else if (params.has('checkpoint')) await showCheckpoint(params);
+    else if (params.has('logIndex')) {
+      const index = params.get('logIndex').trim();
+      if (!/^[0-9]+$/.test(index)) throw new Error('the log index must be a whole number');
+      await showEntry(firstEntry(await api(`/api/v1/log/entries?logIndex=${index}`)));
+    } else if (params.has('uuid')) {
+      const uuid = params.get('uuid').trim();
+      if (!/^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(uuid)) throw new Error('an entry UUID is 64 or 80 hexadecimal digits');
+      await showEntry(firstEntry(await api(`/api/v1/log/entries/${uuid}`)));
+    } else if (await searchQuery(params)) await showSearch(params);
+    else show(h('p', { class: 'notice' }, 'Search the log above: every search is a link you can share.'));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) show(h('h2', null, 'Not found'), h('p', { class: 'notice', id: 'no-results' }, e.message));
+    else show(failure(e.message));
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  wireForms();
+  route();
+});
