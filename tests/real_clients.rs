@@ -27,57 +27,11 @@ use sigstore::rekor::apis::configuration::Configuration;
 use sigstore::rekor::apis::{entries_api, tlog_api};
 use sigstore::trust::ManualTrustRoot;
 use support::dev::*;
+use support::sigstore_python::{py_attest, py_sign};
 use x509_cert::der::Decode;
 use x509_cert::der::asn1::Utf8StringRef;
 
 // --- sigstore-python CLI
-
-fn py_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
-    let token = std::fs::read_to_string(token).unwrap();
-    python(
-        dev,
-        &[
-            os("sign"),
-            os("--identity-token"),
-            os(&token),
-            os("--bundle"),
-            bundle.as_os_str(),
-            artifact.as_os_str(),
-        ],
-    )
-}
-
-fn py_attest(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
-    let token = std::fs::read_to_string(token).unwrap();
-    let predicate = write(
-        dev,
-        &format!("predicate-{}.json", rand_suffix()),
-        json!({
-            "buildDefinition": {
-                "buildType": "https://atesto.dev/test-build/v1",
-                "externalParameters": {"target": "widget"}
-            },
-            "runDetails": {"builder": {"id": "https://atesto.dev/test-builder"}}
-        })
-        .to_string()
-        .as_bytes(),
-    );
-    python(
-        dev,
-        &[
-            os("attest"),
-            os("--predicate"),
-            predicate.as_os_str(),
-            os("--predicate-type"),
-            os("https://slsa.dev/provenance/v1"),
-            os("--identity-token"),
-            os(&token),
-            os("--bundle"),
-            bundle.as_os_str(),
-            artifact.as_os_str(),
-        ],
-    )
-}
 
 /// `sigstore verify identity`: DSSE bundles are checked against the
 /// artifact's digest as an in-toto subject, message signatures directly.

@@ -22,3 +22,22 @@ go_tool() {
   fi
   echo "$dir/$name"
 }
+
+# npm_pinned SRC DEST_NAME: `npm ci` of SRC/package-lock.json (with
+# SRC/package.json) under $DEST/DEST_NAME, keeping node_modules out of the
+# source tree. The lock file's hash marks a finished install, so a changed
+# lock (or an interrupted install) reinstalls. No package here downloads a
+# browser or other binary at install time.
+npm_pinned() {
+  local src="$1" dir="$DEST/$2"
+  local stamp="$dir/.installed-lock.sha256" want
+  want="$(sha256sum "$src/package-lock.json" "$src/package.json" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -d "$dir/node_modules" ]; then
+    echo "install-clients: npm ci ($src) -> $dir" >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}

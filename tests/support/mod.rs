@@ -7,6 +7,7 @@
 
 pub mod ca;
 pub mod dev;
+pub mod sigstore_python;
 
 use std::ffi::OsStr;
 use std::io::Read;

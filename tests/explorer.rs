@@ -1,0 +1,146 @@
+//! The log explorer in a real browser: `atesto dev` serves it, sigstore-python
+//! makes the entries, and tests/clients/browser/explorer.js drives Debian's
+//! headless chromium through playwright-core over every search kind, the
+//! entry view, in-browser verification (passing, and failing behind a proxy
+//! that tampers with proofs and checkpoints), the checkpoint page and the CT
+//! view. Screenshots go to target/explorer-screenshots/ for a reviewer.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::dev::{Dev, GITHUB_REPO, Who, installed, ok, run, write};
+use support::sigstore_python::{py_attest, py_sign};
+use support::{Signer, client};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The log index and the signing certificate (DER) a v0.3 bundle records.
+fn bundle_facts(bundle: &Path) -> (u64, Vec<u8>) {
+    let bundle: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    let material = &bundle["verificationMaterial"];
+    let index = material["tlogEntries"][0]["logIndex"]
+        .as_str()
+        .expect("logIndex is a string in a v0.3 bundle")
+        .parse()
+        .unwrap();
+    let cert = material["certificate"]["rawBytes"]
+        .as_str()
+        .or_else(|| material["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())
+        .expect("the bundle carries the signing certificate");
+    (index, STANDARD.decode(cert).unwrap())
+}
+
+/// The UUID the log gives the entry at `index`.
+fn uuid_at(dev: &Dev, index: u64) -> String {
+    let reply: Value = client()
+        .get(format!(
+            "{}/api/v1/log/entries?logIndex={index}",
+            dev.rekor_url()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    reply.as_object().unwrap().keys().next().unwrap().clone()
+}
+
+fn screenshots_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/explorer-screenshots")
+}
+
+#[test]
+fn explorer_finds_shows_and_verifies_real_client_entries() {
+    let node_modules = installed("browser/node_modules");
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
+    );
+    let dev = Dev::start();
+
+    // sigstore-python signs a file as an email identity (hashedrekord)...
+    let email = Who::Email("explorer@example.com");
+    let artifact = write(&dev, "release.tar.gz", b"an artifact for the explorer\n");
+    let email_bundle = dev.path("release.sigstore.json");
+    ok(
+        "sigstore sign",
+        py_sign(&dev, &email.token(&dev), &artifact, &email_bundle),
+    );
+    let (email_index, email_cert) = bundle_facts(&email_bundle);
+    let cert_pem = write(
+        &dev,
+        "signing-cert.pem",
+        pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, &email_cert)
+            .unwrap()
+            .as_bytes(),
+    );
+
+    // ... and attests as a GitHub workflow (dsse).
+    let github = Who::GitHub;
+    let widget = write(&dev, "widget.bin", b"a build output\n");
+    let github_bundle = dev.path("widget.sigstore.json");
+    ok(
+        "sigstore attest",
+        py_attest(&dev, &github.token(&dev), &widget, &github_bundle),
+    );
+    let (github_index, _) = bundle_facts(&github_bundle);
+
+    // A bare key signs more entries than one page of results holds.
+    let signer = Signer::new();
+    let mut key_indexes = Vec::new();
+    for n in 0..12 {
+        let reply = client()
+            .post(format!("{}/api/v1/log/entries", dev.rekor_url()))
+            .json(&signer.hashedrekord(format!("page entry {n}").as_bytes()))
+            .send()
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 201, "submitting entry {n}");
+        let reply: Value = reply.json().unwrap();
+        let entry = reply.as_object().unwrap().values().next().unwrap();
+        key_indexes.push(entry["logIndex"].as_u64().unwrap());
+    }
+    let key_pem = write(&dev, "page-key.pem", signer.public_key_pem().as_bytes());
+
+    let config = json!({
+        "base": dev.rekor_url(),
+        "screenshots": screenshots_dir(),
+        "email": {
+            "identity": email.san(),
+            "issuer": email.issuer(&dev),
+            "logIndex": email_index,
+            "sha256": hex::encode(Sha256::digest(std::fs::read(&artifact).unwrap())),
+            "artifact": artifact,
+            "certificate": cert_pem,
+        },
+        "github": {
+            "identity": github.san(),
+            "issuer": github.issuer(&dev),
+            "logIndex": github_index,
+            "uuid": uuid_at(&dev, github_index),
+            "kind": "dsse 0.0.1",
+            "repository": GITHUB_REPO,
+        },
+        "key": { "pem": key_pem, "logIndexes": key_indexes },
+    });
+    let config_path = write(&dev, "explorer-test.json", config.to_string().as_bytes());
+    let mut node = Command::new("node");
+    node.env("NODE_PATH", node_modules)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/browser/explorer.js"))
+        .arg(&config_path);
+    match run(node) {
+        Ok(out) => assert!(out.contains("all checks passed"), "{out}"),
+        Err(out) => panic!("the browser test failed:\n{out}"),
+    }
+    for shot in [
+        "desktop-entry.png",
+        "phone-entry.png",
+        "desktop-tampered-proof.png",
+    ] {
+        assert!(screenshots_dir().join(shot).exists(), "{shot} not written");
+    }
+}
