@@ -223,6 +223,7 @@ impl Log {
         let metrics = Arc::new(
             Metrics::new().map_err(|e| LogError::Setup(format!("registering metrics: {e}")))?,
         );
+        metrics.watch_disk(&config.data);
         if let Some(active) = shards.last() {
             metrics.tree_size.set(active.checkpoint.size as i64);
         }

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the log, served at `/metrics`.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use atesto_common::http::{HttpMetrics, render_metrics};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
@@ -20,6 +21,11 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Size of the active shard's tree.
     pub tree_size: IntGauge,
+    /// Free and total bytes of the data directory's file system, read at
+    /// each scrape (the store cannot write once it is full).
+    data_free_bytes: IntGauge,
+    data_size_bytes: IntGauge,
+    data_dir: OnceLock<PathBuf>,
     pub http: Arc<HttpMetrics>,
 }
 
@@ -49,6 +55,14 @@ impl Metrics {
             .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
         )?;
         let tree_size = IntGauge::new("tree_size", "Entries in the active shard's tree")?;
+        let data_free_bytes = IntGauge::new(
+            "data_free_bytes",
+            "Bytes available to the log on its data directory's file system",
+        )?;
+        let data_size_bytes = IntGauge::new(
+            "data_size_bytes",
+            "Size in bytes of the data directory's file system",
+        )?;
         registry.register(Box::new(entries.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(pool_full.clone()))?;
@@ -56,6 +70,8 @@ impl Metrics {
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(commit_seconds.clone()))?;
         registry.register(Box::new(tree_size.clone()))?;
+        registry.register(Box::new(data_free_bytes.clone()))?;
+        registry.register(Box::new(data_size_bytes.clone()))?;
         let http = Arc::new(HttpMetrics::register(&registry)?);
         Ok(Self {
             registry,
@@ -66,12 +82,33 @@ impl Metrics {
             batch_size,
             commit_seconds,
             tree_size,
+            data_free_bytes,
+            data_size_bytes,
+            data_dir: OnceLock::new(),
             http,
         })
     }
 
+    /// Reports the disk space of the file system holding `dir` from now on.
+    pub fn watch_disk(&self, dir: &Path) {
+        let _ = self.data_dir.set(dir.to_owned());
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
+        if let Some(dir) = self.data_dir.get() {
+            // One statvfs call: cheap enough for the scrape's worker.
+            match rustix::fs::statvfs(dir) {
+                Ok(stats) => {
+                    let bytes = |blocks: u64| i64::try_from(blocks.saturating_mul(stats.f_frsize));
+                    self.data_free_bytes
+                        .set(bytes(stats.f_bavail).unwrap_or(i64::MAX));
+                    self.data_size_bytes
+                        .set(bytes(stats.f_blocks).unwrap_or(i64::MAX));
+                }
+                Err(err) => tracing::warn!(%err, dir = %dir.display(), "statvfs failed"),
+            }
+        }
         render_metrics(&self.registry)
     }
 }

@@ -59,11 +59,15 @@ pub async fn issue(
         state.metrics.refusals.with_label_values(&[check]).inc();
         error
     };
-    let principal = state
-        .identity
-        .verify(token)
-        .await
-        .map_err(|err| refuse("token", identity_failure(&err)))?;
+    let principal = state.identity.verify(token).await.map_err(|err| {
+        // An unreachable provider (discovery, JWKS) is not the token's fault.
+        let check = if err.is_client_error() {
+            "token"
+        } else {
+            "identity_provider"
+        };
+        refuse(check, identity_failure(&err))
+    })?;
 
     let challenge_claim = match principal.san {
         SubjectAltName::Email(_) => "email",
