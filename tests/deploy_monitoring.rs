@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use support::ca::keygen;
+use support::ct::start_ct;
 use support::dev::Dev;
 use support::{Signer, Tlog, atesto_bin, client, free_addr};
 
@@ -149,20 +149,7 @@ fn every_metric_the_rules_and_dashboard_name_is_exported_live() {
     let data = tempfile::tempdir().unwrap();
     let tlog = Tlog::start(data.path(), &[]);
     let ct_dir = tempfile::tempdir().unwrap();
-    let ct_key = ct_dir.path().join("ct-key.pem");
-    keygen(&ct_key);
-    let root = dev.path("ca/root.pem");
-    let ct = Tlog::start_service(
-        "ct",
-        &ct_dir.path().join("data"),
-        &free_addr(),
-        &[
-            "--key",
-            ct_key.to_str().unwrap(),
-            "--roots",
-            root.to_str().unwrap(),
-        ],
-    );
+    let ct = start_ct(ct_dir.path(), &dev.path("ca/root.pem"));
     let monitor_addr = free_addr();
     let _monitor = start_monitor(&dev, &monitor_addr);
 

@@ -144,3 +144,41 @@ fn explorer_finds_shows_and_verifies_real_client_entries() {
         assert!(screenshots_dir().join(shot).exists(), "{shot} not written");
     }
 }
+
+/// `atesto tlog` and `atesto ct` serve the page and its assets themselves,
+/// same-origin only by their Content-Security-Policy.
+#[test]
+fn tlog_and_ct_serve_the_explorer_with_a_same_origin_policy() {
+    let tlog_data = tempfile::tempdir().unwrap();
+    let tlog = support::Tlog::start(tlog_data.path(), &[]);
+    let ct_dir = tempfile::tempdir().unwrap();
+    support::ca::init_chain(ct_dir.path());
+    let ct = support::ct::start_ct(ct_dir.path(), &ct_dir.path().join("ca/root.pem"));
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tlog/explorer");
+    for server in [&tlog, &ct] {
+        for (path, file, content_type) in [
+            ("/", "index.html", "text/html"),
+            ("/explorer/explorer.js", "explorer.js", "text/javascript"),
+            ("/explorer/explorer.css", "explorer.css", "text/css"),
+        ] {
+            let reply = server.get(path);
+            assert_eq!(reply.status, 200, "{path}");
+            assert!(
+                reply
+                    .header("content-type")
+                    .unwrap()
+                    .starts_with(content_type),
+                "{path}"
+            );
+            let policy = reply.header("content-security-policy").unwrap();
+            assert!(policy.contains("default-src 'none'"), "{policy}");
+            assert!(policy.contains("connect-src 'self'"), "{policy}");
+            assert_eq!(
+                reply.text,
+                std::fs::read_to_string(sources.join(file)).unwrap(),
+                "{path} serves tlog/explorer/{file}"
+            );
+        }
+        assert_eq!(server.get("/explorer/other.js").status, 404);
+    }
+}

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod ca;
+pub mod ct;
 pub mod dev;
 pub mod sigstore_python;
 

@@ -98,7 +98,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         if let Some(dir) = self.data_dir.get() {
             // One statvfs call: cheap enough for the scrape's worker.
-            match rustix::fs::statvfs(dir) {
+            match rustix::fs::statvfs(dir.as_path()) {
                 Ok(stats) => {
                     let bytes = |blocks: u64| i64::try_from(blocks.saturating_mul(stats.f_frsize));
                     self.data_free_bytes
