@@ -126,17 +126,7 @@ pub fn start(
         .ok_or_else(|| StoreError::Corrupt("log has no shard".into()))?
         .clone();
     let shard = active.info.clone();
-    let tiles = store.clone();
-    let ordinal = shard.ordinal;
-    let edge = RightEdge::load(active.checkpoint.size, &move |level, index| {
-        tiles.read_tile(ordinal, level, index)
-    })
-    .map_err(|e| StoreError::Corrupt(format!("loading the right edge: {e}")))?;
-    if edge.root() != active.checkpoint.root {
-        return Err(StoreError::Corrupt(format!(
-            "stored tiles of shard {ordinal} do not hash to its checkpoint"
-        )));
-    }
+    let edge = load_edge(&store, &active)?;
     let (commands, receiver) = std::sync::mpsc::sync_channel(config.pool_size);
     let writable = Arc::new(AtomicBool::new(true));
     let sequencer = Sequencer {
@@ -154,6 +144,22 @@ pub fn start(
         .spawn(move || sequencer.run(receiver))
         .map_err(|e| StoreError::Backend(format!("starting the sequencer: {e}")))?;
     Ok(SequencerHandle { commands, writable })
+}
+
+/// The right edge of a shard's stored tree, checked against its checkpoint.
+fn load_edge(store: &Arc<dyn LogStore>, shard: &ShardState) -> Result<RightEdge, StoreError> {
+    let tiles = store.clone();
+    let ordinal = shard.info.ordinal;
+    let edge = RightEdge::load(shard.checkpoint.size, &move |level, index| {
+        tiles.read_tile(ordinal, level, index)
+    })
+    .map_err(|e| StoreError::Corrupt(format!("loading the right edge: {e}")))?;
+    if edge.root() != shard.checkpoint.root {
+        return Err(StoreError::Corrupt(format!(
+            "stored tiles of shard {ordinal} do not hash to its checkpoint"
+        )));
+    }
+    Ok(edge)
 }
 
 impl Sequencer {
@@ -412,17 +418,7 @@ impl Sequencer {
         {
             return Ok(());
         }
-        let ordinal = self.shard.ordinal;
-        let tiles = self.store.clone();
-        let edge = RightEdge::load(stored.checkpoint.size, &move |level, index| {
-            tiles.read_tile(ordinal, level, index)
-        })
-        .map_err(|e| StoreError::Corrupt(format!("reloading the right edge: {e}")))?;
-        if edge.root() != stored.checkpoint.root {
-            return Err(StoreError::Corrupt(format!(
-                "stored tiles of shard {ordinal} do not hash to its checkpoint"
-            )));
-        }
+        let edge = load_edge(&self.store, stored)?;
         tracing::warn!(
             size = stored.checkpoint.size,
             "a batch reported as failed was committed; publishing it"
