@@ -497,3 +497,34 @@ fn the_tree_and_its_entries_survive_a_restart() {
     assert_eq!(grown.size, 2);
     ct.check_consistency(&before, &grown);
 }
+
+/// RFC 6962 logs dedup by certificate: copies sent at once must not each get
+/// a fresh timestamp and an entry of their own (the duplicate check used to
+/// run outside the sequencer, so 40 copies made 2-4 entries).
+#[test]
+fn concurrent_copies_of_a_certificate_make_one_entry_and_one_sct() {
+    let ct = start_ct();
+    let ca = &ct.ca;
+    for round in 1..=3 {
+        let cert = leaf(ca, &KeyPair::generate().unwrap(), false, true);
+        let timestamps: Vec<u64> = std::thread::scope(|scope| {
+            let copies: Vec<_> = (0..40)
+                .map(|_| {
+                    scope.spawn(|| {
+                        ct.sct("/ct/v1/add-chain", &[&cert, &ca.intermediate], |t| {
+                            x509_input(t, &cert)
+                        })
+                    })
+                })
+                .collect();
+            copies.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        assert!(
+            timestamps.iter().all(|&t| t == timestamps[0]),
+            "round {round}: copies got different timestamps: {timestamps:?}"
+        );
+        let sth = ct.sth();
+        assert_eq!(sth.size, round, "round {round}: one entry per certificate");
+        ct.check_inclusion(&x509_input(timestamps[0], &cert), round - 1, &sth);
+    }
+}

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use atesto_common::config::{ConfigError, load_yaml};
+use atesto_common::cpu_pool::CpuPoolConfig;
 use serde::Deserialize;
 
 use crate::identity::VerifierOptions;
@@ -34,6 +35,9 @@ pub struct CaConfig {
     /// Seconds before a request is abandoned (the CT round trip included).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// Bounds on key checks and certificate signing running at once and waiting.
+    #[serde(default)]
+    pub cpu_pool: CpuPoolConfig,
     /// The directory relative paths resolve against (the config file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -110,6 +114,7 @@ mod tests {
         assert_eq!(example.body_limit, default_body_limit());
         assert_eq!(example.request_timeout_secs, default_request_timeout());
         assert_eq!(example.addr, "0.0.0.0:5555");
+        assert_eq!(example.cpu_pool, CpuPoolConfig::default());
         IssuerConfig::from_str(include_str!("../../deploy/issuers.example.yaml")).unwrap();
         assert!(serde_yaml_ng::from_str::<CaConfig>("bogus: 1\n").is_err());
     }

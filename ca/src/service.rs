@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use atesto_common::config::ConfigError;
+use atesto_common::cpu_pool::CpuPool;
 use std::sync::Arc;
 
 use crate::api::CaState;
@@ -71,5 +72,6 @@ pub fn open_with_issuers(config: &CaConfig, issuers: IssuerConfig) -> Result<CaS
         issuer: Arc::new(issuer),
         ct_log,
         metrics: Arc::new(Metrics::new()?),
+        cpu: CpuPool::new(&config.cpu_pool),
     })
 }

@@ -3,6 +3,7 @@
 //! clients print.
 
 pub mod config;
+pub mod cpu_pool;
 pub mod ct;
 pub mod error;
 pub mod http;

@@ -178,6 +178,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         issue_without_sct: false,
         body_limit: 64 << 10,
         request_timeout_secs: 30,
+        cpu_pool: Default::default(),
         base_dir: PathBuf::new(),
     };
     let ca_options = super::api_options(ca_config.body_limit, ca_config.request_timeout_secs);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
+pub use atesto_common::cpu_pool::CpuPoolConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,8 @@ pub struct TlogConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// Bounds on signature verification running at once and waiting.
+    pub cpu_pool: CpuPoolConfig,
     /// Whether entries get a Rekor SignedEntryTimestamp: set by the service
     /// (the CT log turns it off), never by the operator.
     #[serde(skip)]
@@ -71,6 +74,7 @@ impl Default for TlogConfig {
             body_limit: 4 << 20,
             request_timeout_secs: 30,
             cache_mb: 64,
+            cpu_pool: CpuPoolConfig::default(),
             sign_entry_timestamps: true,
         }
     }
@@ -161,11 +165,14 @@ mod tests {
         let yaml = "data: /tmp/x\naddr: 0.0.0.0:8080\nhostname: log.example\ntree_id: 42\n\
                     batch: {max_size: 10, max_age_ms: 5, pool_size: 100}\n\
                     shards: {rotate_at_size: 1000}\nbody_limit: 65536\ncache_mb: 16\n\
-                    key: /k.pem\nwitness_key: /w.pem\nrequest_timeout_secs: 5\n";
+                    key: /k.pem\nwitness_key: /w.pem\nrequest_timeout_secs: 5\n\
+                    cpu_pool: {workers: 3, queue: 7}\n";
         let config: TlogConfig = serde_yaml_ng::from_str(yaml).unwrap();
         config.validate().unwrap();
         assert_eq!(config.batch.max_size, 10);
         assert_eq!(config.shards.rotate_at_size, Some(1000));
+        assert_eq!(config.cpu_pool.resolved_workers(), 3);
+        assert_eq!(config.cpu_pool.queue, 7);
         assert_eq!(config.hostname(), "log.example");
         assert!(serde_yaml_ng::from_str::<TlogConfig>("bogus: 1\n").is_err());
     }
@@ -179,6 +186,7 @@ mod tests {
         assert_eq!(example.batch.max_size, defaults.batch.max_size);
         assert_eq!(example.batch.max_age_ms, defaults.batch.max_age_ms);
         assert_eq!(example.body_limit, defaults.body_limit);
+        assert_eq!(example.cpu_pool, defaults.cpu_pool);
     }
 
     #[test]

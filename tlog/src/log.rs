@@ -9,6 +9,7 @@ use std::fs::File;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use atesto_common::cpu_pool::CpuPool;
 use atesto_common::keys::{KeyError, KeyType, PrivateKey};
 use atesto_common::note::{NoteSigner, checkpoint_text, sign_note};
 use rand::Rng;
@@ -168,6 +169,8 @@ pub struct Log {
     pub sequencer: SequencerHandle,
     pub metrics: Arc<Metrics>,
     pub hostname: String,
+    /// Where request handlers verify signatures and chains, off the async workers.
+    pub cpu: CpuPool,
     /// Held for the life of the process: one writer per data directory.
     _lock: Option<File>,
 }
@@ -249,6 +252,7 @@ impl Log {
             sequencer,
             metrics,
             hostname,
+            cpu: CpuPool::new(&config.cpu_pool),
             _lock: None,
         })
     }

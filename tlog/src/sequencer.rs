@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
@@ -59,9 +60,16 @@ pub struct SequencerConfig {
 #[derive(Clone)]
 pub struct SequencerHandle {
     commands: SyncSender<Command>,
+    writable: Arc<AtomicBool>,
 }
 
 impl SequencerHandle {
+    /// False from a commit that failed for want of storage (a full disk)
+    /// until the store commits again: the log is not ready for writes.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Ordering::Acquire)
+    }
+
     /// Queues an entry; fails at once with `PoolFull` rather than queueing without bound.
     pub fn submit(
         &self,
@@ -97,7 +105,12 @@ struct Sequencer {
     /// The active shard and its tree's right edge, always equal to what is committed.
     shard: ShardInfo,
     edge: RightEdge,
+    /// Shared with every handle; see `SequencerHandle::is_writable`.
+    writable: Arc<AtomicBool>,
 }
+
+/// How often an idle sequencer retries a store that could not write.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Starts the sequencer thread for the active (last) shard of `view`.
 pub fn start(
@@ -113,18 +126,9 @@ pub fn start(
         .ok_or_else(|| StoreError::Corrupt("log has no shard".into()))?
         .clone();
     let shard = active.info.clone();
-    let tiles = store.clone();
-    let ordinal = shard.ordinal;
-    let edge = RightEdge::load(active.checkpoint.size, &move |level, index| {
-        tiles.read_tile(ordinal, level, index)
-    })
-    .map_err(|e| StoreError::Corrupt(format!("loading the right edge: {e}")))?;
-    if edge.root() != active.checkpoint.root {
-        return Err(StoreError::Corrupt(format!(
-            "stored tiles of shard {ordinal} do not hash to its checkpoint"
-        )));
-    }
+    let edge = load_edge(&store, &active)?;
     let (commands, receiver) = std::sync::mpsc::sync_channel(config.pool_size);
+    let writable = Arc::new(AtomicBool::new(true));
     let sequencer = Sequencer {
         config,
         store,
@@ -133,17 +137,49 @@ pub fn start(
         metrics,
         shard,
         edge,
+        writable: writable.clone(),
     };
     std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || sequencer.run(receiver))
         .map_err(|e| StoreError::Backend(format!("starting the sequencer: {e}")))?;
-    Ok(SequencerHandle { commands })
+    Ok(SequencerHandle { commands, writable })
+}
+
+/// The right edge of a shard's stored tree, checked against its checkpoint.
+fn load_edge(store: &Arc<dyn LogStore>, shard: &ShardState) -> Result<RightEdge, StoreError> {
+    let tiles = store.clone();
+    let ordinal = shard.info.ordinal;
+    let edge = RightEdge::load(shard.checkpoint.size, &move |level, index| {
+        tiles.read_tile(ordinal, level, index)
+    })
+    .map_err(|e| StoreError::Corrupt(format!("loading the right edge: {e}")))?;
+    if edge.root() != shard.checkpoint.root {
+        return Err(StoreError::Corrupt(format!(
+            "stored tiles of shard {ordinal} do not hash to its checkpoint"
+        )));
+    }
+    Ok(edge)
 }
 
 impl Sequencer {
     fn run(mut self, commands: Receiver<Command>) {
-        while let Ok(first) = commands.recv() {
+        loop {
+            // While the store cannot write, wake up now and then to retry it,
+            // so writes resume (and /readyz recovers) without a submission.
+            let first = if self.writable.load(Ordering::Acquire) {
+                commands.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                commands.recv_timeout(RECOVERY_INTERVAL)
+            };
+            let first = match first {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.recover();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             let mut batch = Vec::new();
             let mut rotate = None;
             match first {
@@ -158,6 +194,9 @@ impl Sequencer {
                     Ok(Command::Rotate(reply)) => rotate = Some(reply),
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
+            }
+            if !self.writable.load(Ordering::Acquire) {
+                self.recover();
             }
             if !batch.is_empty() {
                 self.integrate(batch);
@@ -186,13 +225,22 @@ impl Sequencer {
         let mut accepted: Vec<(NewEntry, Reply)> = Vec::with_capacity(batch.len());
         let mut in_batch: HashMap<[u8; 32], usize> = HashMap::new();
         let mut repeats: Vec<(usize, Reply)> = Vec::new();
+        // Entries that name a dedup key (a CT certificate without its
+        // timestamp) are also duplicates of an earlier one with that key.
+        let mut keys_in_batch: HashMap<String, usize> = HashMap::new();
         for (entry, reply) in batch {
             let leaf_hash = merkle::leaf_hash(&entry.body);
-            if let Some(&position) = in_batch.get(&leaf_hash) {
+            let earlier = in_batch.get(&leaf_hash).or_else(|| {
+                entry
+                    .dedup_key
+                    .as_ref()
+                    .and_then(|key| keys_in_batch.get(key))
+            });
+            if let Some(&position) = earlier {
                 repeats.push((position, reply));
                 continue;
             }
-            match self.store.find_leaf(&leaf_hash) {
+            match self.stored_duplicate(&leaf_hash, entry.dedup_key.as_deref()) {
                 Ok(Some(index)) => {
                     self.metrics.duplicates.inc();
                     let _ = reply.send(Err(SubmitError::Duplicate(index)));
@@ -204,7 +252,6 @@ impl Sequencer {
                     continue;
                 }
             }
-            in_batch.insert(leaf_hash, accepted.len());
             let index = first_index + accepted.len() as u64;
             let set = match self.sign_entry_timestamp(&entry.body, integrated_time, index) {
                 Ok(set) => set,
@@ -213,6 +260,11 @@ impl Sequencer {
                     continue;
                 }
             };
+            // Only an entry that made it into the batch is one later copies repeat.
+            in_batch.insert(leaf_hash, accepted.len());
+            if let Some(key) = &entry.dedup_key {
+                keys_in_batch.insert(key.clone(), accepted.len());
+            }
             accepted.push((
                 NewEntry {
                     entry: StoredEntry {
@@ -237,12 +289,20 @@ impl Sequencer {
             Err(err) => {
                 tracing::error!(%err, "integrating a batch failed");
                 self.metrics.commit_failures.inc();
+                let unavailable = matches!(err, StoreError::Unavailable(_));
+                if unavailable {
+                    self.writable.store(false, Ordering::Release);
+                }
                 let message = err.to_string();
                 for reply in replies
                     .into_iter()
                     .chain(repeats.into_iter().map(|(_, r)| r))
                 {
-                    let failure = StoreError::Backend(message.clone());
+                    let failure = if unavailable {
+                        StoreError::Unavailable(message.clone())
+                    } else {
+                        StoreError::Backend(message.clone())
+                    };
                     let _ = reply.send(Err(SubmitError::Store(failure)));
                 }
                 return;
@@ -317,6 +377,56 @@ impl Sequencer {
             self.edge = previous_edge;
         }
         committed
+    }
+
+    /// The index of a stored entry that this one would duplicate: the same
+    /// leaf, or the same dedup key.
+    fn stored_duplicate(
+        &self,
+        leaf_hash: &[u8; 32],
+        dedup_key: Option<&str>,
+    ) -> Result<Option<u64>, StoreError> {
+        if let Some(index) = self.store.find_leaf(leaf_hash)? {
+            return Ok(Some(index));
+        }
+        match dedup_key {
+            Some(key) => Ok(self.store.search(key)?.first().copied()),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes the store writable again after a failed commit, and brings the
+    /// tree in memory back in line with what it holds: a commit that failed
+    /// late (its fsync) may still have reached the disk.
+    fn recover(&mut self) {
+        if let Err(err) = self.store.recover().and_then(|()| self.resync()) {
+            tracing::warn!(%err, "the store still cannot write");
+            return;
+        }
+        self.writable.store(true, Ordering::Release);
+        tracing::info!("the store commits again");
+    }
+
+    /// Reloads the active shard's right edge if the stored checkpoint is not
+    /// the one in memory, and publishes the stored one.
+    fn resync(&mut self) -> Result<(), StoreError> {
+        let shards = self.store.shards()?;
+        let Some(stored) = shards.iter().find(|s| s.info == self.shard) else {
+            return Err(StoreError::Corrupt("the active shard is not stored".into()));
+        };
+        if stored.checkpoint.size == self.edge.size() && stored.checkpoint.root == self.edge.root()
+        {
+            return Ok(());
+        }
+        let edge = load_edge(&self.store, stored)?;
+        tracing::warn!(
+            size = stored.checkpoint.size,
+            "a batch reported as failed was committed; publishing it"
+        );
+        self.edge = edge;
+        self.publish(&Arc::new(stored.checkpoint.clone()));
+        self.metrics.tree_size.set(self.edge.size() as i64);
+        Ok(())
     }
 
     /// The SET of an entry, or nothing when the log does not make them.

@@ -13,6 +13,7 @@ pub mod v2;
 
 use std::sync::Arc;
 
+use atesto_common::cpu_pool::CpuPool;
 use atesto_common::error::ApiError;
 use atesto_common::http::{ApiOptions, with_common_layers};
 use axum::Router;
@@ -32,6 +33,8 @@ pub struct CaState {
     /// None only when the operator allowed certificates without SCTs.
     pub ct_log: Option<CtLogClient>,
     pub metrics: Arc<Metrics>,
+    /// Where key checks and certificate signing run, off the async workers.
+    pub cpu: CpuPool,
 }
 
 pub fn router(state: Arc<CaState>, options: &ApiOptions) -> Router {

@@ -14,6 +14,7 @@ use crate::identity::IdentityError;
 use crate::principal::SubjectAltName;
 
 /// The client's key as the request carried it.
+#[derive(Clone)]
 pub enum KeyMaterial {
     /// A PEM or DER public key and the signature over the challenge.
     PublicKey { content: Vec<u8>, proof: Vec<u8> },
@@ -73,17 +74,31 @@ pub async fn issue(
         SubjectAltName::Email(_) => "email",
         SubjectAltName::Uri(_) | SubjectAltName::Username(_) => "sub",
     };
-    let submission = match key {
-        KeyMaterial::PublicKey { content, proof } => KeySubmission::PublicKey { content, proof },
-        KeyMaterial::Csr(csr) => KeySubmission::Csr(csr),
-    };
-    let client_key = client_key::verify(submission, &principal.challenge, challenge_claim)
+    // Signature checks and certificate signing are CPU work (or an HSM
+    // round trip): they run in the bounded pool, off the async workers.
+    let (key, challenge) = (key.clone(), principal.challenge.clone());
+    let client_key = state
+        .cpu
+        .run(move || {
+            let submission = match &key {
+                KeyMaterial::PublicKey { content, proof } => {
+                    KeySubmission::PublicKey { content, proof }
+                }
+                KeyMaterial::Csr(csr) => KeySubmission::Csr(csr),
+            };
+            client_key::verify(submission, &challenge, challenge_claim)
+        })
+        .await?
         .map_err(|err| refuse("key", ApiError::bad_request(err.to_string())))?;
+    let subject_spki = client_key.spki_der().to_vec();
 
     let issuer = &state.issuer;
     let Some(ct_log) = &state.ct_log else {
-        let leaf = issuer
-            .issue_without_sct(client_key.spki_der(), &principal)
+        let (signer, principal) = (issuer.clone(), principal.clone());
+        let leaf = state
+            .cpu
+            .run(move || signer.issue_without_sct(&subject_spki, &principal))
+            .await?
             .map_err(|err| refuse("issuance", internal("issuing a certificate", &err)))?;
         state
             .metrics
@@ -92,8 +107,11 @@ pub async fn issue(
             .inc();
         return Ok(chain(issuer, &leaf, false));
     };
-    let precert = issuer
-        .precertificate(client_key.spki_der(), &principal)
+    let (signer, signed_for) = (issuer.clone(), principal.clone());
+    let precert = state
+        .cpu
+        .run(move || signer.precertificate(&subject_spki, &signed_for))
+        .await?
         .map_err(|err| refuse("issuance", internal("making the precertificate", &err)))?;
     let started = Instant::now();
     let sct = ct_log
@@ -113,8 +131,11 @@ pub async fn issue(
         .metrics
         .ct_seconds
         .observe(started.elapsed().as_secs_f64());
-    let leaf = issuer
-        .finish(precert, &sct)
+    let signer = issuer.clone();
+    let leaf = state
+        .cpu
+        .run(move || signer.finish(precert, &sct))
+        .await?
         .map_err(|err| refuse("issuance", internal("finishing the certificate", &err)))?;
     state
         .metrics

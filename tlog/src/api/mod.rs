@@ -23,6 +23,7 @@ use axum::http::StatusCode;
 use crate::log::{Log, LogError};
 use crate::metrics::Metrics;
 use crate::sequencer::SubmitError;
+use crate::store::StoreError;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -50,10 +51,29 @@ pub fn routes(state: AppState) -> Router {
 
 impl From<LogError> for ApiError {
     fn from(err: LogError) -> Self {
-        tracing::error!(%err, "request failed inside the log");
-        ApiError::internal()
+        match err {
+            LogError::Store(err @ StoreError::Unavailable(_)) => store_unavailable(&err),
+            other => {
+                tracing::error!(err = %other, "request failed inside the log");
+                ApiError::internal()
+            }
+        }
     }
 }
+
+/// 503 + Retry-After while the store cannot write (a full disk): the
+/// sequencer retries it on its own, so the client should too.
+fn store_unavailable(err: &StoreError) -> ApiError {
+    tracing::warn!(%err, "the store is unavailable");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the log cannot store entries right now; retry shortly",
+    )
+    .with_header(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)
+}
+
+/// Seconds a client is told to wait before retrying a 503.
+const RETRY_AFTER_SECS: &str = "1";
 
 /// The answer to a submission the sequencer could not take or integrate
 /// (duplicates excepted: each API answers those its own way).
@@ -65,12 +85,13 @@ pub fn submit_failure(metrics: &Metrics, err: SubmitError) -> ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the log is at capacity; retry shortly",
             )
-            .with_header(axum::http::header::RETRY_AFTER, "1")
+            .with_header(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)
         }
         SubmitError::Stopped => {
             tracing::error!("the sequencer is gone");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
         }
+        SubmitError::Store(err @ StoreError::Unavailable(_)) => store_unavailable(&err),
         SubmitError::Store(err) => {
             tracing::error!(%err, "integrating an entry failed");
             ApiError::internal()

@@ -34,8 +34,15 @@ impl LogState for AppState {
     }
 }
 
-/// Ready when the store answers a read.
+/// Ready when the store answers a read and its last commit did not fail
+/// for want of storage (the sequencer clears that once a commit succeeds).
 pub(crate) async fn readyz<S: LogState>(State(state): State<S>) -> Result<&'static str, ApiError> {
+    if !state.log().sequencer.is_writable() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store cannot commit (is the disk full?)",
+        ));
+    }
     let store = state.log().store.clone();
     blocking(move || {
         store.shards().map_err(|err| {

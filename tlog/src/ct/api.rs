@@ -114,31 +114,38 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
         .collect::<Result<Vec<_>, _>>()?;
 
     let checking = ct.clone();
-    let checked = blocking(move || {
-        let accepted = chain::check(&checking.roots, &checking.verified, chain, submission)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let entry = TimestampedEntry {
-            timestamp: now_ms(),
-            entry: accepted.entry,
-        };
-        let identity = format!("ct:{}", hex::encode(Sha256::digest(entry.identity())));
-        if let Some(&index) = checking
-            .log
-            .store
-            .search(&identity)
-            .map_err(LogError::from)?
-            .first()
-        {
-            return Ok(Checked::Logged(stored_leaf(&checking, index)?));
-        }
-        Ok(Checked::New(PreparedEntry {
-            kind: EntryKind::CtLeaf,
-            body: entry.merkle_tree_leaf(),
-            index_keys: vec![identity],
-            extra: accepted.extra_data,
-        }))
-    })
-    .await?;
+    // Chain signatures are CPU work: checked in the bounded pool.
+    let checked = ct
+        .log
+        .cpu
+        .run_api(move || {
+            let accepted = chain::check(&checking.roots, &checking.verified, chain, submission)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let entry = TimestampedEntry {
+                timestamp: now_ms(),
+                entry: accepted.entry,
+            };
+            let identity = format!("ct:{}", hex::encode(Sha256::digest(entry.identity())));
+            if let Some(&index) = checking
+                .log
+                .store
+                .search(&identity)
+                .map_err(LogError::from)?
+                .first()
+            {
+                return Ok(Checked::Logged(stored_leaf(&checking, index)?));
+            }
+            // The check above is only a fast path: copies submitted at once all
+            // miss it, and the sequencer dedups them by this key in its batch.
+            Ok(Checked::New(PreparedEntry {
+                kind: EntryKind::CtLeaf,
+                body: entry.merkle_tree_leaf(),
+                index_keys: vec![identity.clone()],
+                extra: accepted.extra_data,
+                dedup_key: Some(identity),
+            }))
+        })
+        .await?;
 
     let leaf = match checked {
         Checked::Logged(leaf) => leaf,

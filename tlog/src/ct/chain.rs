@@ -8,7 +8,7 @@
 //! precertificates with its own key, not a Precertificate Signing Certificate.
 
 use atesto_common::ct::{MAX_U24, POISON, SignedEntry, tbs_without_poison};
-use atesto_common::pubkey::{HashAlgorithm, PublicKey};
+use atesto_common::pubkey::{HashAlgorithm, KeyAlgorithm, PublicKey};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::asn1::Any;
@@ -132,17 +132,39 @@ fn signed_by(signed: &Parsed, issuer: &Certificate) -> bool {
     const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
     const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
     const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-    let hash = match cert.signature_algorithm().oid {
-        oid if oid == ECDSA_SHA256 || oid == RSA_SHA256 || oid == ED25519 => HashAlgorithm::Sha256,
-        oid if oid == ECDSA_SHA384 || oid == RSA_SHA384 => HashAlgorithm::Sha384,
-        oid if oid == ECDSA_SHA512 || oid == RSA_SHA512 => HashAlgorithm::Sha512,
+    /// The key family a signature algorithm needs.
+    #[derive(PartialEq)]
+    enum Family {
+        Ecdsa,
+        Rsa,
+        Ed25519,
+    }
+    let (family, hash) = match cert.signature_algorithm().oid {
+        oid if oid == ECDSA_SHA256 => (Family::Ecdsa, HashAlgorithm::Sha256),
+        oid if oid == ECDSA_SHA384 => (Family::Ecdsa, HashAlgorithm::Sha384),
+        oid if oid == ECDSA_SHA512 => (Family::Ecdsa, HashAlgorithm::Sha512),
+        oid if oid == RSA_SHA256 => (Family::Rsa, HashAlgorithm::Sha256),
+        oid if oid == RSA_SHA384 => (Family::Rsa, HashAlgorithm::Sha384),
+        oid if oid == RSA_SHA512 => (Family::Rsa, HashAlgorithm::Sha512),
+        oid if oid == ED25519 => (Family::Ed25519, HashAlgorithm::Sha256),
         _ => return false,
     };
     let (Some(spki), Some(signature)) = (spki_der(issuer), cert.signature().as_bytes()) else {
         return false;
     };
-    PublicKey::from_spki_der(&spki)
-        .is_ok_and(|key| key.verify(hash, &signed.tbs, signature).is_ok())
+    let Ok(key) = PublicKey::from_spki_der(&spki) else {
+        return false;
+    };
+    // The OID names the key type too: an RSA issuer key must not verify a
+    // certificate that claims an ECDSA signature, nor the reverse.
+    let key_family = match key.algorithm() {
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
+            Family::Ecdsa
+        }
+        KeyAlgorithm::Rsa(_) => Family::Rsa,
+        KeyAlgorithm::Ed25519 => Family::Ed25519,
+    };
+    key_family == family && key.verify(hash, &signed.tbs, signature).is_ok()
 }
 
 /// Issuer signatures already verified on CA certificates. The CA sends the
@@ -354,6 +376,47 @@ mod tests {
 
     fn roots(ca: &TestCa) -> Vec<Root> {
         vec![Root::from_der(ca.root.clone()).unwrap()]
+    }
+
+    /// The signature algorithm names the key type as well as the hash: an
+    /// Ed25519 signature under an ECDSA-SHA256 label must not verify (the
+    /// check used to take only the hash from the label).
+    #[test]
+    fn a_signature_algorithm_must_match_the_issuers_key_type() {
+        let issuer_key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let issuer_params = ca_params("ed25519 issuer", IsCa::Ca(Bc::Unconstrained));
+        let issuer_der = issuer_params
+            .self_signed(&issuer_key)
+            .unwrap()
+            .der()
+            .to_vec();
+        let issuer = Issuer::new(issuer_params, issuer_key);
+        let mut params = CertificateParams::new(vec!["leaf.test".into()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        let leaf_key = KeyPair::generate().unwrap();
+        let honest = params.signed_by(&leaf_key, &issuer).unwrap().der().to_vec();
+        let issuer_cert = Certificate::from_der(&issuer_der).unwrap();
+        assert!(signed_by(&parse(0, &honest).unwrap(), &issuer_cert));
+
+        // Certificate ::= SEQUENCE { tbs, AlgorithmIdentifier, BIT STRING }:
+        // swap the outer Ed25519 identifier for ecdsa-with-SHA256.
+        const ED25519_ALG: &[u8] = &[0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
+        const ECDSA_SHA256_ALG: &[u8] = &[
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+        ];
+        let tbs = parse(0, &honest).unwrap().tbs;
+        let (header, rest) = honest.split_at(4);
+        assert_eq!(header[..2], [0x30, 0x82], "a two-byte outer length");
+        let after_tbs = &rest[tbs.len()..];
+        assert!(after_tbs.starts_with(ED25519_ALG));
+        let mut content = tbs.clone();
+        content.extend_from_slice(ECDSA_SHA256_ALG);
+        content.extend_from_slice(&after_tbs[ED25519_ALG.len()..]);
+        let mut relabelled = vec![0x30, 0x82];
+        relabelled.extend_from_slice(&(content.len() as u16).to_be_bytes());
+        relabelled.extend(content);
+        let relabelled = parse(0, &relabelled).unwrap();
+        assert!(!signed_by(&relabelled, &issuer_cert));
     }
 
     #[test]

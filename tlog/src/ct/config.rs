@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use atesto_common::config::load_yaml;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BatchConfig, ConfigError, TlogConfig};
+use crate::config::{BatchConfig, ConfigError, CpuPoolConfig, TlogConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +26,8 @@ pub struct CtConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// Bounds on chain verification running at once and waiting.
+    pub cpu_pool: CpuPoolConfig,
 }
 
 impl Default for CtConfig {
@@ -41,6 +43,7 @@ impl Default for CtConfig {
             body_limit: 1 << 20,
             request_timeout_secs: log.request_timeout_secs,
             cache_mb: log.cache_mb,
+            cpu_pool: log.cpu_pool,
         }
     }
 }
@@ -60,6 +63,7 @@ impl CtConfig {
             body_limit: self.body_limit,
             request_timeout_secs: self.request_timeout_secs,
             cache_mb: self.cache_mb,
+            cpu_pool: self.cpu_pool.clone(),
             sign_entry_timestamps: false,
             ..TlogConfig::default()
         }

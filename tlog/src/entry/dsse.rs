@@ -19,12 +19,16 @@ use serde_json::{Value, json};
 use super::index::{digest_key, key_keys};
 use super::{
     EntryError, Fields, GO_STD, GO_URL, decode_base64, encode_base64, go_decode, parse_key,
+    signature_encoding_ok,
 };
 
 /// Caps on the verification work one request can ask for (each verifier may
 /// be tried against each signature).
 pub(super) const MAX_SIGNATURES: usize = 32;
 pub(super) const MAX_VERIFIERS: usize = 32;
+/// Signatures × verifiers: the checks one entry may cost at worst. Either
+/// cap alone still allows 32 signatures with one key or one with 32 keys.
+pub(super) const MAX_SIGNATURE_CHECKS: usize = 32;
 
 const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
@@ -52,6 +56,12 @@ pub(super) fn prepare(spec: &Fields<'_>) -> Result<(Value, Vec<String>), EntryEr
     }
     let verifiers = decode_verifiers(&proposed)?;
     let envelope = parse_envelope(envelope_text)?;
+    if verifiers.len() * envelope.signatures.len() > MAX_SIGNATURE_CHECKS {
+        return Err(EntryError::TooManySignatureChecks {
+            signatures: envelope.signatures.len(),
+            verifiers: verifiers.len(),
+        });
+    }
 
     let pae = pae(&envelope.payload_type, &envelope.payload);
     let mut unverified: BTreeSet<&str> = envelope
@@ -70,7 +80,10 @@ pub(super) fn prepare(spec: &Fields<'_>) -> Result<(Value, Vec<String>), EntryEr
         let accepted = envelope
             .signatures
             .iter()
-            .find(|(_, signature)| key.verify(HashAlgorithm::Sha256, &pae, signature).is_ok())
+            .find(|(_, signature)| {
+                signature_encoding_ok(&key, signature)
+                    && key.verify(HashAlgorithm::Sha256, &pae, signature).is_ok()
+            })
             .ok_or(EntryError::UnusedVerifier(index))?;
         unverified.remove(accepted.0.as_str());
         verified.insert(&accepted.0, key);
@@ -471,6 +484,15 @@ mod tests {
         assert_eq!(
             bad_envelope(&json!({"payload": "", "signatures": many}).to_string()),
             "the DSSE envelope has 33 signatures: at most 32 are accepted"
+        );
+        // Each cap alone would allow 32 x 32 checks; their product is capped too.
+        let six: Vec<_> = (0..6).map(|_| json!({"sig": ""})).collect();
+        let envelope = json!({"payload": "", "signatures": six}).to_string();
+        assert_eq!(
+            with_spec(
+                json!({"proposedContent": {"envelope": envelope, "verifiers": vec![b64(pem.as_bytes()); 6]}})
+            ),
+            "6 signatures and 6 verifiers make 36 signature checks: at most 32 are accepted per entry"
         );
     }
 }

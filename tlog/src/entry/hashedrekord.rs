@@ -1,14 +1,15 @@
 //! hashedrekord 0.0.1: a signature over the digest of an artifact.
 //!
 //! Validation and canonical form follow Rekor's hashedrekord v0.0.1 entry:
-//! the stored spec keeps the hash as sent, the signature bytes re-encoded as
-//! standard base64 and the key as its canonical PEM.
+//! the stored spec keeps the hash in lowercase hex, the signature bytes
+//! re-encoded as standard base64 and the key as its canonical PEM. ECDSA
+//! signatures must be DER, as Rekor's verifier requires.
 
 use atesto_common::pubkey::HashAlgorithm;
 use serde_json::{Value, json};
 
 use super::index::{digest_key, key_keys};
-use super::{EntryError, Fields, echo, encode_base64, parse_key};
+use super::{EntryError, Fields, echo, encode_base64, parse_key, signature_encoding_ok};
 
 const HASH_VALUE: &str = "spec.data.hash.value";
 
@@ -31,11 +32,17 @@ pub(super) fn prepare(spec: &Fields<'_>) -> Result<(Value, Vec<String>), EntryEr
         });
     }
     let digest = hex::decode(value).map_err(|_| EntryError::HashHex(HASH_VALUE))?;
+    // One digest, one spelling: upper- and lowercase hex are the same entry.
+    let value = hex::encode(&digest);
+    let value = value.as_str();
 
     let signature = spec.object("signature")?;
     let key_content = signature.object("publicKey")?.base64("content")?;
     let key = parse_key(&key_content, "spec.signature.publicKey.content")?;
     let signature = signature.base64("content")?;
+    if !signature_encoding_ok(&key, &signature) {
+        return Err(EntryError::EcdsaNotDer("spec.signature.content".into()));
+    }
     key.verify_digest(algorithm, &digest, &signature)
         .map_err(|source| EntryError::Key {
             field: "spec.signature.content".into(),
@@ -139,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn ecdsa_verifies_with_the_entry_hash_and_accepts_raw_signatures() {
+    fn ecdsa_verifies_with_the_entry_hash_and_refuses_raw_signatures() {
         // ECDSA signs the digest truncated to the curve's size, so a P-256
         // signature over the first 32 bytes of a SHA-384 digest is one over it.
         let signer = testkit::p256();
@@ -153,15 +160,35 @@ mod tests {
             pem.as_bytes(),
         ))
         .unwrap();
-        // IEEE P1363 r || s, as sigstore's Go verifier also accepts.
+        // IEEE P1363 r || s: Rekor's verifier (Go's ecdsa.VerifyASN1) refuses it.
         let raw = der_to_raw(&der, 32);
-        prepare(&hashedrekord(
+        let refused = prepare(&hashedrekord(
             "sha384",
             &hex::encode(&digest),
             &raw,
             pem.as_bytes(),
         ))
-        .unwrap();
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.starts_with("spec.signature.content is not an ASN.1 DER ECDSA signature"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn an_uppercase_digest_is_stored_in_lowercase() {
+        let signer = testkit::p256();
+        let digest = HashAlgorithm::Sha256.digest(ARTIFACT);
+        let der = signer.sign_digest(HashAlgorithm::Sha256, &digest);
+        let pem = signer.pem();
+        let lower = hex::encode(&digest);
+        let entry =
+            |value: &str| prepare(&hashedrekord("sha256", value, &der, pem.as_bytes())).unwrap();
+        let stored = entry(&lower);
+        let upper = entry(&lower.to_uppercase());
+        assert_eq!(upper.body, stored.body);
+        assert_eq!(upper.index_keys, stored.index_keys);
     }
 
     /// r || s of a DER ECDSA signature.
@@ -205,12 +232,10 @@ mod tests {
         );
         let entry = prepare(&body).unwrap();
 
-        // The hash is stored as sent (Rekor keeps it) but indexed lowercase.
+        // The hash is stored and indexed in lowercase, whatever case was sent:
+        // one digest is one entry.
         let stored: serde_json::Value = serde_json::from_slice(&entry.body).unwrap();
-        assert_eq!(
-            stored["spec"]["data"]["hash"]["value"],
-            value.to_uppercase()
-        );
+        assert_eq!(stored["spec"]["data"]["hash"]["value"], value);
         let stored_key = stored["spec"]["signature"]["publicKey"]["content"]
             .as_str()
             .unwrap();

@@ -14,7 +14,7 @@ mod dsse;
 mod hashedrekord;
 pub mod index;
 
-use atesto_common::pubkey::{PubKeyError, PublicKey};
+use atesto_common::pubkey::{KeyAlgorithm, PubKeyError, PublicKey};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
@@ -52,6 +52,11 @@ pub struct PreparedEntry {
     /// Stored beside the entry but not hashed into its leaf (a CT entry's
     /// chain); empty for Rekor entries.
     pub extra: Vec<u8>,
+    /// One of `index_keys` that names the entry's content apart from its
+    /// leaf (a CT certificate, whose leaf has a fresh timestamp each time):
+    /// the sequencer treats an entry filed under it as a duplicate. None
+    /// for Rekor entries, whose leaf is their content.
+    pub dedup_key: Option<String>,
 }
 
 /// Why a proposed entry or a search query was refused. Every variant is the
@@ -100,6 +105,16 @@ pub enum EntryError {
     TooManySignatures(usize),
     #[error("{0} verifiers were sent: at most {max} are accepted", max = dsse::MAX_VERIFIERS)]
     TooManyVerifiers(usize),
+    #[error(
+        "{signatures} signatures and {verifiers} verifiers make {pairs} signature checks: at most {max} are accepted per entry",
+        pairs = .signatures * .verifiers,
+        max = dsse::MAX_SIGNATURE_CHECKS
+    )]
+    TooManySignatureChecks { signatures: usize, verifiers: usize },
+    #[error(
+        "{0} is not an ASN.1 DER ECDSA signature: like Rekor, this log accepts ECDSA signatures only DER-encoded (not raw r || s)"
+    )]
+    EcdsaNotDer(String),
     #[error("spec.proposedContent.verifiers[{0}] verifies none of the envelope's signatures")]
     UnusedVerifier(usize),
     #[error("envelope signatures[{0}] is not verified by any of spec.proposedContent.verifiers")]
@@ -156,6 +171,7 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
         body,
         index_keys: dedup(index_keys),
         extra: Vec::new(),
+        dedup_key: None,
     })
 }
 
@@ -296,6 +312,56 @@ fn parse_key(bytes: &[u8], field: &str) -> Result<PublicKey, EntryError> {
         field: field.to_string(),
         source,
     })
+}
+
+/// Whether `key` may check `signature` at all: ECDSA signatures must be
+/// ASN.1 DER, as Rekor's verifier (Go's `ecdsa.VerifyASN1`) requires. Raw
+/// `r || s` is refused, so one signature has one encoding in the log. High-S
+/// DER signatures verify, as in Go, and are a distinct entry there too.
+fn signature_encoding_ok(key: &PublicKey, signature: &[u8]) -> bool {
+    match key.algorithm() {
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
+            is_der_ecdsa_signature(signature)
+        }
+        KeyAlgorithm::Ed25519 | KeyAlgorithm::Rsa(_) => true,
+    }
+}
+
+/// `SEQUENCE { INTEGER r, INTEGER s }` in DER: definite minimal lengths,
+/// positive minimal integers, nothing after.
+fn is_der_ecdsa_signature(der: &[u8]) -> bool {
+    /// Splits one DER length off `bytes`: short form, or `0x81` then a byte >= 0x80.
+    fn length(bytes: &[u8]) -> Option<(usize, &[u8])> {
+        match bytes {
+            [short, rest @ ..] if *short < 0x80 => Some((usize::from(*short), rest)),
+            [0x81, long, rest @ ..] if *long >= 0x80 => Some((usize::from(*long), rest)),
+            _ => None,
+        }
+    }
+    fn integer(bytes: &[u8]) -> Option<&[u8]> {
+        let [0x02, rest @ ..] = bytes else {
+            return None;
+        };
+        let (len, rest) = length(rest)?;
+        let (value, rest) = (rest.get(..len)?, rest.get(len..)?);
+        let minimal_positive = match value {
+            [] => false,
+            [0x00] => true,
+            [0x00, next, ..] => *next >= 0x80,
+            [first, ..] => *first < 0x80,
+        };
+        minimal_positive.then_some(rest)
+    }
+    let [0x30, rest @ ..] = der else {
+        return false;
+    };
+    let Some((len, content)) = length(rest) else {
+        return false;
+    };
+    content.len() == len
+        && integer(content)
+            .and_then(integer)
+            .is_some_and(<[u8]>::is_empty)
 }
 
 /// Client text for an error message, cut short.

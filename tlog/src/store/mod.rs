@@ -94,6 +94,10 @@ pub enum StoreError {
     Locked(String),
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The store cannot write for now (an I/O error such as a full disk);
+    /// `LogStore::recover` brings it back once the cause is gone.
+    #[error("the store cannot write now: {0}")]
+    Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
@@ -129,4 +133,9 @@ pub trait LogStore: Send + Sync + 'static {
 
     /// Global indexes of the entries filed under a search-index key, ascending.
     fn search(&self, key: &str) -> Result<Vec<u64>, StoreError>;
+
+    /// After an `Unavailable` failure: makes the store writable again
+    /// (reopening it if need be) and proves it with a durable commit, or
+    /// says why it still cannot write. Committed data is never changed.
+    fn recover(&self) -> Result<(), StoreError>;
 }

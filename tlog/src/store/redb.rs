@@ -5,8 +5,10 @@
 //! it. redb holds an exclusive lock on the file: a second process opening the
 //! same store fails with `StoreError::Locked`.
 
+use std::io::Write;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use redb::{
     Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
@@ -32,50 +34,104 @@ const SEARCH: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new(
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    cache_bytes: usize,
+    /// The open database. An I/O error (a full disk) poisons a redb handle
+    /// for good, so `recover` replaces it; `None` while no reopen succeeded.
+    db: RwLock<Option<Arc<Database>>>,
 }
 
-fn backend(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(err.to_string())
+/// Maps a redb failure: I/O errors (disk full, a poisoned handle) mean the
+/// store cannot write for now, anything else is a backend fault.
+fn backend(err: impl Into<redb::Error>) -> StoreError {
+    match err.into() {
+        redb::Error::Io(err) => StoreError::Unavailable(err.to_string()),
+        redb::Error::PreviousIo => {
+            StoreError::Unavailable("an earlier I/O error needs the store reopened".into())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
 }
 
 impl RedbStore {
     /// Opens (or creates) the store file. Fails with `Locked` if another process has it open.
     pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            .create(path)
-            .map_err(|err| match err {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    StoreError::Locked(path.display().to_string())
-                }
-                other => backend(other),
-            })?;
-        let store = Self { db };
-        // Even this first commit records the allocator state: a process that
-        // stops before its first batch must not leave a full repair behind.
-        let txn = store.begin_durable_write()?;
-        {
-            txn.open_table(SHARDS).map_err(backend)?;
-            txn.open_table(CHECKPOINTS).map_err(backend)?;
-            txn.open_table(ENTRIES).map_err(backend)?;
-            txn.open_table(TILES).map_err(backend)?;
-            txn.open_table(LEAVES).map_err(backend)?;
-            txn.open_multimap_table(SEARCH).map_err(backend)?;
-        }
-        txn.commit().map_err(backend)?;
-        Ok(store)
+        let db = open_database(path, cache_bytes)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            cache_bytes,
+            db: RwLock::new(Some(Arc::new(db))),
+        })
+    }
+
+    /// The current handle, or `Unavailable` while it is being replaced.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.db
+            .read()
+            .map_err(|_| StoreError::Backend("store handle lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
     }
 
     /// A write transaction that is fsync'd on commit and records the allocator
     /// state, so reopening after a crash takes milliseconds rather than a walk
     /// of the whole file.
     fn begin_durable_write(&self) -> Result<redb::WriteTransaction, StoreError> {
-        let mut txn = self.db.begin_write().map_err(backend)?;
-        txn.set_durability(Durability::Immediate).map_err(backend)?;
-        txn.set_quick_repair(true);
-        Ok(txn)
+        begin_durable_write(&*self.db()?)
     }
+}
+
+fn begin_durable_write(db: &Database) -> Result<redb::WriteTransaction, StoreError> {
+    let mut txn = db.begin_write().map_err(backend)?;
+    txn.set_durability(Durability::Immediate).map_err(backend)?;
+    txn.set_quick_repair(true);
+    Ok(txn)
+}
+
+fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    let db = Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|err| match err {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::Locked(path.display().to_string())
+            }
+            other => backend(other),
+        })?;
+    // Even this first commit records the allocator state: a process that
+    // stops before its first batch must not leave a full repair behind.
+    commit_tables(&db)?;
+    Ok(db)
+}
+
+/// Creates any missing table in one durable commit: on an existing store it
+/// writes nothing but the commit itself, so it doubles as a write probe.
+fn commit_tables(db: &Database) -> Result<(), StoreError> {
+    let txn = begin_durable_write(db)?;
+    {
+        txn.open_table(SHARDS).map_err(backend)?;
+        txn.open_table(CHECKPOINTS).map_err(backend)?;
+        txn.open_table(ENTRIES).map_err(backend)?;
+        txn.open_table(TILES).map_err(backend)?;
+        txn.open_table(LEAVES).map_err(backend)?;
+        txn.open_multimap_table(SEARCH).map_err(backend)?;
+    }
+    txn.commit().map_err(backend)
+}
+
+/// Free space `recover` wants before it reopens the store: more than a
+/// large batch writes.
+const ROOM_BYTES: usize = 1 << 20;
+
+/// Writes, syncs and removes a file of `ROOM_BYTES` beside the store.
+fn check_room(store: &Path) -> Result<(), StoreError> {
+    let probe = store.with_extension("room-probe");
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        file.write_all(&vec![0; ROOM_BYTES])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|err| StoreError::Unavailable(format!("no room to write: {err}")))
 }
 
 /// Set in the SET length field when extra data follows the SET. A SET is an
@@ -130,12 +186,39 @@ fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreE
 }
 
 fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(backend)
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 impl LogStore for RedbStore {
+    fn recover(&self) -> Result<(), StoreError> {
+        // Reopening on a still-full disk could fail half-way and leave no
+        // handle to serve reads with: first make sure there is room.
+        check_room(&self.path)?;
+        let mut slot = self
+            .db
+            .write()
+            .map_err(|_| StoreError::Backend("store handle lock poisoned".into()))?;
+        if let Some(db) = slot.as_ref()
+            && commit_tables(db).is_ok()
+        {
+            return Ok(());
+        }
+        // Dropping the handle closes the file once the last reader is done;
+        // until then the reopen fails and the next `recover` tries again.
+        *slot = None;
+        let db = open_database(&self.path, self.cache_bytes).map_err(|err| match err {
+            StoreError::Locked(_) => {
+                StoreError::Unavailable("the old store handle is still in use".into())
+            }
+            other => other,
+        })?;
+        *slot = Some(Arc::new(db));
+        tracing::info!(path = %self.path.display(), "reopened the store after an I/O error");
+        Ok(())
+    }
+
     fn shards(&self) -> Result<Vec<ShardState>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
+        let txn = self.db()?.begin_read().map_err(backend)?;
         let shards = txn.open_table(SHARDS).map_err(backend)?;
         let checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
         let mut out = Vec::new();
@@ -230,7 +313,7 @@ impl LogStore for RedbStore {
     }
 
     fn read_tile(&self, shard: u32, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
+        let txn = self.db()?.begin_read().map_err(backend)?;
         let tiles = txn.open_table(TILES).map_err(backend)?;
         Ok(tiles
             .get((shard, level, index))
@@ -239,7 +322,7 @@ impl LogStore for RedbStore {
     }
 
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
+        let txn = self.db()?.begin_read().map_err(backend)?;
         let entries = txn.open_table(ENTRIES).map_err(backend)?;
         let mut out = Vec::new();
         for (expected, row) in (range.start..).zip(entries.range(range).map_err(backend)?) {
@@ -253,13 +336,13 @@ impl LogStore for RedbStore {
     }
 
     fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
+        let txn = self.db()?.begin_read().map_err(backend)?;
         let leaves = txn.open_table(LEAVES).map_err(backend)?;
         Ok(leaves.get(leaf_hash).map_err(backend)?.map(|v| v.value()))
     }
 
     fn search(&self, key: &str) -> Result<Vec<u64>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
+        let txn = self.db()?.begin_read().map_err(backend)?;
         let search = txn.open_multimap_table(SEARCH).map_err(backend)?;
         let mut out = Vec::new();
         for value in search.get(key).map_err(backend)? {

@@ -35,7 +35,12 @@ fn created(entry: &ProvenEntry, log_id_hex: &str) -> Response {
 }
 
 pub async fn create(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
-    let prepared = entry::prepare(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // Signature checks are CPU work: they run in the bounded pool.
+    let prepared = state
+        .log
+        .cpu
+        .run_api(move || prepare_proposed(&body))
+        .await?;
     // Entry bundles (C2SP tlog-tiles) prefix each entry with a 16-bit length.
     if prepared.body.len() > usize::from(u16::MAX) {
         return Err(ApiError::bad_request(format!(
@@ -55,6 +60,11 @@ pub async fn create(State(state): State<AppState>, Body(body): Body) -> Result<R
         .map_err(|_| submit_error(&state, SubmitError::Stopped, &leaf_hash))?
         .map_err(|err| submit_error(&state, err, &leaf_hash))?;
     Ok(created(&integrated, &state.log.keys.log_id_hex))
+}
+
+/// Validates a ProposedEntry and verifies its signatures; a refusal is a 400. CPU-bound.
+fn prepare_proposed(body: &[u8]) -> Result<entry::PreparedEntry, ApiError> {
+    entry::prepare(body).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 fn submit_error(state: &AppState, err: SubmitError, leaf_hash: &[u8; 32]) -> ApiError {
@@ -179,10 +189,24 @@ pub async fn retrieve(
     for id in &request.entry_uuids {
         by_leaf.push(parse_entry_id(id)?);
     }
-    for proposed in &request.entries {
-        let bytes = serde_json::to_vec(proposed).map_err(|_| ApiError::internal())?;
-        let prepared = entry::prepare(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        by_leaf.push((None, merkle::leaf_hash(&prepared.body)));
+    if !request.entries.is_empty() {
+        // Proposed entries are verified like new ones: CPU work for the pool.
+        let proposals = request.entries;
+        let leaves = state
+            .log
+            .cpu
+            .run_api(move || {
+                proposals
+                    .iter()
+                    .map(|proposed| {
+                        let bytes =
+                            serde_json::to_vec(proposed).map_err(|_| ApiError::internal())?;
+                        Ok(merkle::leaf_hash(&prepare_proposed(&bytes)?.body))
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()
+            })
+            .await?;
+        by_leaf.extend(leaves.into_iter().map(|leaf| (None, leaf)));
     }
     let mut indexes = Vec::new();
     for &index in &request.log_indexes {

@@ -13,6 +13,9 @@ use crate::entry::index::{Operator, parse_index_query};
 use crate::log::entry_id;
 use crate::merkle;
 
+/// Most entry ids one search answers; the most recent matches are kept.
+pub const MAX_INDEX_RESULTS: usize = 1000;
+
 pub async fn retrieve(
     State(state): State<AppState>,
     Body(body): Body,
@@ -34,10 +37,18 @@ pub async fn retrieve(
                 (Some(acc), Operator::Or) => acc.union(&hits).copied().collect(),
             });
         }
-        // Only entries under a published checkpoint are answered.
+        // Only entries under a published checkpoint are answered, and at most
+        // MAX_INDEX_RESULTS of them, the most recent: a key under millions of
+        // entries must not cost millions of reads in one request.
         let view = log.view.load_full();
+        let published: Vec<u64> = matched
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&index| view.shard_of_index(index).is_some())
+            .collect();
+        let newest = published.len().saturating_sub(MAX_INDEX_RESULTS);
         let mut ids = Vec::new();
-        for index in matched.unwrap_or_default() {
+        for &index in published.get(newest..).unwrap_or_default() {
             let Some(shard) = view.shard_of_index(index) else {
                 continue;
             };
