@@ -6,6 +6,8 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod ca;
+pub mod clients;
+pub mod cosign;
 pub mod dev;
 
 use std::ffi::OsStr;
