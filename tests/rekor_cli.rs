@@ -74,13 +74,15 @@ fn sign_with_key(dev: &Dev, signer: &support::Signer, name: &str) -> Signed {
     }
 }
 
-fn upload(dev: &Dev, signed: &Signed) -> Command {
+/// `rekor-cli upload|verify --type KIND` of an artifact, its signature and
+/// key (`hashedrekord` hashes the artifact, `rekord` sends it whole).
+fn with_signed(dev: &Dev, command: &str, kind: &str, signed: &Signed) -> Command {
     rekor_cli(
         dev,
         &[
-            os("upload"),
+            os(command),
             os("--type"),
-            os("hashedrekord"),
+            os(kind),
             os("--pki-format"),
             os("x509"),
             os("--artifact"),
@@ -91,6 +93,10 @@ fn upload(dev: &Dev, signed: &Signed) -> Command {
             signed.public_key.as_os_str(),
         ],
     )
+}
+
+fn upload(dev: &Dev, signed: &Signed) -> Command {
+    with_signed(dev, "upload", "hashedrekord", signed)
 }
 
 /// The entry UUID and log index of rekor-cli upload's "Created entry at
@@ -205,46 +211,12 @@ fn rekor_cli_uploads_gets_searches_and_verifies() {
     .unwrap_or_else(|e| e);
     assert!(!search_other.contains(&uuid), "{search_other}");
 
-    let verify = |signed: &Signed| {
-        rekor_cli(
-            &dev,
-            &[
-                os("verify"),
-                os("--type"),
-                os("hashedrekord"),
-                os("--pki-format"),
-                os("x509"),
-                os("--artifact"),
-                signed.artifact.as_os_str(),
-                os("--signature"),
-                signed.signature.as_os_str(),
-                os("--public-key"),
-                signed.public_key.as_os_str(),
-            ],
-        )
-    };
+    let verify = |signed: &Signed| with_signed(&dev, "verify", "hashedrekord", signed);
     ok("rekor-cli verify", verify(&first));
 
     // Rekor's other kinds rekor-cli uploads: rekord (the artifact itself,
     // its default type) and intoto (a DSSE envelope and its key).
-    let rekord = |signed: &Signed| {
-        rekor_cli(
-            &dev,
-            &[
-                os("upload"),
-                os("--type"),
-                os("rekord"),
-                os("--pki-format"),
-                os("x509"),
-                os("--artifact"),
-                signed.artifact.as_os_str(),
-                os("--signature"),
-                signed.signature.as_os_str(),
-                os("--public-key"),
-                signed.public_key.as_os_str(),
-            ],
-        )
-    };
+    let rekord = |signed: &Signed| with_signed(&dev, "upload", "rekord", signed);
     let (rekord_uuid, _) = created(&stdout("rekor-cli upload --type rekord", rekord(&first)));
     refused(
         "rekor-cli upload --type rekord of a forged signature",
