@@ -10,14 +10,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 use sigstore::bundle::Bundle;
 use sigstore::bundle::verify::VerificationPolicy;
 use sigstore::bundle::verify::blocking::Verifier;
@@ -26,114 +23,10 @@ use sigstore::crypto::{CosignVerificationKey, SigningScheme};
 use sigstore::rekor::apis::configuration::Configuration;
 use sigstore::rekor::apis::{entries_api, tlog_api};
 use sigstore::trust::ManualTrustRoot;
+use support::clients::*;
 use support::dev::*;
-use support::sigstore_python::{py_attest, py_sign};
 use x509_cert::der::Decode;
 use x509_cert::der::asn1::Utf8StringRef;
-
-// --- sigstore-python CLI
-
-/// `sigstore verify identity`: DSSE bundles are checked against the
-/// artifact's digest as an in-toto subject, message signatures directly.
-fn py_verify(dev: &Dev, bundle: &Path, artifact: &Path, san: &str, issuer: &str) -> Command {
-    python(
-        dev,
-        &[
-            os("verify"),
-            os("identity"),
-            os("--bundle"),
-            bundle.as_os_str(),
-            os("--cert-identity"),
-            os(san),
-            os("--cert-oidc-issuer"),
-            os(issuer),
-            artifact.as_os_str(),
-        ],
-    )
-}
-
-// --- sigstore-js
-
-fn js_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
-    js(&[
-        os("sign"),
-        os("--fulcio"),
-        os(&dev.fulcio_url()),
-        os("--rekor"),
-        os(&dev.rekor_url()),
-        os("--token-file"),
-        token.as_os_str(),
-        os("--artifact"),
-        artifact.as_os_str(),
-        os("--bundle"),
-        bundle.as_os_str(),
-    ])
-}
-
-/// Attests an in-toto statement whose one subject is `artifact`.
-fn js_attest(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
-    let digest = hex::encode(Sha256::digest(std::fs::read(artifact).unwrap()));
-    let statement = json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": artifact.file_name().unwrap().to_str().unwrap(),
-                     "digest": {"sha256": digest}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {
-            "buildDefinition": {"buildType": "https://atesto.dev/test-build/v1",
-                                "externalParameters": {}},
-            "runDetails": {"builder": {"id": "https://atesto.dev/test-builder"}}
-        }
-    });
-    let statement = write(
-        dev,
-        &format!("statement-{}.json", rand_suffix()),
-        statement.to_string().as_bytes(),
-    );
-    js(&[
-        os("attest"),
-        os("--fulcio"),
-        os(&dev.fulcio_url()),
-        os("--rekor"),
-        os(&dev.rekor_url()),
-        os("--token-file"),
-        token.as_os_str(),
-        os("--statement"),
-        statement.as_os_str(),
-        os("--bundle"),
-        bundle.as_os_str(),
-    ])
-}
-
-/// Verifies with the trusted root alone; `oids` are `OID=value` pairs
-/// checked as DER UTF8String extension values.
-fn js_verify(
-    dev: &Dev,
-    bundle: &Path,
-    artifact: &Path,
-    san: &str,
-    issuer: &str,
-    oids: &[String],
-) -> Command {
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "verify".into(),
-        "--trusted-root".into(),
-        dev.trusted_root().into(),
-        "--bundle".into(),
-        bundle.into(),
-        "--artifact".into(),
-        artifact.into(),
-        "--san".into(),
-        san.into(),
-        "--issuer".into(),
-        issuer.into(),
-    ];
-    for oid in oids {
-        args.push("--oid".into());
-        args.push(oid.into());
-    }
-    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    js(&refs)
-}
 
 // --- sigstore-rs
 

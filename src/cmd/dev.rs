@@ -349,15 +349,17 @@ fn print_instructions(files: &Layout, state: &DevState) {
            sigstore --trust-config {dir}/trust_config.json sign --identity-token \"$TOKEN\" FILE\n  \
            sigstore --trust-config {dir}/trust_config.json verify identity \\\n    \
              --cert-identity you@example.com --cert-oidc-issuer {ca}/dev-oidc/email FILE\n\n\
-         cosign 3.x:\n  \
-           cosign sign-blob --trusted-root {dir}/trusted_root.json --signing-config {dir}/signing_config.json \\\n    \
-             --identity-token \"$TOKEN\" --bundle FILE.sigstore.json -y FILE\n  \
+         cosign 3.x, as tests/cosign_blob.rs runs it (tests/cosign_image.rs: the same trust flags for `cosign sign|verify IMAGE`):\n  \
+           cosign sign-blob --yes --trusted-root {dir}/trusted_root.json --signing-config {dir}/signing_config.json \\\n    \
+             --identity-token \"$TOKEN\" --bundle FILE.sigstore.json FILE\n  \
            cosign verify-blob --trusted-root {dir}/trusted_root.json --bundle FILE.sigstore.json \\\n    \
              --certificate-identity you@example.com --certificate-oidc-issuer {ca}/dev-oidc/email FILE\n\n\
-         cosign 2.x:\n  \
+         cosign 2.x, the same way:\n  \
            set -a; . {dir}/cosign.env; set +a\n  \
-           cosign sign-blob --fulcio-url {ca} --rekor-url {tlog} --identity-token \"$TOKEN\" \\\n    \
-             --bundle FILE.sigstore.json --new-bundle-format -y FILE\n"
+           cosign sign-blob --yes --fulcio-url {ca} --rekor-url {tlog} --identity-token \"$TOKEN\" \\\n    \
+             --output-signature FILE.sig --output-certificate FILE.cert FILE\n  \
+           cosign verify-blob --rekor-url {tlog} --signature FILE.sig --certificate FILE.cert \\\n    \
+             --certificate-identity you@example.com --certificate-oidc-issuer {ca}/dev-oidc/email FILE\n"
     );
 }
 

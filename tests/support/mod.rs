@@ -6,9 +6,10 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod ca;
+pub mod clients;
+pub mod cosign;
 pub mod ct;
 pub mod dev;
-pub mod sigstore_python;
 
 use std::ffi::OsStr;
 use std::io::Read;

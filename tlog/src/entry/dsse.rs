@@ -30,14 +30,14 @@ pub(super) const MAX_VERIFIERS: usize = 32;
 /// cap alone still allows 32 signatures with one key or one with 32 keys.
 pub(super) const MAX_SIGNATURE_CHECKS: usize = 32;
 
-const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub(super) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// The parts of a DSSE envelope the log uses.
-struct Envelope {
-    payload_type: String,
-    payload: Vec<u8>,
+pub(super) struct Envelope {
+    pub(super) payload_type: String,
+    pub(super) payload: Vec<u8>,
     /// Each signature as sent (base64 text) and decoded.
-    signatures: Vec<(String, Vec<u8>)>,
+    pub(super) signatures: Vec<(String, Vec<u8>)>,
 }
 
 /// Validates a dsse spec and verifies the envelope; returns the canonical
@@ -151,7 +151,7 @@ fn decode_verifiers(proposed: &Fields<'_>) -> Result<Vec<(usize, Vec<u8>)>, Entr
 
 /// Parses the envelope JSON. Missing `payloadType` and `payload` read as
 /// empty, like Go's zero values.
-fn parse_envelope(text: &str) -> Result<Envelope, EntryError> {
+pub(super) fn parse_envelope(text: &str) -> Result<Envelope, EntryError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| EntryError::Envelope(e.to_string()))?;
     let Value::Object(envelope) = &value else {
@@ -207,7 +207,7 @@ fn dsse_base64(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The DSSE pre-authentication encoding of a payload.
-fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(super) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "DSSEv1 {} {payload_type} {} ",
         payload_type.len(),
@@ -221,7 +221,7 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 /// The digests an in-toto statement names: its subjects' and, as Rekor also
 /// indexes them, the SLSA provenance materials'. Only digests a hash query can
 /// name are kept. A payload that is not such a statement gives none.
-fn in_toto_keys(payload: &[u8]) -> Vec<String> {
+pub(super) fn in_toto_keys(payload: &[u8]) -> Vec<String> {
     let Ok(statement) = serde_json::from_slice::<Value>(payload) else {
         return Vec::new();
     };

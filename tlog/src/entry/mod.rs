@@ -8,24 +8,33 @@
 //!
 //! - `hashedrekord`: a signature over an artifact digest (kind hashedrekord 0.0.1).
 //! - `dsse`: a DSSE envelope and the keys that verify it (kind dsse 0.0.1).
+//! - `intoto`: a DSSE envelope and the one key that verifies it (kind intoto
+//!   0.0.1, what cosign 2.x `attest` uploads).
+//! - `rekord`: a signature over an artifact sent whole (kind rekord 0.0.1,
+//!   rekor-cli's default type), x509 keys only.
 //! - `index`: search-index keys and `/api/v1/index/retrieve` queries.
 
 mod dsse;
 mod hashedrekord;
 pub mod index;
+mod intoto;
+mod rekord;
 
 use atesto_common::pubkey::{KeyAlgorithm, PubKeyError, PublicKey};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
-/// The only apiVersion Rekor accepts for new hashedrekord and dsse entries.
+/// The apiVersion of every kind this log accepts (Rekor's for new
+/// hashedrekord, dsse, rekord entries; intoto 0.0.1 is what cosign 2.x sends).
 const API_VERSION: &str = "0.0.1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     HashedRekord,
     Dsse,
+    Intoto,
+    Rekord,
     /// An RFC 6962 MerkleTreeLeaf of the CT log (never proposed through Rekor v1).
     CtLeaf,
 }
@@ -36,6 +45,8 @@ impl EntryKind {
         match self {
             EntryKind::HashedRekord => "hashedrekord",
             EntryKind::Dsse => "dsse",
+            EntryKind::Intoto => "intoto",
+            EntryKind::Rekord => "rekord",
             EntryKind::CtLeaf => "rfc6962",
         }
     }
@@ -65,7 +76,9 @@ pub struct PreparedEntry {
 pub enum EntryError {
     #[error("request body is not valid JSON: {0}")]
     NotJson(String),
-    #[error("unsupported kind {0:?}: this log accepts hashedrekord and dsse entries")]
+    #[error(
+        "unsupported kind {0:?}: this log accepts hashedrekord, dsse, intoto and rekord entries"
+    )]
     UnsupportedKind(String),
     #[error("unsupported apiVersion {version:?} for kind {kind}: only 0.0.1 is accepted")]
     UnsupportedApiVersion { kind: &'static str, version: String },
@@ -97,6 +110,16 @@ pub enum EntryError {
     HashHex(&'static str),
     #[error("spec.proposedContent.envelope is not a valid DSSE envelope: {0}")]
     Envelope(String),
+    #[error("spec.content.envelope is not a valid DSSE envelope: {0}")]
+    IntotoEnvelope(String),
+    #[error("no signature of the DSSE envelope verifies with spec.publicKey")]
+    EnvelopeNotVerified,
+    #[error(
+        "spec.signature.format {0:?} is not supported: this log verifies x509 (PEM or DER keys and certificates) rekord entries only"
+    )]
+    RekordFormat(String),
+    #[error("spec.data.hash.value {sent} is not the SHA-256 of spec.data.content ({computed})")]
+    RekordHashMismatch { sent: String, computed: String },
     #[error(
         "spec.envelopeHash, spec.payloadHash and spec.signatures are computed by the log: send only spec.proposedContent"
     )]
@@ -148,6 +171,8 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
     let (kind, prepare_spec): (EntryKind, PrepareSpec) = match kind {
         "hashedrekord" => (EntryKind::HashedRekord, hashedrekord::prepare),
         "dsse" => (EntryKind::Dsse, dsse::prepare),
+        "intoto" => (EntryKind::Intoto, intoto::prepare),
+        "rekord" => (EntryKind::Rekord, rekord::prepare),
         other => return Err(EntryError::UnsupportedKind(echo(other))),
     };
     let version = entry.string("apiVersion")?;
@@ -586,8 +611,8 @@ mod tests {
         );
         assert_eq!(error("{}"), "missing required field kind");
         assert_eq!(
-            error(r#"{"kind":"rekord","apiVersion":"0.0.1","spec":{}}"#),
-            "unsupported kind \"rekord\": this log accepts hashedrekord and dsse entries"
+            error(r#"{"kind":"jar","apiVersion":"0.0.1","spec":{}}"#),
+            "unsupported kind \"jar\": this log accepts hashedrekord, dsse, intoto and rekord entries"
         );
         assert_eq!(
             error(r#"{"kind":"hashedrekord","apiVersion":"0.0.2","spec":{}}"#),

@@ -156,14 +156,16 @@ pub async fn get_by_id(
     entry_response(entry, &state.log.keys.log_id_hex, &format!("UUID {id}"))
 }
 
+/// Go clients (cosign's generated Rekor client) send the lists they leave
+/// empty as `null`: null reads as absent.
 #[derive(Deserialize)]
 struct RetrieveRequest {
     #[serde(rename = "entryUUIDs", default)]
-    entry_uuids: Vec<String>,
+    entry_uuids: Option<Vec<String>>,
     #[serde(rename = "logIndexes", default)]
-    log_indexes: Vec<i64>,
+    log_indexes: Option<Vec<i64>>,
     #[serde(default)]
-    entries: Vec<serde_json::Value>,
+    entries: Option<Vec<serde_json::Value>>,
 }
 
 /// POST /api/v1/log/entries/retrieve: entries by id, index or content; the
@@ -174,7 +176,10 @@ pub async fn retrieve(
 ) -> Result<Response, ApiError> {
     let request: RetrieveRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed search query: {e}")))?;
-    let count = request.entry_uuids.len() + request.log_indexes.len() + request.entries.len();
+    let entry_uuids = request.entry_uuids.unwrap_or_default();
+    let log_indexes = request.log_indexes.unwrap_or_default();
+    let entries = request.entries.unwrap_or_default();
+    let count = entry_uuids.len() + log_indexes.len() + entries.len();
     if count == 0 {
         return Err(ApiError::bad_request(
             "name at least one of entryUUIDs, logIndexes or entries",
@@ -186,12 +191,12 @@ pub async fn retrieve(
         )));
     }
     let mut by_leaf = Vec::new();
-    for id in &request.entry_uuids {
+    for id in &entry_uuids {
         by_leaf.push(parse_entry_id(id)?);
     }
-    if !request.entries.is_empty() {
+    if !entries.is_empty() {
         // Proposed entries are verified like new ones: CPU work for the pool.
-        let proposals = request.entries;
+        let proposals = entries;
         let leaves = state
             .log
             .cpu
@@ -209,7 +214,7 @@ pub async fn retrieve(
         by_leaf.extend(leaves.into_iter().map(|leaf| (None, leaf)));
     }
     let mut indexes = Vec::new();
-    for &index in &request.log_indexes {
+    for &index in &log_indexes {
         indexes.push(u64::try_from(index).map_err(|_| {
             ApiError::bad_request(format!("logIndexes must be non-negative, got {index}"))
         })?);
