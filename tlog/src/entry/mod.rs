@@ -8,10 +8,12 @@
 //!
 //! - `hashedrekord`: a signature over an artifact digest (kind hashedrekord 0.0.1).
 //! - `dsse`: a DSSE envelope and the keys that verify it (kind dsse 0.0.1).
+//! - `helm`: a Helm chart's PGP-signed provenance and its key (kind helm 0.0.1).
 //! - `index`: search-index keys and `/api/v1/index/retrieve` queries.
 
 mod dsse;
 mod hashedrekord;
+mod helm;
 pub mod index;
 
 use atesto_common::pubkey::{PubKeyError, PublicKey};
@@ -26,6 +28,7 @@ const API_VERSION: &str = "0.0.1";
 pub enum EntryKind {
     HashedRekord,
     Dsse,
+    Helm,
     /// An RFC 6962 MerkleTreeLeaf of the CT log (never proposed through Rekor v1).
     CtLeaf,
 }
@@ -36,6 +39,7 @@ impl EntryKind {
         match self {
             EntryKind::HashedRekord => "hashedrekord",
             EntryKind::Dsse => "dsse",
+            EntryKind::Helm => "helm",
             EntryKind::CtLeaf => "rfc6962",
         }
     }
@@ -60,7 +64,7 @@ pub struct PreparedEntry {
 pub enum EntryError {
     #[error("request body is not valid JSON: {0}")]
     NotJson(String),
-    #[error("unsupported kind {0:?}: this log accepts hashedrekord and dsse entries")]
+    #[error("unsupported kind {0:?}: this log accepts hashedrekord, dsse and helm entries")]
     UnsupportedKind(String),
     #[error("unsupported apiVersion {version:?} for kind {kind}: only 0.0.1 is accepted")]
     UnsupportedApiVersion { kind: &'static str, version: String },
@@ -120,6 +124,8 @@ pub enum EntryError {
     KeyUrl,
     #[error("the entry could not be encoded as canonical JSON: {0}")]
     Encoding(String),
+    #[error(transparent)]
+    Helm(#[from] helm::HelmError),
 }
 
 /// Parses a POST /api/v1/log/entries request body (a ProposedEntry JSON), validates it,
@@ -133,6 +139,7 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
     let (kind, prepare_spec): (EntryKind, PrepareSpec) = match kind {
         "hashedrekord" => (EntryKind::HashedRekord, hashedrekord::prepare),
         "dsse" => (EntryKind::Dsse, dsse::prepare),
+        "helm" => (EntryKind::Helm, helm::prepare),
         other => return Err(EntryError::UnsupportedKind(echo(other))),
     };
     let version = entry.string("apiVersion")?;
@@ -521,7 +528,7 @@ mod tests {
         assert_eq!(error("{}"), "missing required field kind");
         assert_eq!(
             error(r#"{"kind":"rekord","apiVersion":"0.0.1","spec":{}}"#),
-            "unsupported kind \"rekord\": this log accepts hashedrekord and dsse entries"
+            "unsupported kind \"rekord\": this log accepts hashedrekord, dsse and helm entries"
         );
         assert_eq!(
             error(r#"{"kind":"hashedrekord","apiVersion":"0.0.2","spec":{}}"#),
