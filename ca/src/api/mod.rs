@@ -1,11 +1,13 @@
 //! The CA's HTTP surface: Fulcio's v2 API (`v2`), the legacy v1 API that
-//! cosign 2.x uses (`v1`), both built on one issuance flow (`signing_cert`),
-//! and operations (`ops`: health and metrics).
+//! cosign 2.x uses (`v1`), Fulcio's gRPC API (`grpc`, HTTP/2 on the same
+//! port), all built on one issuance flow (`signing_cert`), and operations
+//! (`ops`: health and metrics).
 //!
 //! Every failure a client can cause answers 4xx in the `{"code","message"}`
 //! shape, naming the check that failed; the CT log or an identity provider
 //! being unreachable is a 502/503, never blamed on the client.
 
+pub mod grpc;
 pub mod ops;
 pub mod signing_cert;
 pub mod v1;
@@ -43,7 +45,8 @@ pub fn router(state: Arc<CaState>, options: &ApiOptions) -> Router {
         .merge(v2::routes())
         .merge(v1::routes())
         .merge(ops::routes())
-        .with_state(state);
+        .with_state(state.clone())
+        .merge(grpc::routes(state, options.body_limit));
     with_common_layers(routes, metrics, options)
 }
 

@@ -93,18 +93,24 @@ fn key_material(
             "the request carries no public key: send publicKeyRequest or certificateSigningRequest",
         )
     })?;
-    let content = request
-        .public_key
-        .and_then(|k| k.content)
-        .unwrap_or_default();
-    // A PEM travels as text; a bare base64 DER key is decoded.
-    let content = if content.trim_start().starts_with("-----BEGIN") || content.is_empty() {
-        content.into_bytes()
-    } else {
-        decode_bytes("publicKey.content", content.trim()).map_err(ApiError::bad_request)?
-    };
+    let content = public_key_content(
+        request
+            .public_key
+            .and_then(|k| k.content)
+            .unwrap_or_default(),
+    )?;
     let proof = decode_optional("proofOfPossession", request.proof_of_possession)?;
     Ok(KeyMaterial::PublicKey { content, proof })
+}
+
+/// The key bytes of a `publicKey.content`: a PEM travels as text, a bare
+/// base64 DER key is decoded. Shared with the gRPC API.
+pub(super) fn public_key_content(content: String) -> Result<Vec<u8>, ApiError> {
+    if content.trim_start().starts_with("-----BEGIN") || content.is_empty() {
+        Ok(content.into_bytes())
+    } else {
+        decode_bytes("publicKey.content", content.trim()).map_err(ApiError::bad_request)
+    }
 }
 
 async fn trust_bundle(State(state): State<Arc<CaState>>) -> Response {

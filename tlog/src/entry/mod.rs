@@ -12,10 +12,12 @@
 //!   0.0.1, what cosign 2.x `attest` uploads).
 //! - `rekord`: a signature over an artifact sent whole (kind rekord 0.0.1,
 //!   rekor-cli's default type), x509 keys only.
+//! - `helm`: a Helm chart's PGP-signed provenance and its key (kind helm 0.0.1).
 //! - `index`: search-index keys and `/api/v1/index/retrieve` queries.
 
 mod dsse;
 mod hashedrekord;
+mod helm;
 pub mod index;
 mod intoto;
 mod rekord;
@@ -35,6 +37,7 @@ pub enum EntryKind {
     Dsse,
     Intoto,
     Rekord,
+    Helm,
     /// An RFC 6962 MerkleTreeLeaf of the CT log (never proposed through Rekor v1).
     CtLeaf,
 }
@@ -47,6 +50,7 @@ impl EntryKind {
             EntryKind::Dsse => "dsse",
             EntryKind::Intoto => "intoto",
             EntryKind::Rekord => "rekord",
+            EntryKind::Helm => "helm",
             EntryKind::CtLeaf => "rfc6962",
         }
     }
@@ -77,7 +81,7 @@ pub enum EntryError {
     #[error("request body is not valid JSON: {0}")]
     NotJson(String),
     #[error(
-        "unsupported kind {0:?}: this log accepts hashedrekord, dsse, intoto and rekord entries"
+        "unsupported kind {0:?}: this log accepts hashedrekord, dsse, intoto, rekord and helm entries"
     )]
     UnsupportedKind(String),
     #[error("unsupported apiVersion {version:?} for kind {kind}: only 0.0.1 is accepted")]
@@ -158,6 +162,8 @@ pub enum EntryError {
     KeyUrl,
     #[error("the entry could not be encoded as canonical JSON: {0}")]
     Encoding(String),
+    #[error(transparent)]
+    Helm(#[from] helm::HelmError),
 }
 
 /// Parses a POST /api/v1/log/entries request body (a ProposedEntry JSON), validates it,
@@ -173,6 +179,7 @@ pub fn prepare(request_body: &[u8]) -> Result<PreparedEntry, EntryError> {
         "dsse" => (EntryKind::Dsse, dsse::prepare),
         "intoto" => (EntryKind::Intoto, intoto::prepare),
         "rekord" => (EntryKind::Rekord, rekord::prepare),
+        "helm" => (EntryKind::Helm, helm::prepare),
         other => return Err(EntryError::UnsupportedKind(echo(other))),
     };
     let version = entry.string("apiVersion")?;
@@ -612,7 +619,7 @@ mod tests {
         assert_eq!(error("{}"), "missing required field kind");
         assert_eq!(
             error(r#"{"kind":"jar","apiVersion":"0.0.1","spec":{}}"#),
-            "unsupported kind \"jar\": this log accepts hashedrekord, dsse, intoto and rekord entries"
+            "unsupported kind \"jar\": this log accepts hashedrekord, dsse, intoto, rekord and helm entries"
         );
         assert_eq!(
             error(r#"{"kind":"hashedrekord","apiVersion":"0.0.2","spec":{}}"#),
