@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use atesto_common::config::{ConfigError, load_yaml};
+use atesto_common::serve::ConnectionLimits;
 use serde::Deserialize;
 
 use crate::identity::VerifierOptions;
@@ -34,6 +35,9 @@ pub struct CaConfig {
     /// Seconds before a request is abandoned (the CT round trip included).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// Header timeout, idle timeout and connection cap of the listener.
+    #[serde(default)]
+    pub connections: ConnectionLimits,
     /// The directory relative paths resolve against (the config file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -93,7 +97,7 @@ impl CaConfig {
                 "request_timeout_secs must be positive".into(),
             ));
         }
-        Ok(())
+        self.connections.validate().map_err(ConfigError::Invalid)
     }
 }
 
@@ -110,6 +114,7 @@ mod tests {
         assert_eq!(example.body_limit, default_body_limit());
         assert_eq!(example.request_timeout_secs, default_request_timeout());
         assert_eq!(example.addr, "0.0.0.0:5555");
+        assert_eq!(example.connections, ConnectionLimits::default());
         IssuerConfig::from_str(include_str!("../../deploy/issuers.example.yaml")).unwrap();
         assert!(serde_yaml_ng::from_str::<CaConfig>("bogus: 1\n").is_err());
     }

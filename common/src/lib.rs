@@ -10,4 +10,5 @@ pub mod keys;
 pub mod note;
 pub mod pem;
 pub mod pubkey;
+pub mod serve;
 pub mod trust_root;

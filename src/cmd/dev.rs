@@ -178,9 +178,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         issue_without_sct: false,
         body_limit: 64 << 10,
         request_timeout_secs: 30,
+        connections: tlog_config.connections,
         base_dir: PathBuf::new(),
     };
     let ca_options = super::api_options(ca_config.body_limit, ca_config.request_timeout_secs);
+    let ca_connections = ca_config.connections;
     let ca_state = tokio::task::spawn_blocking(move || {
         atesto_ca::service::open_with_issuers(&ca_config, issuers)
     })
@@ -233,8 +235,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     print_instructions(&files, &state);
     print_tuf_instructions(&files, &state.ca_url);
     tokio::try_join!(
-        super::serve(ca_router, &args.ca_addr),
-        super::serve(tlog_router, &args.tlog_addr),
+        super::serve(ca_router, &args.ca_addr, ca_connections),
+        super::serve(tlog_router, &args.tlog_addr, tlog_config.connections),
     )?;
     Ok(())
 }

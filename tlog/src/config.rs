@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
+use atesto_common::serve::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,8 @@ pub struct TlogConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// Header timeout, idle timeout and connection cap of the listener.
+    pub connections: ConnectionLimits,
     /// Whether entries get a Rekor SignedEntryTimestamp: set by the service
     /// (the CT log turns it off), never by the operator.
     #[serde(skip)]
@@ -71,6 +74,7 @@ impl Default for TlogConfig {
             body_limit: 4 << 20,
             request_timeout_secs: 30,
             cache_mb: 64,
+            connections: ConnectionLimits::default(),
             sign_entry_timestamps: true,
         }
     }
@@ -105,6 +109,7 @@ impl TlogConfig {
         if self.body_limit < 1024 {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
+        self.connections.validate().map_err(ConfigError::Invalid)?;
         if matches!(self.tree_id, Some(0)) || self.tree_id.is_some_and(|t| t > i64::MAX as u64) {
             return invalid("tree_id must be between 1 and 2^63-1");
         }
@@ -179,6 +184,7 @@ mod tests {
         assert_eq!(example.batch.max_size, defaults.batch.max_size);
         assert_eq!(example.batch.max_age_ms, defaults.batch.max_age_ms);
         assert_eq!(example.body_limit, defaults.body_limit);
+        assert_eq!(example.connections, defaults.connections);
     }
 
     #[test]

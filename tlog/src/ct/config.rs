@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use atesto_common::config::load_yaml;
+use atesto_common::serve::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BatchConfig, ConfigError, TlogConfig};
@@ -26,6 +27,8 @@ pub struct CtConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// Header timeout, idle timeout and connection cap of the listener.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for CtConfig {
@@ -41,6 +44,7 @@ impl Default for CtConfig {
             body_limit: 1 << 20,
             request_timeout_secs: log.request_timeout_secs,
             cache_mb: log.cache_mb,
+            connections: log.connections,
         }
     }
 }
@@ -60,6 +64,7 @@ impl CtConfig {
             body_limit: self.body_limit,
             request_timeout_secs: self.request_timeout_secs,
             cache_mb: self.cache_mb,
+            connections: self.connections,
             sign_entry_timestamps: false,
             ..TlogConfig::default()
         }
@@ -93,6 +98,7 @@ mod tests {
         let defaults = CtConfig::default();
         assert_eq!(example.body_limit, defaults.body_limit);
         assert_eq!(example.batch.max_size, defaults.batch.max_size);
+        assert_eq!(example.connections, defaults.connections);
         assert!(!example.log_config().sign_entry_timestamps);
         assert!(TlogConfig::default().sign_entry_timestamps);
         assert!(serde_yaml_ng::from_str::<CtConfig>("bogus: 1\n").is_err());
