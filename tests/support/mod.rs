@@ -7,6 +7,7 @@
 
 pub mod ca;
 pub mod dev;
+pub mod raw_http;
 
 use std::ffi::OsStr;
 use std::io::Read;
