@@ -97,9 +97,8 @@ impl Case {
     }
 
     fn label(&self) -> String {
-        let name = if self.name.is_empty() { "" } else { &self.name };
         let path: String = self.path.chars().take(80).collect();
-        format!("{} {path} {name}", self.method)
+        format!("{} {path} {}", self.method, self.name)
     }
 }
 
@@ -137,7 +136,7 @@ fn run_cases(addr: &str, cases: Vec<Case>) -> Vec<String> {
                     if !shaped {
                         failures.push(format!("{label}: {status} not in the error shape: {body}"));
                     }
-                } else if case.protocol_level && status >= 200 && status < 400 {
+                } else if case.protocol_level && (200..400).contains(&status) {
                     failures.push(format!("{label}: malformed HTTP accepted with {status}"));
                 }
             }

@@ -832,6 +832,10 @@ fn verifier_options_deserialize_from_seconds() {
     assert!(serde_json::from_value::<VerifierOptions>(json!({"jwks_ttl": 5})).is_err());
 }
 
+/// The `jwks_uri` a discovery document names, from the issuer's port and
+/// another listener's.
+type JwksUri = fn(u16, u16) -> String;
+
 /// Requests for keys seen by [`serve_sa_issuer`]: path and Authorization.
 type SeenRequests = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
 
@@ -879,7 +883,7 @@ async fn service_account_token_goes_to_the_issuer_origin_only() {
     let placeholder = DevIssuer::new("http://unused".into());
     serve_sa_issuer(other, &placeholder, String::new(), other_seen.clone());
 
-    let cases: [(&str, fn(u16, u16) -> String); 3] = [
+    let cases: [(&str, JwksUri); 3] = [
         ("same origin", |port, _| {
             format!("http://127.0.0.1:{port}/sa/keys")
         }),

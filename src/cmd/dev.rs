@@ -220,9 +220,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ca_router = ca_router.nest(&format!("/dev-oidc/{kind}"), issuer.router());
     }
     // The TUF repository is static files: served as they are, outside the API layers.
+    // A missing file is a 404 in the upstream error shape, like every API answer.
     ca_router = ca_router.nest_service(
         "/tuf",
-        tower_http::services::ServeDir::new(files.path("tuf")),
+        tower_http::services::ServeDir::new(files.path("tuf")).not_found_service(
+            axum::handler::HandlerWithoutStateExt::into_service(tuf_not_found),
+        ),
     );
     let tlog_metrics = tlog.log.metrics.http.clone();
     let tlog_routes = atesto_tlog::api::routes(tlog).merge(atesto_tlog::ct::api::routes(ct));
@@ -239,6 +242,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         super::serve(tlog_router, &args.tlog_addr, tlog_config.connections),
     )?;
     Ok(())
+}
+
+async fn tuf_not_found() -> atesto_common::error::ApiError {
+    atesto_common::error::ApiError::not_found("no such file in the TUF repository")
 }
 
 fn dev_issuer(url: &str, key: &PrivateKey) -> anyhow::Result<DevIssuer> {
