@@ -277,12 +277,10 @@ fn protocol_cases() -> Vec<Case> {
         get("/healthz")
             .header("Transfer-Encoding", "chunked")
             .header("Content-Length", "5")
-            .protocol_level()
-            .named("chunked and length"),
+            .named("chunked and length (RFC 9112: chunked wins)"),
         get("/healthz")
             .header("X-Big", "a".repeat(200_000))
-            .protocol_level()
-            .named("200 KB header"),
+            .named("200 KB header (within the header buffer)"),
         get(format!("/{}", "a".repeat(100_000)))
             .protocol_level()
             .named("100 KB path"),
