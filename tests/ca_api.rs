@@ -17,20 +17,6 @@ use support::*;
 
 const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 
-/// A v2 public-key request: the key as PEM and the proof over `challenge`.
-fn v2_request(signer: &Signer, challenge: &str, token: Option<&str>) -> Value {
-    let mut body = json!({
-        "publicKeyRequest": {
-            "publicKey": {"algorithm": "ECDSA", "content": signer.public_key_pem()},
-            "proofOfPossession": STANDARD.encode(signer.sign(challenge.as_bytes())),
-        }
-    });
-    if let Some(token) = token {
-        body["credentials"] = json!({"oidcIdentityToken": token});
-    }
-    body
-}
-
 /// The DER of every CERTIFICATE block in `text`.
 fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
     text.split_inclusive("-----END CERTIFICATE-----")

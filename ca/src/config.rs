@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use atesto_common::config::{ConfigError, load_yaml};
 use atesto_common::cpu_pool::CpuPoolConfig;
+use atesto_common::serve::ConnectionLimits;
 use serde::Deserialize;
 
 use crate::identity::VerifierOptions;
@@ -38,6 +39,9 @@ pub struct CaConfig {
     /// Bounds on key checks and certificate signing running at once and waiting.
     #[serde(default)]
     pub cpu_pool: CpuPoolConfig,
+    /// Header timeout, idle timeout and connection cap of the listener.
+    #[serde(default)]
+    pub connections: ConnectionLimits,
     /// The directory relative paths resolve against (the config file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -97,7 +101,7 @@ impl CaConfig {
                 "request_timeout_secs must be positive".into(),
             ));
         }
-        Ok(())
+        self.connections.validate().map_err(ConfigError::Invalid)
     }
 }
 
@@ -115,6 +119,7 @@ mod tests {
         assert_eq!(example.request_timeout_secs, default_request_timeout());
         assert_eq!(example.addr, "0.0.0.0:5555");
         assert_eq!(example.cpu_pool, CpuPoolConfig::default());
+        assert_eq!(example.connections, ConnectionLimits::default());
         IssuerConfig::from_str(include_str!("../../deploy/issuers.example.yaml")).unwrap();
         assert!(serde_yaml_ng::from_str::<CaConfig>("bogus: 1\n").is_err());
     }

@@ -831,3 +831,110 @@ fn verifier_options_deserialize_from_seconds() {
     assert_eq!(options.max_token_bytes, 16384);
     assert!(serde_json::from_value::<VerifierOptions>(json!({"jwks_ttl": 5})).is_err());
 }
+
+/// The `jwks_uri` a discovery document names, from the issuer's port and
+/// another listener's.
+type JwksUri = fn(u16, u16) -> String;
+
+/// Requests for keys seen by [`serve_sa_issuer`]: path and Authorization.
+type SeenRequests = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+/// An issuer at `listener` whose discovery names `jwks_uri` and which
+/// serves `issuer`'s keys on every other path, recording each request.
+fn serve_sa_issuer(
+    listener: tokio::net::TcpListener,
+    issuer: &DevIssuer,
+    jwks_uri: String,
+    seen: SeenRequests,
+) {
+    use axum::http::HeaderMap;
+    let discovery = json!({"issuer": issuer.issuer_url(), "jwks_uri": jwks_uri});
+    let keys = issuer.jwks_json();
+    let router = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(discovery) }),
+        )
+        .fallback(move |uri: axum::http::Uri, headers: HeaderMap| async move {
+            let authorization = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            seen.lock()
+                .unwrap()
+                .push((uri.path().to_owned(), authorization));
+            axum::Json(keys)
+        });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+}
+
+/// The service-account token goes to the configured issuer's scheme, host
+/// and port only. A `jwks_uri` that a hand-written splitter read as the
+/// issuer's host (`localhost:P\@127.0.0.1:P`, which the URL parser of the
+/// HTTP client reads as host `localhost`) got the bearer sent to another host.
+#[tokio::test]
+async fn service_account_token_goes_to_the_issuer_origin_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("token");
+    std::fs::write(&token_path, "sa-token\n").unwrap();
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    let other_seen = SeenRequests::default();
+    let placeholder = DevIssuer::new("http://unused".into());
+    serve_sa_issuer(other, &placeholder, String::new(), other_seen.clone());
+
+    let cases: [(&str, JwksUri); 3] = [
+        ("same origin", |port, _| {
+            format!("http://127.0.0.1:{port}/sa/keys")
+        }),
+        ("backslash before @", |port, _| {
+            format!("http://localhost:{port}\\@127.0.0.1:{port}/sa/keys")
+        }),
+        ("same host, another port", |_, other| {
+            format!("http://127.0.0.1:{other}/sa/keys")
+        }),
+    ];
+    for (case, jwks_uri) in cases {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let issuer = DevIssuer::new(url.clone());
+        let seen = SeenRequests::default();
+        serve_sa_issuer(listener, &issuer, jwks_uri(port, other_port), seen.clone());
+        let verifier = verifier_for(
+            &url,
+            json!({"Type": "email", "ServiceAccountTokenFile": token_path}),
+        );
+        let result = verifier.verify(&issuer.mint(email_claims())).await;
+        let bearer = Some("Bearer sa-token".to_owned());
+        match case {
+            "same origin" => {
+                result.unwrap();
+                assert_eq!(
+                    seen.lock().unwrap().as_slice(),
+                    [("/sa/keys".to_owned(), bearer)]
+                );
+            }
+            "backslash before @" => {
+                let requests = seen.lock().unwrap().clone();
+                assert_eq!(requests.len(), 1, "{case}: {requests:?}");
+                assert_eq!(
+                    requests[0].1, None,
+                    "{case}: the bearer left the issuer's origin"
+                );
+                result.unwrap();
+            }
+            _ => {
+                // The other listener holds another key set: verification
+                // fails, but what matters is what it was sent.
+                let _ = result;
+                let requests = other_seen.lock().unwrap().clone();
+                assert_eq!(requests.len(), 1, "{case}: {requests:?}");
+                assert_eq!(
+                    requests[0].1, None,
+                    "{case}: the bearer went to another port"
+                );
+            }
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! What every Atesto HTTP service shares: JSON 404/405 answers, the body
-//! limit, per-route metrics, the request time limit, tracing, and a body
+//! limit (an over-limit Content-Length refused at once), per-route metrics, the request time limit, tracing, and a body
 //! extractor whose failures are in the `{"code","message"}` shape.
 
 use std::time::{Duration, Instant};
@@ -66,6 +66,10 @@ pub fn with_common_layers(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(middleware::from_fn_with_state(
+            options.body_limit,
+            refuse_declared_oversize,
+        ))
         .layer(middleware::from_fn_with_state(metrics, record_metrics))
         .layer(middleware::from_fn_with_state(
             options.request_timeout,
@@ -97,6 +101,32 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
         )
         .into_response(),
     }
+}
+
+/// A body whose declared length is over the limit is refused before any of
+/// it is read; otherwise the client would wait for the request time limit
+/// while the server waited for bytes it would refuse anyway.
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return body_too_large().into_response();
+    }
+    next.run(request).await
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request body is larger than this server accepts",
+    )
 }
 
 async fn record_metrics(
@@ -134,10 +164,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             .map(Body)
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request body is larger than this server accepts",
-                    )
+                    body_too_large()
                 } else {
                     ApiError::bad_request(format!(
                         "reading the request body: {}",

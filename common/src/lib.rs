@@ -11,4 +11,5 @@ pub mod keys;
 pub mod note;
 pub mod pem;
 pub mod pubkey;
+pub mod serve;
 pub mod trust_root;

@@ -109,5 +109,5 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(state),
         &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    super::serve(router, &config.addr).await
+    super::serve(router, &config.addr, config.connections).await
 }

@@ -37,7 +37,7 @@ pub async fn run(args: CtArgs) -> anyhow::Result<()> {
         log,
         &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    super::serve(router, &config.addr).await
+    super::serve(router, &config.addr, config.connections).await
 }
 
 /// Opens the CT log with the roots its config names.

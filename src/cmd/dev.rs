@@ -179,9 +179,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: 64 << 10,
         request_timeout_secs: 30,
         cpu_pool: Default::default(),
+        connections: tlog_config.connections,
         base_dir: PathBuf::new(),
     };
     let ca_options = super::api_options(ca_config.body_limit, ca_config.request_timeout_secs);
+    let ca_connections = ca_config.connections;
     let ca_state = tokio::task::spawn_blocking(move || {
         atesto_ca::service::open_with_issuers(&ca_config, issuers)
     })
@@ -219,9 +221,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ca_router = ca_router.nest(&format!("/dev-oidc/{kind}"), issuer.router());
     }
     // The TUF repository is static files: served as they are, outside the API layers.
+    // A missing file is a 404 in the upstream error shape, like every API answer.
     ca_router = ca_router.nest_service(
         "/tuf",
-        tower_http::services::ServeDir::new(files.path("tuf")),
+        tower_http::services::ServeDir::new(files.path("tuf")).not_found_service(
+            axum::handler::HandlerWithoutStateExt::into_service(tuf_not_found),
+        ),
     );
     let tlog_metrics = tlog.log.metrics.http.clone();
     let tlog_routes = atesto_tlog::api::routes(tlog).merge(atesto_tlog::ct::api::routes(ct));
@@ -234,10 +239,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     print_instructions(&files, &state);
     print_tuf_instructions(&files, &state.ca_url);
     tokio::try_join!(
-        super::serve(ca_router, &args.ca_addr),
-        super::serve(tlog_router, &args.tlog_addr),
+        super::serve(ca_router, &args.ca_addr, ca_connections),
+        super::serve(tlog_router, &args.tlog_addr, tlog_config.connections),
     )?;
     Ok(())
+}
+
+async fn tuf_not_found() -> atesto_common::error::ApiError {
+    atesto_common::error::ApiError::not_found("no such file in the TUF repository")
 }
 
 fn dev_issuer(url: &str, key: &PrivateKey) -> anyhow::Result<DevIssuer> {

@@ -10,16 +10,19 @@ pub mod tlog;
 pub mod trust_root;
 
 use anyhow::Context;
+use atesto_common::serve::ConnectionLimits;
 
-/// Serves `router` on `addr` until SIGINT or SIGTERM.
-pub async fn serve(router: axum::Router, addr: &str) -> anyhow::Result<()> {
+/// Serves `router` on `addr` within `limits` until SIGINT or SIGTERM.
+pub async fn serve(
+    router: axum::Router,
+    addr: &str,
+    limits: ConnectionLimits,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(tlog::shutdown_signal())
-        .await?;
+    atesto_common::serve::serve(listener, router, limits, tlog::shutdown_signal()).await;
     Ok(())
 }
 

@@ -123,11 +123,14 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {addr}"))?;
         tracing::info!(addr = %listener.local_addr()?, "serving metrics");
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
-                tracing::error!(%err, "metrics server stopped");
-            }
-        });
+        // The monitor has no config file: the metrics listener takes the
+        // default limits, and lives as long as the process.
+        tokio::spawn(atesto_common::serve::serve(
+            listener,
+            router,
+            atesto_common::serve::ConnectionLimits::default(),
+            std::future::pending(),
+        ));
     }
     let interval = Duration::from_secs(args.interval.unwrap_or(60));
     let shutdown = super::tlog::shutdown_signal();

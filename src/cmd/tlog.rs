@@ -121,7 +121,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state,
         &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    super::serve(router, &config.addr).await
+    super::serve(router, &config.addr, config.connections).await
 }
 
 /// Opens the log (store, keys, sequencer) and its admin token.

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use atesto_ca::identity::dev_issuer::{self, DevIssuer};
 use serde_json::{Value, json};
 
-use super::{Tlog, atesto, free_addr};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{Signer, Tlog, atesto, free_addr};
 
 /// A development OIDC issuer on a loopback port of this test process.
 pub struct TestIssuer {
@@ -69,6 +72,12 @@ impl CaStack {
 
     /// Starts the stack; `extra_config` is appended to the CA's YAML config.
     pub fn start_with(extra_config: &str) -> Self {
+        Self::start_with_issuers(extra_config, "")
+    }
+
+    /// Like `start_with`; `extra_issuers` is appended to the issuer file
+    /// (top-level keys other than `OIDCIssuers`, such as `MetaIssuers`).
+    pub fn start_with_issuers(extra_config: &str, extra_issuers: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let host = IssuerHost::new();
         let (email, kubernetes, github) = (host.serve(), host.serve(), host.serve());
@@ -93,7 +102,7 @@ impl CaStack {
 
         std::fs::write(
             dir.path().join("issuers.yaml"),
-            issuers_yaml(&email, &kubernetes, &github),
+            issuers_yaml(&email, &kubernetes, &github) + extra_issuers,
         )
         .expect("write issuers");
         let ca_addr = free_addr();
@@ -145,6 +154,20 @@ impl CaStack {
     pub fn github_token(&self) -> String {
         self.github.dev.mint(github_claims(&self.github.url))
     }
+}
+
+/// A v2 public-key request: the key as PEM and the proof over `challenge`.
+pub fn v2_request(signer: &Signer, challenge: &str, token: Option<&str>) -> Value {
+    let mut body = json!({
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": signer.public_key_pem()},
+            "proofOfPossession": STANDARD.encode(signer.sign(challenge.as_bytes())),
+        }
+    });
+    if let Some(token) = token {
+        body["credentials"] = json!({"oidcIdentityToken": token});
+    }
+    body
 }
 
 /// `atesto ca init --dir DIR/ca`.

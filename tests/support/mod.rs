@@ -10,6 +10,7 @@ pub mod clients;
 pub mod cosign;
 pub mod ct;
 pub mod dev;
+pub mod raw_http;
 
 use std::ffi::OsStr;
 use std::io::Read;

@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
+use atesto_common::serve::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,8 @@ pub struct TlogConfig {
     pub cache_mb: usize,
     /// Bounds on signature verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
+    /// Header timeout, idle timeout and connection cap of the listener.
+    pub connections: ConnectionLimits,
     /// Whether entries get a Rekor SignedEntryTimestamp: set by the service
     /// (the CT log turns it off), never by the operator.
     #[serde(skip)]
@@ -75,6 +78,7 @@ impl Default for TlogConfig {
             request_timeout_secs: 30,
             cache_mb: 64,
             cpu_pool: CpuPoolConfig::default(),
+            connections: ConnectionLimits::default(),
             sign_entry_timestamps: true,
         }
     }
@@ -109,6 +113,7 @@ impl TlogConfig {
         if self.body_limit < 1024 {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
+        self.connections.validate().map_err(ConfigError::Invalid)?;
         if matches!(self.tree_id, Some(0)) || self.tree_id.is_some_and(|t| t > i64::MAX as u64) {
             return invalid("tree_id must be between 1 and 2^63-1");
         }
@@ -187,6 +192,7 @@ mod tests {
         assert_eq!(example.batch.max_age_ms, defaults.batch.max_age_ms);
         assert_eq!(example.body_limit, defaults.body_limit);
         assert_eq!(example.cpu_pool, defaults.cpu_pool);
+        assert_eq!(example.connections, defaults.connections);
     }
 
     #[test]

@@ -167,7 +167,9 @@ fn certificate_pem(der: &[u8]) -> String {
 /// Token problems are the client's (401, with the precise reason); an
 /// identity provider that cannot be reached is not (503).
 fn identity_failure(err: &IdentityError) -> ApiError {
-    if err.is_client_error() {
+    if err.is_uncertifiable_identity() {
+        ApiError::bad_request(err.to_string())
+    } else if err.is_client_error() {
         ApiError::new(StatusCode::UNAUTHORIZED, err.to_string())
     } else {
         tracing::warn!(%err, "identity provider unavailable");

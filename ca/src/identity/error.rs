@@ -15,6 +15,16 @@ pub enum IdentityError {
     NotThreeParts,
     #[error("identity token is malformed: {0}")]
     Malformed(&'static str),
+    #[error(
+        "identity token header marks {0} as critical: no JWS extension is understood here (RFC 7515 4.1.11)"
+    )]
+    UnsupportedCritical(String),
+    #[error("identity token claim {claim} is longer than {limit} bytes")]
+    ClaimTooLong { claim: &'static str, limit: usize },
+    #[error(
+        "identity token claim {claim} holds non-ASCII characters, which a certificate's {field} cannot carry"
+    )]
+    NonAsciiIdentity { claim: String, field: &'static str },
     #[error("identity token algorithm \"none\" is refused: tokens must be signed")]
     AlgNone,
     #[error(
@@ -81,6 +91,12 @@ pub enum IdentityError {
 }
 
 impl IdentityError {
+    /// True when the token is genuine but names an identity that cannot be
+    /// certified (map to 400, not 401: authenticating again will not help).
+    pub fn is_uncertifiable_identity(&self) -> bool {
+        matches!(self, Self::NonAsciiIdentity { .. })
+    }
+
     /// False only when the issuer, not the token, is at fault (map to 503).
     pub fn is_client_error(&self) -> bool {
         !matches!(

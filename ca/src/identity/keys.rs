@@ -10,7 +10,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
-use super::config::{IssuerSettings, split_url};
+use super::config::{IssuerSettings, parse_url_with_host};
 use super::error::{IdentityConfigError, IdentityError};
 
 /// Discovery documents and key sets larger than this are refused: real ones
@@ -282,10 +282,11 @@ impl IssuerKeys {
             issuer: self.issuer_url.clone(),
             reason,
         };
-        let mut request = client.get(url);
+        let target = parse_url_with_host(url)
+            .ok_or_else(|| unavailable(format!("{url:?} is not an absolute http(s) URL")))?;
+        let mut request = client.get(target.clone());
         if let Some(token) = bearer
-            && split_url(url).map(|(_, host)| host)
-                == split_url(&self.issuer_url).map(|(_, host)| host)
+            && same_origin(&target, &self.issuer_url)
         {
             request = request.bearer_auth(token);
         }
@@ -314,6 +315,16 @@ impl IssuerKeys {
         }
         Ok(body)
     }
+}
+
+/// Whether `target` has the scheme, host and port (default ports filled in)
+/// of `issuer_url`: the service-account token is for the issuer alone.
+fn same_origin(target: &url::Url, issuer_url: &str) -> bool {
+    parse_url_with_host(issuer_url).is_some_and(|issuer| {
+        issuer.scheme() == target.scheme()
+            && issuer.host() == target.host()
+            && issuer.port_or_known_default() == target.port_or_known_default()
+    })
 }
 
 #[derive(Deserialize)]
@@ -355,10 +366,12 @@ pub(crate) fn issuer_http_client(
         reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                // Scheme, host and port: a redirect to another port of the
+                // host is another service.
                 let same_host = attempt
                     .previous()
                     .first()
-                    .is_some_and(|first| first.host_str() == attempt.url().host_str());
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
                 if attempt.previous().len() > 5 || !same_host {
                     attempt.stop()
                 } else {

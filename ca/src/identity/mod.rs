@@ -29,6 +29,11 @@ use keys::{CachePolicy, IssuerKeys, issuer_http_client};
 use principal::{VerifiedClaims, map_principal};
 use token::ClaimRules;
 
+/// `iss` values longer than this are refused before any issuer lookup:
+/// real issuer URLs are well under 200 bytes, and matching cost grows with
+/// the length.
+const MAX_ISSUER_BYTES: usize = 1024;
+
 /// How many concrete issuers matched by meta-issuer patterns keep their keys
 /// cached (upstream keeps 100 too); the least recently used is dropped.
 const MAX_CACHED_META_ISSUERS: usize = 100;
@@ -137,6 +142,12 @@ impl IdentityVerifier {
             }
             None => return Err(IdentityError::MissingClaim("iss".into())),
         };
+        if issuer.len() > MAX_ISSUER_BYTES {
+            return Err(IdentityError::ClaimTooLong {
+                claim: "iss",
+                limit: MAX_ISSUER_BYTES,
+            });
+        }
         let (settings, keys) = self.issuer_keys(&issuer)?;
         let key = keys.key_for(unverified.kid.as_deref()).await?;
         unverified.verify_signature(&key, &issuer)?;

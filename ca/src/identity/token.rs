@@ -24,6 +24,8 @@ pub(crate) struct UnverifiedToken<'a> {
 struct Header {
     alg: Option<String>,
     kid: Option<String>,
+    /// Extensions the verifier must understand or refuse the token.
+    crit: Option<Value>,
 }
 
 /// Size, three parts, decodable header and payload, an allowed algorithm.
@@ -44,6 +46,9 @@ pub(crate) fn parse(raw: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, 
             .as_deref()
             .ok_or(IdentityError::Malformed("the header has no alg"))?,
     )?;
+    if let Some(crit) = &header.crit {
+        return Err(refuse_critical(crit));
+    }
     let claims: Map<String, Value> = decode_part(payload)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or(IdentityError::Malformed(
@@ -55,6 +60,32 @@ pub(crate) fn parse(raw: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, 
         kid: header.kid,
         claims,
     })
+}
+
+/// RFC 7515 4.1.11: a token naming critical extensions must be refused
+/// unless each is understood, and none is here. A `crit` that is not a
+/// non-empty array of names is malformed.
+fn refuse_critical(crit: &Value) -> IdentityError {
+    let names: Option<Vec<&str>> = crit
+        .as_array()
+        .filter(|names| !names.is_empty())
+        .and_then(|names| names.iter().map(Value::as_str).collect());
+    match names {
+        Some(names) => {
+            // Echo the names only when they look like names (token content).
+            let shown = names.join(", ");
+            if shown.len() <= 64
+                && shown
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | ' ' | '_' | '-'))
+            {
+                IdentityError::UnsupportedCritical(shown)
+            } else {
+                IdentityError::UnsupportedCritical("(unprintable)".into())
+            }
+        }
+        None => IdentityError::Malformed("the header's crit is not a non-empty array of names"),
+    }
 }
 
 fn decode_part(part: &str) -> Option<Vec<u8>> {
@@ -219,6 +250,22 @@ mod tests {
         ));
         let none = format!("{}.{payload}.", encode(&json!({"alg": "none"})));
         assert!(matches!(parse(&none, 16384), Err(IdentityError::AlgNone)));
+        let critical = format!(
+            "{}.{payload}.x",
+            encode(&json!({"alg": "ES256", "crit": ["exp2"], "exp2": 1}))
+        );
+        assert!(matches!(
+            parse(&critical, 16384),
+            Err(IdentityError::UnsupportedCritical(names)) if names == "exp2"
+        ));
+        let empty_crit = format!(
+            "{}.{payload}.x",
+            encode(&json!({"alg": "ES256", "crit": []}))
+        );
+        assert!(matches!(
+            parse(&empty_crit, 16384),
+            Err(IdentityError::Malformed(_))
+        ));
         let weird = format!("{}.{payload}.x", encode(&json!({"alg": "RS1<script>"})));
         let err = parse(&weird, 16384).err().unwrap().to_string();
         assert!(!err.contains("script"), "{err}");

@@ -93,9 +93,12 @@ pub async fn load(args: CaLoadArgs) -> Result<(), BenchError> {
             source,
         })?;
     let router = issuer.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    tokio::spawn(atesto_common::serve::serve(
+        listener,
+        router,
+        atesto_common::serve::ConnectionLimits::default(),
+        std::future::pending(),
+    ));
 
     let bodies = Arc::new(
         (0..args.identities)

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use atesto_common::config::load_yaml;
+use atesto_common::serve::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BatchConfig, ConfigError, CpuPoolConfig, TlogConfig};
@@ -28,6 +29,8 @@ pub struct CtConfig {
     pub cache_mb: usize,
     /// Bounds on chain verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
+    /// Header timeout, idle timeout and connection cap of the listener.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for CtConfig {
@@ -44,6 +47,7 @@ impl Default for CtConfig {
             request_timeout_secs: log.request_timeout_secs,
             cache_mb: log.cache_mb,
             cpu_pool: log.cpu_pool,
+            connections: log.connections,
         }
     }
 }
@@ -64,6 +68,7 @@ impl CtConfig {
             request_timeout_secs: self.request_timeout_secs,
             cache_mb: self.cache_mb,
             cpu_pool: self.cpu_pool.clone(),
+            connections: self.connections,
             sign_entry_timestamps: false,
             ..TlogConfig::default()
         }
@@ -97,6 +102,7 @@ mod tests {
         let defaults = CtConfig::default();
         assert_eq!(example.body_limit, defaults.body_limit);
         assert_eq!(example.batch.max_size, defaults.batch.max_size);
+        assert_eq!(example.connections, defaults.connections);
         assert!(!example.log_config().sign_entry_timestamps);
         assert!(TlogConfig::default().sign_entry_timestamps);
         assert!(serde_yaml_ng::from_str::<CtConfig>("bogus: 1\n").is_err());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{TypeMapping, VerifiedClaims};
-use crate::identity::config::{IssuerConfig, split_url};
+use crate::identity::config::{IssuerConfig, parse_url_with_host};
 use crate::identity::error::IdentityError;
 use crate::principal::SubjectAltName;
 
@@ -25,7 +25,7 @@ pub(super) fn map(
     data.extend(claims_as_strings(verified));
 
     let san = metadata.subject_alternative_name.render(&data)?;
-    if split_url(&san).is_none() {
+    if parse_url_with_host(&san).is_none() {
         return Err(IdentityError::InvalidDerivedValue {
             what: "subject alternative name",
             reason: "the SAN template did not give a URL".into(),

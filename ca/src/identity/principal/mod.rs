@@ -72,6 +72,7 @@ pub(crate) fn map_principal(
         IssuerType::Uri => uri::map(verified)?,
         IssuerType::Username => username::map(verified)?,
     };
+    refuse_non_ascii_san(verified.claims, &mapping.san)?;
     let challenge = verified
         .required_str(verified.settings.challenge_claim())?
         .to_string();
@@ -85,6 +86,39 @@ pub(crate) fn map_principal(
         challenge,
         san: mapping.san,
         extensions: render_extensions(&mapping.certified_issuer, subject, mapping.fields),
+    })
+}
+
+/// rfc822Name and URI SANs are IA5String: ASCII only. A genuine token whose
+/// identity is not ASCII is refused here, naming the claim it came from,
+/// rather than failing later while the certificate is encoded.
+fn refuse_non_ascii_san(
+    claims: &Map<String, Value>,
+    san: &SubjectAltName,
+) -> Result<(), IdentityError> {
+    let (value, field) = match san {
+        SubjectAltName::Email(value) => (value, "rfc822Name SAN"),
+        SubjectAltName::Uri(value) => (value, "URI SAN"),
+        // A UTF8String inside an otherName: any character fits.
+        SubjectAltName::Username(_) => return Ok(()),
+    };
+    if value.is_ascii() {
+        return Ok(());
+    }
+    let claim = non_ascii_claim_in(claims, "", value).unwrap_or_else(|| "(derived)".into());
+    Err(IdentityError::NonAsciiIdentity { claim, field })
+}
+
+/// The dotted path of a string claim with non-ASCII characters that the SAN
+/// `value` was built from.
+fn non_ascii_claim_in(claims: &Map<String, Value>, prefix: &str, value: &str) -> Option<String> {
+    claims.iter().find_map(|(name, claim)| {
+        let path = format!("{prefix}{name}");
+        match claim {
+            Value::String(text) if !text.is_ascii() && value.contains(text.as_str()) => Some(path),
+            Value::Object(nested) => non_ascii_claim_in(nested, &format!("{path}."), value),
+            _ => None,
+        }
     })
 }
 

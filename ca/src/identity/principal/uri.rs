@@ -2,7 +2,7 @@
 //! configured `SubjectDomain`.
 
 use super::{TypeMapping, VerifiedClaims, looks_like_email};
-use crate::identity::config::split_url;
+use crate::identity::config::parse_url_with_host;
 use crate::identity::error::IdentityError;
 use crate::principal::SubjectAltName;
 
@@ -15,8 +15,17 @@ pub(super) fn map(verified: &VerifiedClaims<'_>) -> Result<TypeMapping, Identity
     if looks_like_email(subject) {
         return Err(mismatch());
     }
-    match (split_url(subject), split_url(subject_domain)) {
-        (Some(subject_parts), Some(domain_parts)) if subject_parts == domain_parts => {
+    // Scheme and host as a URL parser reads them, port aside (as upstream):
+    // a splitter of its own could see `example.com` in
+    // `https://evil.com\@example.com/` where clients see `evil.com`.
+    match (
+        parse_url_with_host(subject),
+        parse_url_with_host(subject_domain),
+    ) {
+        (Some(subject_url), Some(domain))
+            if subject_url.scheme() == domain.scheme()
+                && subject_url.host_str() == domain.host_str() =>
+        {
             Ok(verified.mapping(SubjectAltName::Uri(subject.to_string())))
         }
         _ => Err(mismatch()),
