@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::dev::{Dev, GITHUB_REPO, Who, installed, ok, run, write};
 use support::clients::{py_attest, py_sign};
+use support::dev::{Dev, GITHUB_REPO, Who, installed, ok, run, write};
 use support::{Signer, client};
 
 const CHROMIUM: &str = "/usr/bin/chromium";

@@ -14,7 +14,7 @@ go_tool() {
     echo "install-clients: go install $pkg@$version -> $dir" >&2
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp"
-    GOBIN="$PWD/$dir.tmp" GOFLAGS="-trimpath" go install "$pkg@$version" >&2
+    GOBIN="$PWD/$dir.tmp" GOFLAGS="-trimpath" go install "$pkg@$version" >&2 || return 1
     # The built binary keeps the last element of the package path as its name.
     mv "$dir.tmp/$(basename "$pkg")" "$dir.tmp/$name" 2>/dev/null || true
     rm -rf "$dir"
