@@ -2,7 +2,8 @@
 //! `add-pre-chain` and accepts the SCT only once it verifies under the
 //! configured log key, for exactly this precertificate.
 
-use atesto_common::ct::{AddChainResponse, SignedEntry, TimestampedEntry};
+use atesto_common::ct::sct::{SHA256_ECDSA, parse_digitally_signed};
+use atesto_common::ct::{AddChainResponse, Sct, SignedEntry, TimestampedEntry};
 use atesto_common::pubkey::{HashAlgorithm, KeyAlgorithm, PublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -35,37 +36,6 @@ impl CtClientError {
     /// log failures are bad answers (502).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, CtClientError::Unreachable { .. })
-    }
-}
-
-/// A SignedCertificateTimestamp (RFC 6962 §3.2, v1) in its TLS encoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sct {
-    tls: Vec<u8>,
-    timestamp_ms: u64,
-}
-
-impl Sct {
-    /// Encodes an SCT v1 without extensions from its parts;
-    /// `digitally_signed` is the TLS DigitallySigned (hash, signature
-    /// algorithm, u16 length, signature). `CtLogClient::add_pre_chain` only
-    /// returns SCTs it verified.
-    pub fn new(log_id: &[u8; 32], timestamp_ms: u64, digitally_signed: &[u8]) -> Self {
-        let mut tls = Vec::with_capacity(1 + 32 + 8 + 2 + digitally_signed.len());
-        tls.push(0);
-        tls.extend_from_slice(log_id);
-        tls.extend_from_slice(&timestamp_ms.to_be_bytes());
-        tls.extend_from_slice(&0u16.to_be_bytes());
-        tls.extend_from_slice(digitally_signed);
-        Self { tls, timestamp_ms }
-    }
-
-    pub fn tls_bytes(&self) -> &[u8] {
-        &self.tls
-    }
-
-    pub fn timestamp_ms(&self) -> u64 {
-        self.timestamp_ms
     }
 }
 
@@ -174,13 +144,8 @@ impl CtLogClient {
         let digitally_signed = STANDARD
             .decode(&answer.signature)
             .map_err(|e| CtClientError::MalformedResponse(format!("signature: {e}")))?;
-        let signature = match digitally_signed.as_slice() {
-            // hash sha256 (4), signature ecdsa (3), u16 length.
-            [4, 3, high, low, signature @ ..]
-                if usize::from(u16::from_be_bytes([*high, *low])) == signature.len() =>
-            {
-                signature
-            }
+        let signature = match parse_digitally_signed(&digitally_signed) {
+            Some((SHA256_ECDSA, signature)) => signature,
             _ => {
                 return Err(invalid(
                     "the signature is not a TLS DigitallySigned ECDSA with SHA-256",

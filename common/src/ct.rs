@@ -1,10 +1,15 @@
-//! Certificate Transparency structures that the CT log and the CA compute
-//! alike: the RFC 6962 signed entry (the SCT signature input and the
-//! MerkleTreeLeaf) and the precertificate's TBSCertificate without poison.
+//! Certificate Transparency structures that the CT log, the CA and the
+//! monitor compute alike: the RFC 6962 signed entry (the SCT signature input
+//! and the MerkleTreeLeaf), the precertificate's TBSCertificate without
+//! poison, and (in `sct.rs`) the SCT and tree-head signature encodings.
 //!
 //! For v1 the MerkleTreeLeaf (version 0, leaf_type timestamped_entry 0) and
 //! the SCT signature input (version 0, signature_type certificate_timestamp 0)
 //! are the same bytes: both are two zero bytes, then the timestamped entry.
+
+pub mod sct;
+
+pub use sct::{AddChainResponse, Sct, tree_head_input};
 
 use x509_cert::der::asn1::{Any, ObjectIdentifier};
 use x509_cert::der::{Decode, Encode, Tag, TagNumber, Tagged};
@@ -14,17 +19,6 @@ use x509_cert::ext::Extension;
 pub const POISON: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
 
 /// Largest TLS `opaque<..2^24-1>`: certificates and chains must fit.
-/// The answer to add-chain and add-pre-chain (RFC 6962 §4.1): the SCT's
-/// fields, `id` and `signature` base64, `extensions` base64 (always empty here).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct AddChainResponse {
-    pub sct_version: u8,
-    pub id: String,
-    pub timestamp: u64,
-    pub extensions: String,
-    pub signature: String,
-}
-
 pub const MAX_U24: usize = (1 << 24) - 1;
 
 /// What a leaf logs.

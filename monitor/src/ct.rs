@@ -1,6 +1,7 @@
 //! The RFC 6962 CT read API a monitor needs: `get-sth` (a signed tree head)
 //! and `get-sth-consistency`.
 
+use atesto_common::ct::sct::{SHA256_ECDSA, parse_digitally_signed, tree_head_input};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -23,9 +24,6 @@ struct Sth {
 struct Consistency {
     consistency: Vec<String>,
 }
-
-/// TLS `DigitallySigned` algorithm bytes: hash sha256 (4), signature ecdsa (3).
-const SHA256_ECDSA: [u8; 2] = [4, 3];
 
 /// Fetches and verifies the latest signed tree head. The reply's JSON is kept
 /// as the tree head's signed form.
@@ -55,22 +53,16 @@ pub fn verify_sth(
     let signed = STANDARD
         .decode(&sth.tree_head_signature)
         .map_err(|e| format!("tree_head_signature is not base64: {e}"))?;
-    let signature = match signed.as_slice() {
-        [a, b, len_hi, len_lo, rest @ ..]
-            if usize::from(u16::from_be_bytes([*len_hi, *len_lo])) == rest.len() =>
-        {
-            if [*a, *b] != SHA256_ECDSA {
-                return Ok(Err(Alert::BadSignature {
-                    reason: format!(
-                        "tree head signed with algorithms ({a}, {b}), not SHA-256/ECDSA"
-                    ),
-                }));
-            }
-            rest
+    let signature = match parse_digitally_signed(&signed) {
+        Some((SHA256_ECDSA, signature)) => signature,
+        Some(([a, b], _)) => {
+            return Ok(Err(Alert::BadSignature {
+                reason: format!("tree head signed with algorithms ({a}, {b}), not SHA-256/ECDSA"),
+            }));
         }
-        _ => return Err("tree_head_signature is not a DigitallySigned".into()),
+        None => return Err("tree_head_signature is not a DigitallySigned".into()),
     };
-    let input = atesto_tlog::ct::sct::tree_head_input(sth.timestamp, sth.tree_size, &root);
+    let input = tree_head_input(sth.timestamp, sth.tree_size, &root);
     // An STH names no key: any key trusted for this log may have signed it.
     if !keys.iter().any(|key| key.verify(&input, signature)) {
         return Ok(Err(Alert::BadSignature {

@@ -15,8 +15,8 @@ use rcgen::{
 use sha2::{Digest, Sha256};
 
 use super::IssuanceError;
-use crate::ct_client::Sct;
 use crate::principal::{Principal, SubjectAltName, der_tlv};
+use atesto_common::ct::Sct;
 
 pub const VALIDITY_SECONDS: i64 = 600;
 
