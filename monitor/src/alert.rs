@@ -74,7 +74,7 @@ impl Alert {
         if let Some(object) = value.as_object_mut() {
             object.insert("log".into(), log.into());
             object.insert("message".into(), self.to_string().into());
-            object.insert("time".into(), crate::state::now_rfc3339().into());
+            object.insert("time".into(), crate::clock::now_rfc3339().into());
         }
         value.to_string()
     }

@@ -11,10 +11,13 @@
 
 pub mod alert;
 pub mod checkpoint;
+pub mod clock;
 pub mod consistency;
 pub mod ct;
+pub mod error;
 pub mod http;
 pub mod keys;
+pub mod log_kind;
 pub mod metrics;
 pub mod monitor;
 pub mod rekor;
@@ -26,27 +29,8 @@ pub mod witness;
 
 pub use alert::Alert;
 pub use checkpoint::TreeHead;
+pub use error::MonitorError;
 pub use keys::TrustedKeys;
-pub use monitor::{LogKind, Monitor, Outcome};
+pub use log_kind::LogKind;
+pub use monitor::{Monitor, Outcome};
 pub use state::{State, StateError};
-
-/// Why a check could not reach a verdict.
-#[derive(Debug, thiserror::Error)]
-pub enum MonitorError {
-    #[error("requesting {url}: {source}")]
-    Http {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{url} answered {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("malformed reply from {url}: {reason}")]
-    Malformed { url: String, reason: String },
-    #[error(transparent)]
-    State(#[from] StateError),
-}

@@ -6,23 +6,14 @@ use std::time::{Duration, Instant};
 
 use crate::alert::Alert;
 use crate::checkpoint::{CheckpointError, TreeHead, verify_checkpoint};
+use crate::clock::now_rfc3339;
 use crate::consistency::{Next, check_proof, compare};
 use crate::keys::TrustedKeys;
+use crate::log_kind::LogKind;
 use crate::scan::{self, ScanSummary};
-use crate::state::{State, now_rfc3339};
+use crate::state::State;
 use crate::watch::{Match, WatchList};
 use crate::{MonitorError, ct, rekor, tiles, witness};
-
-/// The API a log speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogKind {
-    /// Rekor v1: `/api/v1/log`, checkpoints as signed notes.
-    Rekor,
-    /// RFC 6962 CT: `/ct/v1/get-sth`.
-    Ct,
-    /// C2SP tlog-tiles: `/checkpoint`, proofs computed from the hash tiles.
-    Tiles,
-}
 
 /// The verdict of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -109,15 +109,10 @@ impl State {
     }
 }
 
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now_rfc3339;
 
     fn state(size: u64) -> State {
         State {

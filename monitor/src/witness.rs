@@ -13,7 +13,7 @@ use crate::MonitorError;
 use crate::alert::Alert;
 use crate::checkpoint::{CheckpointError, TreeHead, verify_checkpoint};
 use crate::keys::TrustedKeys;
-use crate::monitor::LogKind;
+use crate::log_kind::LogKind;
 
 /// Reads a source: a URL is fetched, anything else is a file path.
 pub async fn fetch(client: &reqwest::Client, source: &str) -> Result<String, MonitorError> {

@@ -14,7 +14,7 @@ use x509_parser::oid_registry::{
 use x509_parser::prelude::FromDer;
 
 use super::IssuanceError;
-use super::signer::CaCurve;
+use super::curve::CaCurve;
 
 /// A checked CA chain.
 pub struct CaChain {

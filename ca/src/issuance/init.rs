@@ -12,8 +12,10 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
+use super::curve::CaCurve;
 use super::profile::random_serial;
-use super::signer::{CaCurve, FileKey, password_from_env, write_new_file};
+use super::signer::{FileKey, write_new_file};
+use super::signer_config::password_from_env;
 use super::{IssuanceError, SignerConfig};
 
 /// What `init_chain` makes.

@@ -2,116 +2,41 @@
 //! precertificate -> SCT -> final certificate sequence.
 //!
 //! - `chain`: loading and checking the CA chain.
-//! - `signer`: the CA key in a (possibly encrypted) PKCS#8 file.
+//! - `signer`: the CA key in a (possibly encrypted) PKCS#8 file, or on a token.
+//! - `signer_config`: where the key and chain are, and the secrets' variables.
+//! - `curve`: the curves a CA key may use.
 //! - `pkcs11`: the CA key on a PKCS#11 token.
 //! - `profile`: the leaf's fields and extensions.
 //! - `init`: `atesto ca init`, a new root + intermediate.
 
 pub mod chain;
+pub mod curve;
+pub mod error;
 pub mod init;
 pub mod pkcs11;
 pub mod profile;
 pub mod signer;
+pub mod signer_config;
 
 use std::path::{Path, PathBuf};
 
 use atesto_common::ct::tbs_without_poison;
 use rcgen::{CertificateParams, Issuer, SubjectPublicKeyInfo};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER;
 use x509_parser::prelude::FromDer;
 
-use crate::ct_client::Sct;
 use crate::principal::{Principal, SubjectAltName};
+use atesto_common::ct::Sct;
 use chain::CaChain;
 use signer::{CaSigner, FileKey};
 
+pub use error::IssuanceError;
 pub use init::{InitOptions, InitOutput, init_chain};
 pub use pkcs11::Pkcs11Key;
-
-#[derive(Debug, thiserror::Error)]
-pub enum IssuanceError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("writing {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path} already exists: refusing to overwrite it")]
-    Exists { path: String },
-    #[error("CA chain file {path}: {reason}")]
-    ChainPem { path: String, reason: String },
-    #[error("CA chain certificate chain[{index}] (0 = issuing CA): {problem}")]
-    Chain { index: usize, problem: String },
-    #[error("CA key file {path}: {reason}")]
-    KeyPem { path: String, reason: String },
-    #[error("CA key file {path}: cannot decrypt it: wrong password or damaged file")]
-    KeyDecrypt { path: String },
-    #[error("environment variable {0} is not set or empty")]
-    MissingSecret(String),
-    #[error("the CA key is not ECDSA P-256 or P-384")]
-    UnsupportedCaKey,
-    #[error("signer configuration: {0}")]
-    Config(String),
-    #[error("PKCS#11: {0}")]
-    Pkcs11(String),
-    #[error(
-        "the CA key does not match the issuing CA certificate (chain[0]): a test certificate's signature does not verify under the certificate's public key"
-    )]
-    KeyDoesNotMatchCertificate,
-    #[error(
-        "issued certificates would not name the issuing CA exactly: the issuer Name written ({written}) differs from the CA certificate's subject bytes ({expected}); re-issue the CA certificate with one attribute per RDN and no repeated attribute types"
-    )]
-    IssuerNameMismatch { written: String, expected: String },
-    #[error("self-check certificate: {0}")]
-    SelfCheck(String),
-    #[error("identity cannot go into a certificate: {0}")]
-    InvalidIdentity(String),
-    #[error("the subject public key is not usable: {0}")]
-    InvalidSubjectKey(String),
-    #[error("signing the certificate: {0}")]
-    Signing(rcgen::Error),
-    #[error("encoding: {0}")]
-    Encoding(String),
-    #[error("cryptographic operation failed: {0}")]
-    Crypto(&'static str),
-}
-
-/// Where the CA key and chain are. Exactly one of `key` and `pkcs11`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignerConfig {
-    /// PEM certificates: the issuing CA first, the root last.
-    pub chain: PathBuf,
-    /// PKCS#8 PEM private key of the issuing CA, optionally ENCRYPTED PRIVATE KEY.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<PathBuf>,
-    /// Environment variable holding the password of an encrypted `key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_password_env: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pkcs11: Option<Pkcs11Config>,
-}
-
-/// A CA key on a PKCS#11 token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pkcs11Config {
-    /// The PKCS#11 module (shared library).
-    pub module: PathBuf,
-    pub token_label: String,
-    /// Environment variable holding the user PIN.
-    pub pin_env: String,
-    /// CKA_LABEL of the private key and of its public key object.
-    pub key_label: String,
-}
+pub use signer_config::{Pkcs11Config, SignerConfig};
 
 /// Issues leaf certificates. Cheap to share (`Arc`) and call from blocking
 /// tasks: every method takes `&self` and only signs.

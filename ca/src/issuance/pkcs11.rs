@@ -25,8 +25,9 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 
-use super::signer::{CaCurve, password_from_env};
-use super::{IssuanceError, Pkcs11Config};
+use super::IssuanceError;
+use super::curve::CaCurve;
+use super::signer_config::{Pkcs11Config, password_from_env};
 use crate::principal::der_tlv;
 
 /// DER OIDs of the supported curves, as CKA_EC_PARAMS holds them.

@@ -7,55 +7,15 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, KeyPair,
-};
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair};
 use pem_rfc7468::LineEnding;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 
 use super::IssuanceError;
+use super::curve::CaCurve;
 use super::pkcs11::Pkcs11Key;
+use super::signer_config::password_from_env;
 use atesto_common::pubkey::HashAlgorithm;
-
-/// The curves a CA key may use: the ones every sigstore client verifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaCurve {
-    P256,
-    P384,
-}
-
-impl CaCurve {
-    /// The certificate signature algorithm that goes with the curve.
-    pub(crate) fn rcgen_algorithm(self) -> &'static SignatureAlgorithm {
-        match self {
-            CaCurve::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-            CaCurve::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-        }
-    }
-
-    pub(crate) fn hash(self) -> HashAlgorithm {
-        match self {
-            CaCurve::P256 => HashAlgorithm::Sha256,
-            CaCurve::P384 => HashAlgorithm::Sha384,
-        }
-    }
-
-    /// Bytes of one coordinate or scalar.
-    pub(crate) fn field_len(self) -> usize {
-        match self {
-            CaCurve::P256 => 32,
-            CaCurve::P384 => 48,
-        }
-    }
-
-    fn aws_lc_signing(self) -> &'static EcdsaSigningAlgorithm {
-        match self {
-            CaCurve::P256 => &ECDSA_P256_SHA256_ASN1_SIGNING,
-            CaCurve::P384 => &ECDSA_P384_SHA384_ASN1_SIGNING,
-        }
-    }
-}
 
 /// A CA key in a PKCS#8 file.
 pub struct FileKey {
@@ -152,14 +112,6 @@ impl FileKey {
             }
         };
         write_new_file(path, pem.as_bytes(), 0o600)
-    }
-}
-
-/// Reads a secret from the environment, refusing an unset or empty variable.
-pub(crate) fn password_from_env(env: &str) -> Result<String, IssuanceError> {
-    match std::env::var(env) {
-        Ok(value) if !value.is_empty() => Ok(value),
-        _ => Err(IssuanceError::MissingSecret(env.to_string())),
     }
 }
 
