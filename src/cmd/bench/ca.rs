@@ -15,10 +15,11 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{
-    BenchError, Latency, Plan, check_concurrency, drive, http_client, loopback_url, print_json,
-    public_key_pem,
+use super::driver::{
+    Latency, Plan, check_concurrency, drive, http_client, loopback_url, print_json,
 };
+use super::entries::public_key_pem;
+use super::error::BenchError;
 
 const MAX_REQUESTS: u64 = 2_000_000;
 /// Tokens live this long: longer than any run.

@@ -1,0 +1,246 @@
+//! The HTTP load driver every networked benchmark shares: loopback-only
+//! URLs, closed- or open-loop workers over one connection pool, and latency
+//! percentiles.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::error::BenchError;
+
+const MAX_CONCURRENCY: usize = 4096;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The base URL, refused unless it is plain HTTP to this machine.
+pub(super) fn loopback_url(raw: &str) -> Result<String, BenchError> {
+    let url =
+        reqwest::Url::parse(raw).map_err(|e| BenchError::Args(format!("--url {raw}: {e}")))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() != "http" || !loopback {
+        return Err(BenchError::Args(format!(
+            "--url must be http:// on a loopback address, got {raw}"
+        )));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+pub(super) fn check_concurrency(concurrency: usize) -> Result<(), BenchError> {
+    if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+        return Err(BenchError::Args(format!(
+            "--concurrency must be between 1 and {MAX_CONCURRENCY}"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn http_client(concurrency: usize) -> Result<reqwest::Client, BenchError> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true)
+        .timeout(REQUEST_TIMEOUT)
+        .no_proxy()
+        .build()?)
+}
+
+/// How requests are sent.
+pub(super) struct Plan {
+    pub(super) count: u64,
+    pub(super) concurrency: usize,
+    /// Open loop at this many requests per second; closed loop when `None`.
+    pub(super) rate: Option<f64>,
+    pub(super) max_time: Duration,
+    /// The status whose latencies are recorded.
+    pub(super) success: StatusCode,
+}
+
+/// What a run saw.
+#[derive(Default)]
+pub(super) struct Tally {
+    pub(super) sent: u64,
+    pub(super) statuses: BTreeMap<u16, u64>,
+    pub(super) transport_errors: u64,
+    pub(super) first_transport_error: Option<String>,
+    /// Latencies of `Plan::success` answers, in microseconds.
+    pub(super) latencies_us: Vec<u64>,
+    /// From the start to the last answer.
+    pub(super) elapsed: Duration,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.sent += other.sent;
+        for (status, count) in other.statuses {
+            *self.statuses.entry(status).or_default() += count;
+        }
+        self.transport_errors += other.transport_errors;
+        if self.first_transport_error.is_none() {
+            self.first_transport_error = other.first_transport_error;
+        }
+        self.latencies_us.extend(other.latencies_us);
+        self.elapsed = self.elapsed.max(other.elapsed);
+    }
+
+    pub(super) fn status(&self, status: StatusCode) -> u64 {
+        self.statuses.get(&status.as_u16()).copied().unwrap_or(0)
+    }
+}
+
+/// Sends request `n` for every `n` below `plan.count` from `plan.concurrency`
+/// workers sharing one connection pool.
+pub(super) async fn drive<F>(plan: Plan, request: F) -> Result<Tally, BenchError>
+where
+    F: Fn(u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + plan.max_time;
+    let plan = Arc::new(plan);
+    let workers: Vec<_> = (0..plan.concurrency)
+        .map(|_| {
+            let (request, next, plan) = (request.clone(), next.clone(), plan.clone());
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= plan.count {
+                        break;
+                    }
+                    let from = match plan.rate {
+                        Some(rate) => start + Duration::from_secs_f64(n as f64 / rate),
+                        None => Instant::now(),
+                    };
+                    if from >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(from).await;
+                    tally.sent += 1;
+                    // The body is read in full so the connection goes back to the pool.
+                    let answer = match request(n).send().await {
+                        Ok(response) => {
+                            let status = response.status();
+                            response.bytes().await.map(|_| status)
+                        }
+                        Err(err) => Err(err),
+                    };
+                    let done = Instant::now();
+                    tally.elapsed = done - start;
+                    match answer {
+                        Ok(status) => {
+                            *tally.statuses.entry(status.as_u16()).or_default() += 1;
+                            if status == plan.success {
+                                tally.latencies_us.push((done - from).as_micros() as u64);
+                            }
+                        }
+                        Err(err) => {
+                            tally.transport_errors += 1;
+                            tally.first_transport_error.get_or_insert(err.to_string());
+                        }
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut total = Tally::default();
+    for worker in workers {
+        total.merge(worker.await?);
+    }
+    if let Some(err) = &total.first_transport_error {
+        eprintln!(
+            "{} transport errors; the first: {err}",
+            total.transport_errors
+        );
+    }
+    Ok(total)
+}
+
+/// Latency percentiles, in milliseconds (nearest rank).
+#[derive(Serialize)]
+pub(super) struct Latency {
+    pub(super) p50: f64,
+    pub(super) p90: f64,
+    pub(super) p99: f64,
+    pub(super) p999: f64,
+    pub(super) max: f64,
+}
+
+impl Latency {
+    pub(super) fn of(mut micros: Vec<u64>) -> Option<Latency> {
+        micros.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((q * micros.len() as f64).ceil() as usize).clamp(1, micros.len());
+            micros[rank - 1] as f64 / 1000.0
+        };
+        let max = *micros.last()? as f64 / 1000.0;
+        Some(Latency {
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max,
+        })
+    }
+
+    pub(super) fn line(latency: Option<&Latency>) -> String {
+        latency.map_or_else(
+            || "none".into(),
+            |l| {
+                format!(
+                    "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+                    l.p50, l.p90, l.p99, l.p999, l.max
+                )
+            },
+        )
+    }
+}
+
+pub(super) fn print_json(summary: &impl Serialize) -> Result<(), BenchError> {
+    println!("{}", serde_json::to_string(summary)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_urls_are_accepted() {
+        for good in [
+            "http://127.0.0.1:3000",
+            "http://localhost:1/",
+            "http://[::1]:8080",
+        ] {
+            assert!(loopback_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://10.0.0.1:3000",
+            "https://127.0.0.1:3000",
+            "http://example.com",
+            "x",
+        ] {
+            assert!(loopback_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let latency = Latency::of((1..=1000).map(|ms| ms * 1000).collect()).unwrap();
+        assert_eq!(latency.p50, 500.0);
+        assert_eq!(latency.p99, 990.0);
+        assert_eq!(latency.p999, 999.0);
+        assert_eq!(latency.max, 1000.0);
+        assert!(Latency::of(Vec::new()).is_none());
+    }
+}

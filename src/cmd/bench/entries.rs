@@ -1,0 +1,129 @@
+//! Signed hashedrekord entries for unique artifacts, pre-signed on every core.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::error::BenchError;
+
+/// A handful of signers, as a real log sees many clients but few keys per run.
+const SIGNING_KEYS: usize = 8;
+
+/// Makes signed hashedrekord entries for unique artifacts.
+pub(super) struct EntryFactory {
+    /// Each key with the base64 of its PEM public key, as the entry carries it.
+    keys: Vec<(EcdsaKeyPair, String)>,
+    /// Part of every artifact, so that runs do not collide.
+    run: u64,
+}
+
+impl EntryFactory {
+    pub(super) fn new(run: u64) -> Result<Self, BenchError> {
+        let keys = (0..SIGNING_KEYS)
+            .map(|_| {
+                let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
+                    .map_err(|_| BenchError::Crypto("generating a key"))?;
+                let der = key
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| BenchError::Crypto("encoding a public key"))?;
+                let pem = public_key_pem(der.as_ref());
+                Ok((key, STANDARD.encode(pem)))
+            })
+            .collect::<Result<_, BenchError>>()?;
+        Ok(Self { keys, run })
+    }
+
+    /// The ProposedEntry JSON for artifact number `n`.
+    pub(super) fn body(&self, n: u64) -> Result<Vec<u8>, BenchError> {
+        let artifact = format!("atesto bench artifact {:016x} {n}", self.run);
+        let hash = digest(&SHA256, artifact.as_bytes());
+        let (key, public_key) = &self.keys[(n % self.keys.len() as u64) as usize];
+        // Signing the digest is signing the artifact: hashedrekord verifies
+        // the signature against the artifact's SHA-256.
+        let signature = key
+            .sign_digest(&hash)
+            .map_err(|_| BenchError::Crypto("signing an artifact"))?;
+        let proposed = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": hex::encode(hash.as_ref())}},
+                "signature": {
+                    "content": STANDARD.encode(signature.as_ref()),
+                    "publicKey": {"content": public_key}
+                }
+            }
+        });
+        Ok(serde_json::to_vec(&proposed)?)
+    }
+}
+
+pub(super) fn public_key_pem(der: &[u8]) -> String {
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for (n, c) in STANDARD.encode(der).chars().enumerate() {
+        if n > 0 && n % 64 == 0 {
+            pem.push('\n');
+        }
+        pem.push(c);
+    }
+    pem.push_str("\n-----END PUBLIC KEY-----\n");
+    pem
+}
+
+pub(super) fn threads() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+}
+
+/// Signs `count` entries on every core.
+pub(super) fn presign(factory: &EntryFactory, count: u64) -> Result<Vec<Vec<u8>>, BenchError> {
+    let chunk = count.div_ceil(threads()).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..count)
+            .step_by(chunk as usize)
+            .map(|first| {
+                let last = (first + chunk).min(count);
+                scope.spawn(move || {
+                    (first..last)
+                        .map(|n| factory.body(n))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut bodies = Vec::with_capacity(count as usize);
+        for worker in workers {
+            bodies.extend(worker.join().map_err(|_| BenchError::Worker)??);
+        }
+        Ok(bodies)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_unique_and_well_formed() {
+        let factory = EntryFactory::new(7).unwrap();
+        let bodies = presign(&factory, 20).unwrap();
+        assert_eq!(bodies.len(), 20);
+        let unique: std::collections::HashSet<_> = bodies.iter().collect();
+        assert_eq!(unique.len(), 20);
+        let first: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+        assert_eq!(first["kind"], "hashedrekord");
+        let pem = STANDARD
+            .decode(
+                first["spec"]["signature"]["publicKey"]["content"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert!(
+            String::from_utf8(pem)
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----\n")
+        );
+    }
+}
