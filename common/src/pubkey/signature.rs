@@ -1,0 +1,60 @@
+//! Signature forms aws-lc-rs does not take directly: Ed25519ph over a
+//! digest, and raw `r || s` ECDSA signatures.
+
+/// Verifies an Ed25519ph (RFC 8032 HashEdDSA, empty context) signature over a
+/// SHA-512 digest, as Go's `ed25519.VerifyWithOptions` does for sigstore.
+pub(super) fn ed25519ph_verify_digest(
+    public_key: &[u8; 32],
+    digest: &[u8; 64],
+    signature: &[u8; 64],
+) -> bool {
+    let context: [u8; 0] = [];
+    // SAFETY: aws-lc reads exactly 64 bytes of `digest`, 64 of `signature`,
+    // 32 of `public_key` (each a reference to an array of that size, alive for
+    // the call) and `context_len` = 0 bytes of `context`; it keeps no pointer.
+    let ok = unsafe {
+        aws_lc_sys::ED25519ph_verify_digest(
+            digest.as_ptr(),
+            signature.as_ptr(),
+            public_key.as_ptr(),
+            context.as_ptr(),
+            0,
+        )
+    };
+    ok == 1
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` of a raw signature of exactly
+/// `2 * scalar_len` bytes.
+pub(super) fn ecdsa_fixed_to_der(signature: &[u8], scalar_len: usize) -> Option<Vec<u8>> {
+    if signature.len() != 2 * scalar_len {
+        return None;
+    }
+    let (r, s) = signature.split_at(scalar_len);
+    let mut body = Vec::with_capacity(signature.len() + 6);
+    for scalar in [r, s] {
+        let start = scalar.iter().position(|&b| b != 0).unwrap_or(scalar.len());
+        let magnitude = scalar.get(start..).unwrap_or_default();
+        let pad = magnitude.first().is_none_or(|&b| b & 0x80 != 0);
+        body.push(0x02);
+        push_der_length(&mut body, magnitude.len() + usize::from(pad));
+        if pad {
+            body.push(0);
+        }
+        body.extend_from_slice(magnitude);
+    }
+    let mut der = vec![0x30];
+    push_der_length(&mut der, body.len());
+    der.extend(body);
+    Some(der)
+}
+
+fn push_der_length(out: &mut Vec<u8>, len: usize) {
+    // Lengths here never exceed 2 * 67 + 4 bytes, so one length byte suffices.
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        out.push(0x81);
+        out.push(len as u8);
+    }
+}
