@@ -38,6 +38,20 @@ pub struct ScanSummary {
 }
 
 impl ScanSummary {
+    /// Counts a chunk of `scanned` entries and reports its matches.
+    fn record(
+        &mut self,
+        scanned: u64,
+        matches: &[Match],
+        on_match: &mut impl FnMut(&Match),
+        progress: &mut impl FnMut(u64),
+    ) {
+        self.entries += scanned;
+        self.matches += matches.len() as u64;
+        matches.iter().for_each(on_match);
+        progress(self.entries);
+    }
+
     fn new((from, to): (u64, u64), source: &'static str) -> Self {
         Self {
             kind: "scan",
@@ -190,13 +204,6 @@ pub async fn scan(
     if from >= to {
         return Ok(summary);
     }
-    let mut emit = |summary: &mut ScanSummary, scanned: u64, matches: Vec<Match>| {
-        summary.entries += scanned;
-        summary.matches += matches.len() as u64;
-        matches.iter().for_each(&mut on_match);
-        progress(summary.entries);
-    };
-
     // Tiles, while the log serves them.
     let mut tile = from / TILE_WIDTH;
     let last_tile = (to - 1) / TILE_WIDTH;
@@ -217,7 +224,9 @@ pub async fn scan(
             .collect();
         for task in tasks {
             match join(task).await? {
-                Some((scanned, matches)) => emit(&mut summary, scanned, matches),
+                Some((scanned, matches)) => {
+                    summary.record(scanned, &matches, &mut on_match, &mut progress)
+                }
                 None => {
                     tiles_served = false;
                     break 'tiles;
@@ -230,28 +239,16 @@ pub async fn scan(
     if !tiles_served {
         // No tiles (a Rekor v1 log other than Atesto): retrieve the rest.
         summary.source = "retrieve";
-        let mut next = (tile * TILE_WIDTH).max(from);
-        while next < to {
-            let mut tasks = Vec::new();
-            for _ in 0..WINDOW {
-                if next >= to {
-                    break;
-                }
-                let end = (next + RETRIEVE_MAX).min(to);
-                tasks.push(tokio::spawn(retrieve_matches(
-                    client.clone(),
-                    base.to_owned(),
-                    watch.clone(),
-                    next,
-                    end,
-                )));
-                next = end;
-            }
-            for task in tasks {
-                let (scanned, matches) = join(task).await?;
-                emit(&mut summary, scanned, matches);
-            }
-        }
+        let next = (tile * TILE_WIDTH).max(from);
+        scan_windows(
+            (next, to),
+            RETRIEVE_MAX,
+            |start, end| {
+                retrieve_matches(client.clone(), base.to_owned(), watch.clone(), start, end)
+            },
+            |scanned, matches| summary.record(scanned, &matches, &mut on_match, &mut progress),
+        )
+        .await?;
     }
     summary.secs = started.elapsed().as_secs_f64();
     Ok(summary)
@@ -329,6 +326,30 @@ pub async fn scan_ct(
 ) -> Result<ScanSummary, MonitorError> {
     let started = Instant::now();
     let mut summary = ScanSummary::new((from, to), "get-entries");
+    scan_windows(
+        (from, to),
+        TILE_WIDTH,
+        |start, end| ct_matches(client.clone(), base.to_owned(), watch.clone(), start, end),
+        |scanned, matches| summary.record(scanned, &matches, &mut on_match, &mut progress),
+    )
+    .await?;
+    summary.secs = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Reads `[from, to)` in chunks of at most `step` entries, `WINDOW` chunks
+/// in flight at once, and hands each chunk's entry count and matches to
+/// `emit` in log order. A chunk answered short (RFC 6962 lets a CT log answer
+/// fewer entries than asked) ends its window there: the rest is asked again.
+async fn scan_windows<Chunk>(
+    (from, to): (u64, u64),
+    step: u64,
+    fetch: impl Fn(u64, u64) -> Chunk,
+    mut emit: impl FnMut(u64, Vec<Match>),
+) -> Result<(), MonitorError>
+where
+    Chunk: Future<Output = Result<(u64, Vec<Match>), MonitorError>> + Send + 'static,
+{
     let mut next = from;
     while next < to {
         let mut tasks = Vec::new();
@@ -337,32 +358,21 @@ pub async fn scan_ct(
             if planned >= to {
                 break;
             }
-            let end = (planned + TILE_WIDTH).min(to);
-            tasks.push(tokio::spawn(ct_matches(
-                client.clone(),
-                base.to_owned(),
-                watch.clone(),
-                planned,
-                end,
-            )));
+            let end = (planned + step).min(to);
+            tasks.push(tokio::spawn(fetch(planned, end)));
             planned = end;
         }
-        // A short answer ends the window there: the rest is asked again.
         for task in tasks {
             let (scanned, matches) = join(task).await?;
-            summary.entries += scanned;
-            summary.matches += matches.len() as u64;
-            matches.iter().for_each(&mut on_match);
-            progress(summary.entries);
-            let asked = (next + TILE_WIDTH).min(to) - next;
+            emit(scanned, matches);
+            let asked = (next + step).min(to) - next;
             next += scanned;
             if scanned < asked {
                 break;
             }
         }
     }
-    summary.secs = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(())
 }
 
 async fn join<T>(
