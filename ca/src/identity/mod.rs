@@ -4,11 +4,11 @@
 //!
 //! [`IdentityVerifier::verify`] is the one entry point for the HTTP layer.
 
+mod claim_mapping;
 mod config;
 pub mod dev_issuer;
 mod error;
 mod keys;
-mod principal;
 mod template;
 mod token;
 
@@ -25,8 +25,8 @@ pub use config::{
 pub use error::{IdentityConfigError, IdentityError};
 
 use crate::principal::Principal;
+use claim_mapping::{VerifiedClaims, map_principal};
 use keys::{CachePolicy, IssuerKeys, issuer_http_client};
-use principal::{VerifiedClaims, map_principal};
 use token::ClaimRules;
 
 /// `iss` values longer than this are refused before any issuer lookup:
