@@ -1,123 +1,32 @@
 //! HTTP tests of `atesto ct` (RFC 6962 v1) against a real child process and
 //! a test CA made with rcgen. SCTs, tree heads and proofs are verified from
-//! the RFC: the signature inputs are rebuilt here from the certificates.
+//! the RFC: the signature inputs are rebuilt from the certificates by
+//! atesto-test-support, not by the code under test.
 
 mod support;
 
+use atesto_test_support::ct::{precert_sct_input, tree_head_input, u24, x509_sct_input};
+use atesto_test_support::der::tbs_of;
+use atesto_test_support::pki::{TestCa, leaf_params};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, PublicKeyData, SerialNumber,
-};
+use rcgen::{KeyPair, SerialNumber};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use support::*;
 
-struct TestCa {
-    root: Vec<u8>,
-    root_pem: String,
-    intermediate: Vec<u8>,
-    /// DER SPKI of the intermediate, the precertificates' issuer.
-    intermediate_spki: Vec<u8>,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca_params(name: &str, is_ca: IsCa) -> CertificateParams {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = is_ca;
-    params
-}
-
-/// Root and intermediate, ECDSA P-256.
-fn test_ca() -> TestCa {
-    let root_key = KeyPair::generate().unwrap();
-    let root_params = ca_params(
-        "atesto test root",
-        IsCa::Ca(BasicConstraints::Unconstrained),
-    );
-    let root = root_params.self_signed(&root_key).unwrap();
-    let root_issuer = Issuer::new(root_params, root_key);
-    let key = KeyPair::generate().unwrap();
-    let params = ca_params(
-        "atesto test intermediate",
-        IsCa::Ca(BasicConstraints::Constrained(0)),
-    );
-    let intermediate = params.signed_by(&key, &root_issuer).unwrap();
-    TestCa {
-        root: root.der().to_vec(),
-        root_pem: root.pem(),
-        intermediate: intermediate.der().to_vec(),
-        intermediate_spki: key.subject_public_key_info(),
-        issuer: Issuer::new(params, key),
-    }
-}
-
 /// A leaf of `ca` for `key`: with the critical poison when `poisoned`, with
 /// EKU codeSigning when `eku`. Fixed serial, so a precertificate and its final
 /// certificate differ only by the poison.
 fn leaf(ca: &TestCa, key: &KeyPair, poisoned: bool, eku: bool) -> Vec<u8> {
-    let mut params = CertificateParams::new(vec!["signer.test".into()]).unwrap();
+    let mut params = leaf_params("signer.test", eku, poisoned);
     params.serial_number = Some(SerialNumber::from_slice(&[7, 7, 7]));
-    if eku {
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-    }
-    if poisoned {
-        let mut poison =
-            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
-        poison.set_criticality(true);
-        params.custom_extensions.push(poison);
-    }
-    params.signed_by(key, &ca.issuer).unwrap().der().to_vec()
+    ca.issue(&params, key)
 }
 
-/// (header length, content length) of the DER element at `at`.
-fn der_element(bytes: &[u8], at: usize) -> (usize, usize) {
-    let first = bytes[at + 1] as usize;
-    if first < 0x80 {
-        return (2, first);
-    }
-    let n = first & 0x7f;
-    let len = bytes[at + 2..at + 2 + n]
-        .iter()
-        .fold(0usize, |acc, b| acc << 8 | *b as usize);
-    (2 + n, len)
-}
-
-/// The TBSCertificate of a DER certificate: the first element inside it.
-fn tbs_of(cert: &[u8]) -> Vec<u8> {
-    let (outer, _) = der_element(cert, 0);
-    let (header, len) = der_element(cert, outer);
-    cert[outer..outer + header + len].to_vec()
-}
-
-fn u24(bytes: &[u8]) -> Vec<u8> {
-    let mut out = (bytes.len() as u32).to_be_bytes()[1..].to_vec();
-    out.extend_from_slice(bytes);
-    out
-}
-
-/// RFC 6962 §3.2 signature input (and MerkleTreeLeaf) of a precert entry.
-fn precert_input(timestamp: u64, issuer_spki: &[u8], tbs: &[u8]) -> Vec<u8> {
-    let mut input = vec![0, 0];
-    input.extend_from_slice(&timestamp.to_be_bytes());
-    input.extend_from_slice(&[0, 1]);
-    input.extend_from_slice(&Sha256::digest(issuer_spki));
-    input.extend(u24(tbs));
-    input.extend_from_slice(&[0, 0]);
-    input
-}
-
-/// The same for an x509 entry.
-fn x509_input(timestamp: u64, cert: &[u8]) -> Vec<u8> {
-    let mut input = vec![0, 0];
-    input.extend_from_slice(&timestamp.to_be_bytes());
-    input.extend_from_slice(&[0, 0]);
-    input.extend(u24(cert));
-    input.extend_from_slice(&[0, 0]);
-    input
+fn test_ca() -> TestCa {
+    TestCa::new("atesto test")
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -215,10 +124,7 @@ impl Ct {
         let size = sth["tree_size"].as_u64().unwrap();
         let timestamp = sth["timestamp"].as_u64().unwrap();
         let root: Hash = unb64(&sth["sha256_root_hash"]).try_into().unwrap();
-        let mut input = vec![0, 1];
-        input.extend_from_slice(&timestamp.to_be_bytes());
-        input.extend_from_slice(&size.to_be_bytes());
-        input.extend_from_slice(&root);
+        let input = tree_head_input(timestamp, size, &root);
         let signed = unb64(&sth["tree_head_signature"]);
         assert_eq!(&signed[..2], &[4, 3]);
         assert!(self.key.verify(&input, &signed[4..]), "bad STH signature");
@@ -290,7 +196,7 @@ fn add_pre_chain_sct_proofs_and_entries_verify_independently() {
     let final_cert = leaf(ca, &key, false, true);
     let tbs = tbs_of(&final_cert);
     assert_ne!(tbs, tbs_of(&precert));
-    let precert_leaf = |t| precert_input(t, &ca.intermediate_spki, &tbs);
+    let precert_leaf = |t| precert_sct_input(t, &ca.intermediate_spki, &tbs);
 
     let empty = ct.sth();
     assert_eq!(empty.size, 0);
@@ -321,17 +227,20 @@ fn add_pre_chain_sct_proofs_and_entries_verify_independently() {
 
     // The final certificate, then more entries to prove consistency across.
     let x509_time = ct.sct("/ct/v1/add-chain", &[&final_cert, &ca.intermediate], |t| {
-        x509_input(t, &final_cert)
+        x509_sct_input(t, &final_cert)
     });
-    let mut leaves = vec![precert_leaf(timestamp), x509_input(x509_time, &final_cert)];
+    let mut leaves = vec![
+        precert_leaf(timestamp),
+        x509_sct_input(x509_time, &final_cert),
+    ];
     let two = ct.sth();
     assert_eq!(two.size, 2);
     for _ in 0..5 {
         let cert = leaf(ca, &KeyPair::generate().unwrap(), false, true);
         let t = ct.sct("/ct/v1/add-chain", &[&cert, &ca.intermediate], |t| {
-            x509_input(t, &cert)
+            x509_sct_input(t, &cert)
         });
-        leaves.push(x509_input(t, &cert));
+        leaves.push(x509_sct_input(t, &cert));
     }
     let seven = ct.sth();
     assert_eq!(seven.size, 7);
@@ -406,7 +315,7 @@ fn refusals_are_400_with_a_message() {
     // Nothing was logged.
     assert_eq!(ct.server.get("/ct/v1/get-sth").json()["tree_size"], 0);
     ct.sct("/ct/v1/add-chain", &[&final_cert, &ca.intermediate], |t| {
-        x509_input(t, &final_cert)
+        x509_sct_input(t, &final_cert)
     });
 
     for path in [
@@ -477,7 +386,7 @@ fn the_tree_and_its_entries_survive_a_restart() {
     let intermediate = ct.ca.intermediate.clone();
     let chain = [precert.as_slice(), intermediate.as_slice()];
     let timestamp = ct.sct("/ct/v1/add-pre-chain", &chain, |t| {
-        precert_input(t, &spki, &tbs)
+        precert_sct_input(t, &spki, &tbs)
     });
     let before = ct.sth();
 
@@ -485,13 +394,13 @@ fn the_tree_and_its_entries_survive_a_restart() {
     let after = ct.sth();
     assert_eq!((after.size, after.root), (before.size, before.root));
     let again = ct.sct("/ct/v1/add-pre-chain", &chain, |t| {
-        precert_input(t, &spki, &tbs)
+        precert_sct_input(t, &spki, &tbs)
     });
     assert_eq!(again, timestamp, "a resubmission after restart is found");
 
     let cert = leaf(&ct.ca, &KeyPair::generate().unwrap(), false, true);
     ct.sct("/ct/v1/add-chain", &[&cert, &ct.ca.intermediate], |t| {
-        x509_input(t, &cert)
+        x509_sct_input(t, &cert)
     });
     let grown = ct.sth();
     assert_eq!(grown.size, 2);
@@ -512,7 +421,7 @@ fn concurrent_copies_of_a_certificate_make_one_entry_and_one_sct() {
                 .map(|_| {
                     scope.spawn(|| {
                         ct.sct("/ct/v1/add-chain", &[&cert, &ca.intermediate], |t| {
-                            x509_input(t, &cert)
+                            x509_sct_input(t, &cert)
                         })
                     })
                 })
@@ -525,6 +434,6 @@ fn concurrent_copies_of_a_certificate_make_one_entry_and_one_sct() {
         );
         let sth = ct.sth();
         assert_eq!(sth.size, round, "round {round}: one entry per certificate");
-        ct.check_inclusion(&x509_input(timestamps[0], &cert), round - 1, &sth);
+        ct.check_inclusion(&x509_sct_input(timestamps[0], &cert), round - 1, &sth);
     }
 }
