@@ -49,6 +49,15 @@ class ImportCircles(unittest.TestCase):
         self.assertEqual(code, 1, out)
         self.assertIn("src/issuance/mod.rs -> src/issuance/signer.rs -> src/issuance/mod.rs", out)
 
+    def test_a_module_file_named_by_a_path_attribute_is_read(self):
+        code, out = run_on({
+            "lib.rs": '#[path = "shared/support.rs"]\nmod support;\nmod user;\n',
+            "shared/support.rs": "pub struct S;\nfn f() { crate::user::g() }\n",
+            "user.rs": "use crate::support::S;\npub fn g() {}\n",
+        })
+        self.assertEqual(code, 1, out)
+        self.assertIn("src/shared/support.rs -> src/user.rs -> src/shared/support.rs", out)
+
     def test_a_clean_tree_passes(self):
         code, out = run_on({
             # Declaring modules is not an edge; re-exports lead to the
