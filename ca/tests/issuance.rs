@@ -6,9 +6,10 @@ mod support;
 
 use std::path::Path;
 
-use atesto_ca::ct_client::{CtClientError, CtLogClient, Sct};
+use atesto_ca::ct_client::{CtClientError, CtLogClient};
 use atesto_ca::issuance::{CertificateIssuer, IssuanceError, SignerConfig};
 use atesto_ca::principal::{Principal, SubjectAltName};
+use atesto_common::ct::Sct;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 

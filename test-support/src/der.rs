@@ -4,6 +4,21 @@ use x509_cert::der::asn1::{Any, ObjectIdentifier};
 use x509_cert::der::{Decode, Encode, Tag, TagNumber, Tagged};
 use x509_cert::ext::Extension;
 
+/// A DER TLV with a definite length (contents under 64 KiB).
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 /// The TBSCertificate bytes of a DER certificate.
 pub fn tbs_of(cert: &[u8]) -> Vec<u8> {
     Vec::<Any>::from_der(cert).unwrap()[0].to_der().unwrap()

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 
 use atesto_ca::identity::dev_issuer::DEV_GITHUB_SHA;
+use atesto_test_support::der::tlv;
 use support::ca::*;
 use support::*;
 
@@ -74,19 +75,6 @@ fn spki_der_of_pem(pem: &str) -> Vec<u8> {
 
 /// A DER SubjectPublicKeyInfo of an RSA key with a `bits`-bit modulus.
 fn rsa_spki(bits: usize) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 128 {
-            out.push(len as u8);
-        } else if len < 256 {
-            out.extend([0x81, len as u8]);
-        } else {
-            out.extend([0x82, (len >> 8) as u8, len as u8]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
     let mut modulus = vec![0u8];
     modulus.push(0xc3);
     modulus.extend(std::iter::repeat_n(0x5a, bits / 8 - 2));

@@ -1,13 +1,6 @@
 //! Hostile requests to the RFC 6962 CT API.
 
-use std::io::Write;
-use std::time::Duration;
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
-
-use crate::support::raw_http::*;
+use serde_json::json;
 
 use super::cases::*;
 

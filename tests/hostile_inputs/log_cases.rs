@@ -1,13 +1,6 @@
 //! Hostile requests to the transparency log's Rekor v1 and tiles APIs.
 
-use std::io::Write;
-use std::time::Duration;
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-
-use crate::support::raw_http::*;
 
 use super::cases::*;
 

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::merkle::{Hash, hex32, leaf_hash, verify_consistency, verify_inclusion};
+use super::merkle::{Hash, hex32, leaf_hash, verify_inclusion};
 
 // ---- Keys, checkpoints, log entries ----
 

@@ -130,3 +130,14 @@ fn retrieve(tlog: &Tlog, path: &str, query: &Value) -> Vec<LogEntry> {
 fn ids(entries: &[LogEntry]) -> BTreeSet<String> {
     entries.iter().map(|e| e.id.clone()).collect()
 }
+
+/// No request a client can make should be the server's fault.
+fn assert_no_server_errors(tlog: &Tlog) {
+    let metrics = tlog.get("/metrics").text;
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("atesto_tlog_http_responses_total") && l.contains("status=\"5")),
+        "some request answered 5xx:\n{metrics}"
+    );
+}

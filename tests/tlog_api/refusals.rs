@@ -3,17 +3,6 @@
 
 use super::*;
 
-/// No request a client can make should be the server's fault.
-fn assert_no_server_errors(tlog: &Tlog) {
-    let metrics = tlog.get("/metrics").text;
-    assert!(
-        !metrics
-            .lines()
-            .any(|l| l.starts_with("atesto_tlog_http_responses_total") && l.contains("status=\"5")),
-        "some request answered 5xx:\n{metrics}"
-    );
-}
-
 #[test]
 fn hostile_submissions_are_refused_in_the_rekor_shape() {
     let (_dir, tlog, key) = fresh_log("body_limit: 2048\n", &[]);

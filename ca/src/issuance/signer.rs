@@ -15,7 +15,6 @@ use super::IssuanceError;
 use super::curve::CaCurve;
 use super::pkcs11::Pkcs11Key;
 use super::signer_config::password_from_env;
-use atesto_common::pubkey::HashAlgorithm;
 
 /// A CA key in a PKCS#8 file.
 pub struct FileKey {

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use atesto_ca::issuance::{CertificateIssuer, InitOptions, InitOutput, init_chain};
 use atesto_ca::principal::{FulcioExtension, Principal, SubjectAltName};
-pub use atesto_test_support::ct::{ParsedSct, p256_verify, parse_sct, precert_sct_input, u24};
+// Each test binary uses a different part (as with dead_code above).
+#[allow(unused_imports)]
+pub use atesto_test_support::ct::{p256_verify, parse_sct, precert_sct_input};
+#[allow(unused_imports)]
 pub use atesto_test_support::der::{tbs_of, tbs_without_extension};
 
 pub fn init_ca(dir: &Path, p384: bool, password_env: Option<&str>) -> InitOutput {

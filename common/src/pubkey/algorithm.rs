@@ -3,7 +3,6 @@
 use std::fmt;
 
 use aws_lc_rs::digest;
-use aws_lc_rs::digest::Digest;
 use aws_lc_rs::signature as sig;
 use aws_lc_rs::signature::VerificationAlgorithm;
 

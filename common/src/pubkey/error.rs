@@ -1,7 +1,5 @@
 //! Why a client key or signature was refused, in words a client can act on.
 
-use x509_parser::x509::SubjectPublicKeyInfo;
-
 use super::algorithm::HashAlgorithm;
 
 /// Longest piece of client input echoed back in an error message.

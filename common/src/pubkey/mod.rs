@@ -29,7 +29,7 @@ pub use error::PubKeyError;
 use aws_lc_rs::digest;
 use aws_lc_rs::digest::Digest;
 use aws_lc_rs::signature::UnparsedPublicKey;
-use x509_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
+use x509_parser::asn1_rs::FromDer as _;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::SubjectPublicKeyInfo;
 

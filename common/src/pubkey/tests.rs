@@ -2,9 +2,14 @@
 
 use std::sync::OnceLock;
 
+use atesto_test_support::der::tlv;
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair};
+use aws_lc_rs::signature::{
+    self as sig, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
+};
+use base64::Engine;
 
 use super::pem_block::encode_pem;
 use super::signature::ecdsa_fixed_to_der;
@@ -36,21 +41,6 @@ fn rsa(size: KeySize) -> &'static sig::RsaKeyPair {
 
 fn pem(label: &str, der: &[u8]) -> String {
     encode_pem(label, der)
-}
-
-/// A DER TLV with a definite length.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len < 0x100 {
-        out.extend([0x81, len as u8]);
-    } else {
-        out.extend([0x82, (len >> 8) as u8, len as u8]);
-    }
-    out.extend_from_slice(content);
-    out
 }
 
 fn spki(algorithm: &[u8], key: &[u8]) -> Vec<u8> {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand::Rng;
 use reqwest::StatusCode;
 use serde::Serialize;
 use tokio::time::Instant;

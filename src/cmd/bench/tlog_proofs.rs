@@ -1,6 +1,7 @@
 //! `atesto bench tlog-proofs`: GETs entries with their inclusion proofs at
 //! random indexes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
