@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use atesto_ca::ct_client::Sct;
 use atesto_ca::issuance::{CertificateIssuer, InitOptions, init_chain};
 use atesto_ca::principal::{FulcioExtension, Principal, SubjectAltName};
+use atesto_common::ct::Sct;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn issuance(c: &mut Criterion) {
