@@ -17,31 +17,29 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::chain::{self, Submission};
-use super::leaf;
-use super::{CtLog, now_ms, sct};
-use crate::api::ops::{self, LogState};
-use crate::api::{
-    ApiOptions, Body, blocking, json_response, parse_query, parse_u64_param, submit_failure,
-    with_common_layers,
+use atesto_tlog_engine::log::LogError;
+use atesto_tlog_engine::merkle;
+use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_engine::submission;
+use atesto_tlog_http::{
+    ApiOptions, Body, blocking, explorer, json_response, ops, parse_query, parse_u64_param,
+    submit_failure, with_common_layers,
 };
-use crate::entry::{EntryKind, PreparedEntry};
-use crate::log::{Log, LogError};
-use crate::merkle;
-use crate::sequencer::SubmitError;
+
+use crate::chain::{self, Submission};
+use crate::leaf;
+use crate::log::{CtLog, now_ms};
+use crate::sct;
 
 /// Most entries one get-entries answers; longer ranges are cut, as CT logs do.
 pub const MAX_GET_ENTRIES: u64 = 256;
 
 pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
-    let metrics = ct.log.metrics.http.clone();
-    let routes = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz::<Arc<CtLog>>))
-        .route("/metrics", get(ops::metrics::<Arc<CtLog>>))
+    let metrics = ct.log.metrics().http.clone();
+    let routes = ops::routes()
         .with_state(ct.clone())
         .merge(routes(ct))
-        .merge(crate::api::explorer::routes());
+        .merge(explorer::routes());
     with_common_layers(routes, metrics, options)
 }
 
@@ -57,12 +55,6 @@ pub fn routes(ct: Arc<CtLog>) -> Router {
         .route("/ct/v1/get-entries", get(get_entries))
         .route("/ct/v1/get-roots", get(get_roots))
         .with_state(ct)
-}
-
-impl LogState for Arc<CtLog> {
-    fn log(&self) -> &Log {
-        &self.log
-    }
 }
 
 fn ok_json(value: &impl Serialize) -> Result<Response, ApiError> {
@@ -93,7 +85,7 @@ async fn add_pre_chain(
 /// What a submission found: an entry already logged, or a new one to integrate.
 enum Checked {
     Logged(Vec<u8>),
-    New(PreparedEntry),
+    New(submission::Submission),
 }
 
 async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<Response, ApiError> {
@@ -116,7 +108,6 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
     let checking = ct.clone();
     // Chain signatures are CPU work: checked in the bounded pool.
     let checked = ct
-        .log
         .cpu
         .run_api(move || {
             let accepted = chain::check(&checking.roots, &checking.verified, chain, submission)
@@ -126,20 +117,13 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
                 entry: accepted.entry,
             };
             let identity = format!("ct:{}", hex::encode(Sha256::digest(entry.identity())));
-            if let Some(&index) = checking
-                .log
-                .store
-                .search(&identity)
-                .map_err(LogError::from)?
-                .first()
-            {
+            if let Some(&index) = checking.log.search(&identity)?.first() {
                 return Ok(Checked::Logged(stored_leaf(&checking, index)?));
             }
             // The check above is only a fast path: copies submitted at once all
             // miss it, and the sequencer dedups them by this key in its batch.
-            Ok(Checked::New(PreparedEntry {
-                kind: EntryKind::CtLeaf,
-                body: entry.merkle_tree_leaf(),
+            Ok(Checked::New(submission::Submission {
+                leaf: entry.merkle_tree_leaf(),
                 index_keys: vec![identity.clone()],
                 extra: accepted.extra_data,
                 dedup_key: Some(identity),
@@ -150,10 +134,9 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
     let leaf = match checked {
         Checked::Logged(leaf) => leaf,
         Checked::New(prepared) => {
-            let metrics = &ct.log.metrics;
+            let metrics = ct.log.metrics();
             let pending = ct
                 .log
-                .sequencer
                 .submit(prepared)
                 .map_err(|e| submit_failure(metrics, e))?;
             // The SCT is only signed once the entry is durably in the tree.
@@ -172,7 +155,7 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
         tracing::error!("a stored CT leaf is too short");
         ApiError::internal()
     })?;
-    let signature = sct::sign_sct_input(&ct.log.keys, &leaf).map_err(LogError::from)?;
+    let signature = sct::sign_sct_input(ct.log.keys(), &leaf).map_err(LogError::from)?;
     ok_json(&AddChainResponse {
         sct_version: 0,
         id: b64(&ct.log_id),
@@ -184,11 +167,7 @@ async fn submit(ct: Arc<CtLog>, body: &[u8], submission: Submission) -> Result<R
 
 /// The MerkleTreeLeaf stored at `index`. Blocking.
 fn stored_leaf(ct: &CtLog, index: u64) -> Result<Vec<u8>, ApiError> {
-    let entry = ct
-        .log
-        .store
-        .read_entries(index..index + 1)
-        .map_err(LogError::from)?;
+    let entry = ct.log.read_entries(index..index + 1)?;
     let entry = entry.into_iter().next().ok_or_else(|| {
         tracing::error!(index, "an indexed CT entry is missing");
         ApiError::internal()
@@ -224,7 +203,7 @@ fn required_u64(params: &HashMap<String, String>, name: &str) -> Result<u64, Api
 
 /// Ordinal and size of the published tree.
 fn published_tree(ct: &CtLog) -> Result<(u32, u64), ApiError> {
-    let view = ct.log.view.load_full();
+    let view = ct.log.view();
     let active = view.active().ok_or_else(ApiError::internal)?;
     Ok((active.info.ordinal, active.checkpoint.size))
 }
@@ -296,9 +275,7 @@ async fn get_proof_by_hash(
     let (index, path) = blocking(move || {
         let index = ct
             .log
-            .store
-            .find_leaf(&hash)
-            .map_err(LogError::from)?
+            .find_leaf(&hash)?
             .filter(|&i| i < requested)
             .ok_or_else(|| {
                 ApiError::not_found(format!(
@@ -347,14 +324,7 @@ async fn get_entries(
     }
     // Inclusive range, cut at the tree's end and at the per-request cap.
     let stop = end.min(size - 1).min(start + MAX_GET_ENTRIES - 1) + 1;
-    let entries = blocking(move || {
-        Ok(ct
-            .log
-            .store
-            .read_entries(start..stop)
-            .map_err(LogError::from)?)
-    })
-    .await?;
+    let entries = blocking(move || Ok(ct.log.read_entries(start..stop)?)).await?;
     ok_json(&EntriesResponse {
         entries: entries
             .iter()

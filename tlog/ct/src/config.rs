@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
+pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
+pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
+use atesto_tlog_engine::config::{BatchConfig, LogOptions, ShardConfig, hostname_of};
 use serde::{Deserialize, Serialize};
-
-use crate::config::{BatchConfig, ConfigError, CpuPoolConfig, TlogConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,19 +36,18 @@ pub struct CtConfig {
 
 impl Default for CtConfig {
     fn default() -> Self {
-        let log = TlogConfig::default();
         Self {
             data: PathBuf::from("atesto-ct-data"),
             addr: "127.0.0.1:3001".into(),
             key: None,
             roots: Vec::new(),
-            batch: log.batch,
+            batch: BatchConfig::default(),
             // Chains are a few KiB; 1 MiB leaves room without inviting abuse.
             body_limit: 1 << 20,
-            request_timeout_secs: log.request_timeout_secs,
-            cache_mb: log.cache_mb,
-            cpu_pool: log.cpu_pool,
-            connections: log.connections,
+            request_timeout_secs: 30,
+            cache_mb: 64,
+            cpu_pool: CpuPoolConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -57,21 +57,25 @@ impl CtConfig {
         load_yaml(path)
     }
 
-    /// The log engine's options: no Rekor SETs, one shard.
-    pub fn log_config(&self) -> TlogConfig {
-        TlogConfig {
-            data: self.data.clone(),
-            addr: self.addr.clone(),
-            key: self.key.clone(),
+    /// The log engine's options: one shard, never rotated.
+    pub fn log_options(&self) -> LogOptions {
+        LogOptions {
+            hostname: self.hostname(),
+            tree_id: None,
             batch: self.batch.clone(),
-            body_limit: self.body_limit,
-            request_timeout_secs: self.request_timeout_secs,
-            cache_mb: self.cache_mb,
-            cpu_pool: self.cpu_pool.clone(),
-            connections: self.connections,
-            sign_entry_timestamps: false,
-            ..TlogConfig::default()
+            shards: ShardConfig::default(),
         }
+    }
+
+    /// The name in checkpoint origins: the host of `addr`.
+    pub fn hostname(&self) -> String {
+        hostname_of(&self.addr)
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.key
+            .clone()
+            .unwrap_or_else(|| self.data.join("log-key.pem"))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -80,13 +84,16 @@ impl CtConfig {
                 "the CT log needs at least one root: --roots PEMFILE or roots in the config".into(),
             ));
         }
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
         // TLS vectors in CT entries hold at most 2^24-1 bytes.
         if self.body_limit >= 1 << 24 {
-            return Err(ConfigError::Invalid(
-                "body_limit must be below 16 MiB".into(),
-            ));
+            return invalid("body_limit must be below 16 MiB");
         }
-        self.log_config().validate()
+        if self.body_limit < 1024 {
+            return invalid("body_limit below 1 KiB cannot hold an entry");
+        }
+        self.batch.check().or_else(invalid)?;
+        self.connections.validate().map_err(ConfigError::Invalid)
     }
 }
 
@@ -95,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_documented_example_parses_and_turns_sets_off() {
+    fn the_documented_example_parses() {
         let example: CtConfig =
             serde_yaml_ng::from_str(include_str!("../../../deploy/ct.example.yaml")).unwrap();
         example.validate().unwrap();
@@ -103,8 +110,6 @@ mod tests {
         assert_eq!(example.body_limit, defaults.body_limit);
         assert_eq!(example.batch.max_size, defaults.batch.max_size);
         assert_eq!(example.connections, defaults.connections);
-        assert!(!example.log_config().sign_entry_timestamps);
-        assert!(TlogConfig::default().sign_entry_timestamps);
         assert!(serde_yaml_ng::from_str::<CtConfig>("bogus: 1\n").is_err());
     }
 

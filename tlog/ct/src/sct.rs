@@ -2,9 +2,7 @@
 //! a `DigitallySigned` (hash sha256 = 4, signature ecdsa = 3) by the log key.
 
 use atesto_common::ct::TimestampedEntry;
-use atesto_common::keys::KeyError;
-
-use crate::log::LogKeys;
+use atesto_tlog_engine::checkpoint::{LogKeys, SignError};
 
 /// `DigitallySigned` around an ASN.1 ECDSA signature with SHA-256.
 fn digitally_signed(signature: &[u8]) -> Vec<u8> {
@@ -17,13 +15,13 @@ fn digitally_signed(signature: &[u8]) -> Vec<u8> {
 
 /// The SCT's `signature` over an entry (RFC 6962 §3.2): the signature input is
 /// the MerkleTreeLeaf's bytes (see leaf.rs).
-pub fn sign_sct(keys: &LogKeys, entry: &TimestampedEntry) -> Result<Vec<u8>, KeyError> {
+pub fn sign_sct(keys: &LogKeys, entry: &TimestampedEntry) -> Result<Vec<u8>, SignError> {
     sign_sct_input(keys, &entry.merkle_tree_leaf())
 }
 
 /// The SCT's `signature` for a stored leaf (a resubmitted entry).
-pub fn sign_sct_input(keys: &LogKeys, leaf: &[u8]) -> Result<Vec<u8>, KeyError> {
-    Ok(digitally_signed(&keys.sign(leaf)?))
+pub fn sign_sct_input(keys: &LogKeys, leaf: &[u8]) -> Result<Vec<u8>, SignError> {
+    Ok(digitally_signed(&keys.sign("an SCT", leaf)?))
 }
 
 /// TreeHeadSignature (RFC 6962 §3.5): version v1 (0), signature_type
@@ -41,10 +39,11 @@ pub fn sign_tree_head(
     timestamp: u64,
     tree_size: u64,
     root: &[u8; 32],
-) -> Result<Vec<u8>, KeyError> {
-    Ok(digitally_signed(
-        &keys.sign(&tree_head_input(timestamp, tree_size, root))?,
-    ))
+) -> Result<Vec<u8>, SignError> {
+    Ok(digitally_signed(&keys.sign(
+        "a tree head",
+        &tree_head_input(timestamp, tree_size, root),
+    )?))
 }
 
 #[cfg(test)]

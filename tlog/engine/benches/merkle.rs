@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use atesto_tlog::merkle::{self, RightEdge, TileSource, leaf_hash};
-use atesto_tlog::store::{StoreError, TileData};
+use atesto_tlog_engine::merkle::{self, RightEdge, TileSource, leaf_hash};
+use atesto_tlog_engine::store::{StoreError, TileData};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const BIG: u64 = 10_000_000;

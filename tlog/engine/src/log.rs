@@ -1,25 +1,29 @@
-//! A log: its shards, keys, published checkpoints and the reads every API
-//! serves. Writes go through the sequencer only.
+//! A running log: the engine's API to its personalities. `Log::start` wires
+//! a store the caller chose, the keys, an optional per-entry signer and the
+//! sequencer; the methods below are everything a personality may do:
+//! submit an entry and get it back with its index and proof once durable,
+//! rotate shards, and read checkpoints, proofs, entries, tiles and the
+//! search index. Writes go through the sequencer only.
 //!
 //! Readers see the `LogView` the sequencer last published, which only ever
 //! names committed checkpoints: every proof served is against a checkpoint
 //! that is durably stored, so a restart can never serve a smaller tree.
 
-use std::fs::File;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use atesto_common::cpu_pool::CpuPool;
-use atesto_common::keys::{KeyError, KeyType, PrivateKey};
-use atesto_common::note::{NoteSigner, checkpoint_text, sign_note};
-use rand::Rng;
+use atesto_common::keys::KeyError;
+use tokio::sync::oneshot;
 
-use crate::config::TlogConfig;
+use crate::checkpoint::{LogKeys, SignError};
+use crate::config::LogOptions;
 use crate::merkle::{self, MerkleError, RightEdge};
 use crate::metrics::Metrics;
-use crate::sequencer::{self, SequencerConfig, SequencerHandle};
-use crate::store::redb::RedbStore;
-use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry};
+use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
+use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry};
+use crate::submission::{EntrySigner, Submission};
+use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -28,190 +32,39 @@ pub enum LogError {
     #[error(transparent)]
     Merkle(#[from] MerkleError),
     #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
     Key(#[from] KeyError),
     #[error("{0}")]
     Setup(String),
 }
 
-/// The log's signing keys.
-pub struct LogKeys {
-    checkpoint_signer: NoteSigner,
-    witness_signer: Option<NoteSigner>,
-    /// SHA-256 of the DER SPKI, hex: Rekor's `logID`.
-    pub log_id_hex: String,
-    pub public_key_der: Vec<u8>,
-    pub public_key_pem: String,
-}
-
-impl LogKeys {
-    /// `key` signs checkpoints and SETs and must be ECDSA P-256; `witness`, if
-    /// any, adds an Ed25519 checkpoint signature.
-    pub fn new(
-        hostname: &str,
-        key: PrivateKey,
-        witness: Option<PrivateKey>,
-    ) -> Result<Self, LogError> {
-        if key.key_type() != KeyType::EcdsaP256 {
-            return Err(LogError::Setup(
-                "the log key must be ECDSA P-256 (the only type every sigstore client accepts)"
-                    .into(),
-            ));
-        }
-        if witness
-            .as_ref()
-            .is_some_and(|w| w.key_type() != KeyType::Ed25519)
-        {
-            return Err(LogError::Setup("the witness key must be Ed25519".into()));
-        }
-        let key = Arc::new(key);
-        Ok(Self {
-            log_id_hex: hex::encode(key.log_id()),
-            public_key_der: key.public_key_der(),
-            public_key_pem: key.public_key_pem(),
-            checkpoint_signer: NoteSigner::new(hostname, key),
-            witness_signer: witness.map(|w| NoteSigner::new(hostname, Arc::new(w))),
-        })
-    }
-
-    /// ECDSA P-256 signature (ASN.1) over `message` with SHA-256.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        self.checkpoint_signer.key().sign(message)
-    }
-
-    /// Signs the checkpoint of a tree: the ECDSA line first (the one Rekor v1
-    /// clients read), then the witness line.
-    pub fn checkpoint(
-        &self,
-        origin: &str,
-        size: u64,
-        root: [u8; 32],
-    ) -> Result<StoredCheckpoint, StoreError> {
-        let text = checkpoint_text(origin, size, &root);
-        let mut signers = vec![&self.checkpoint_signer];
-        signers.extend(self.witness_signer.as_ref());
-        let note = sign_note(&text, &signers)
-            .map_err(|e| StoreError::Backend(format!("signing a checkpoint: {e}")))?;
-        Ok(StoredCheckpoint { size, root, note })
-    }
-}
-
-/// What readers see: every shard with its latest committed checkpoint, active last.
-#[derive(Debug, Clone)]
-pub struct LogView {
-    pub shards: Vec<ShardState>,
-}
-
-impl LogView {
-    pub fn active(&self) -> Option<&ShardState> {
-        self.shards.last()
-    }
-
-    pub fn inactive(&self) -> &[ShardState] {
-        self.shards.split_last().map_or(&[], |(_, rest)| rest)
-    }
-
-    /// The shard holding global index `index` within its published checkpoint.
-    pub fn shard_of_index(&self, index: u64) -> Option<&ShardState> {
-        self.shards
-            .iter()
-            .find(|s| index >= s.info.start && index - s.info.start < s.checkpoint.size)
-    }
-
-    pub fn shard_by_tree_id(&self, tree_id: u64) -> Option<&ShardState> {
-        self.shards.iter().find(|s| s.info.tree_id == tree_id)
-    }
-
-    /// Entries in all shards.
-    pub fn total_size(&self) -> u64 {
-        self.active()
-            .map_or(0, |s| s.info.start + s.checkpoint.size)
-    }
-}
-
-pub type SharedView = Arc<ArcSwap<LogView>>;
-
-/// An entry with its inclusion proof against a committed checkpoint of its shard.
-#[derive(Debug, Clone)]
-pub struct ProvenEntry {
-    /// Global index (`logIndex`).
-    pub index: u64,
-    pub shard: ShardInfo,
-    pub entry: StoredEntry,
-    /// Audit path at `checkpoint.size`, leaf to root.
-    pub proof: Vec<[u8; 32]>,
-    pub checkpoint: Arc<StoredCheckpoint>,
-}
-
-impl ProvenEntry {
-    pub fn index_in_shard(&self) -> u64 {
-        self.index - self.shard.start
-    }
-
-    /// The 80-hex entry id: 16 hex digits of the tree id, then the leaf hash.
-    pub fn entry_id(&self) -> String {
-        entry_id(self.shard.tree_id, &merkle::leaf_hash(&self.entry.body))
-    }
-}
-
-pub fn entry_id(tree_id: u64, leaf_hash: &[u8; 32]) -> String {
-    format!("{tree_id:016x}{}", hex::encode(leaf_hash))
-}
-
-/// A random positive 63-bit tree id, as Trillian assigns them.
-pub fn new_tree_id() -> u64 {
-    rand::thread_rng().gen_range(1..=i64::MAX as u64)
-}
+/// What a submission resolves to: the entry with its proof, once durable.
+pub type Pending = oneshot::Receiver<Result<ProvenEntry, SubmitError>>;
 
 pub struct Log {
-    pub store: Arc<dyn LogStore>,
-    pub view: SharedView,
-    pub keys: Arc<LogKeys>,
-    pub sequencer: SequencerHandle,
-    pub metrics: Arc<Metrics>,
-    pub hostname: String,
-    /// Where request handlers verify signatures and chains, off the async workers.
-    pub cpu: CpuPool,
-    /// Held for the life of the process: one writer per data directory.
-    _lock: Option<File>,
+    store: Arc<dyn LogStore>,
+    view: SharedView,
+    keys: Arc<LogKeys>,
+    sequencer: SequencerHandle,
+    metrics: Arc<Metrics>,
+    hostname: String,
 }
 
 impl Log {
-    /// Opens the log under `config.data` with its embedded store, creating the
-    /// directory, key and first shard on first start.
-    pub fn open(config: &TlogConfig) -> Result<Self, LogError> {
-        std::fs::create_dir_all(&config.data)
-            .map_err(|e| LogError::Setup(format!("creating {}: {e}", config.data.display())))?;
-        let lock_path = config.data.join("LOCK");
-        let lock = File::create(&lock_path)
-            .map_err(|e| LogError::Setup(format!("creating {}: {e}", lock_path.display())))?;
-        lock.try_lock()
-            .map_err(|_| LogError::Store(StoreError::Locked(config.data.display().to_string())))?;
-
-        let key = PrivateKey::load_or_create(&config.key_path(), KeyType::EcdsaP256)?;
-        let witness = config
-            .witness_key
-            .as_deref()
-            .map(PrivateKey::load)
-            .transpose()?;
-        let hostname = config.hostname();
-        let keys = LogKeys::new(&hostname, key, witness)?;
-        let store = RedbStore::open(&config.store_path(), config.cache_mb << 20)?;
-        let mut log = Self::with_store(Arc::new(store), keys, config)?;
-        log._lock = Some(lock);
-        Ok(log)
-    }
-
-    /// Starts a log over any store (the first shard is created if the store is new).
-    pub fn with_store(
+    /// Starts a log over `store` (its first shard is created if the store is
+    /// new). `entry_signer` is the personality's per-entry signature, if it
+    /// makes one at integration.
+    pub fn start(
         store: Arc<dyn LogStore>,
-        keys: LogKeys,
-        config: &TlogConfig,
+        keys: Arc<LogKeys>,
+        entry_signer: Option<Arc<dyn EntrySigner>>,
+        options: &LogOptions,
     ) -> Result<Self, LogError> {
-        let hostname = config.hostname();
-        let keys = Arc::new(keys);
+        let hostname = options.hostname.clone();
         let mut shards = store.shards()?;
         if shards.is_empty() {
-            let tree_id = config.tree_id.unwrap_or_else(new_tree_id);
+            let tree_id = options.tree_id.unwrap_or_else(new_tree_id);
             let info = ShardInfo {
                 ordinal: 0,
                 tree_id,
@@ -226,22 +79,21 @@ impl Log {
         let metrics = Arc::new(
             Metrics::new().map_err(|e| LogError::Setup(format!("registering metrics: {e}")))?,
         );
-        metrics.watch_disk(&config.data);
         if let Some(active) = shards.last() {
             metrics.tree_size.set(active.checkpoint.size as i64);
         }
         let view: SharedView = Arc::new(ArcSwap::from_pointee(LogView { shards }));
         let sequencer = sequencer::start(
             SequencerConfig {
-                max_size: config.batch.max_size,
-                max_age: config.batch_max_age(),
-                pool_size: config.batch.pool_size,
-                rotate_at_size: config.shards.rotate_at_size,
+                max_size: options.batch.max_size,
+                max_age: options.batch.max_age(),
+                pool_size: options.batch.pool_size,
+                rotate_at_size: options.shards.rotate_at_size,
                 hostname: hostname.clone(),
-                sign_entry_timestamps: config.sign_entry_timestamps,
             },
             store.clone(),
             keys.clone(),
+            entry_signer,
             view.clone(),
             metrics.clone(),
         )?;
@@ -252,9 +104,48 @@ impl Log {
             sequencer,
             metrics,
             hostname,
-            cpu: CpuPool::new(&config.cpu_pool),
-            _lock: None,
         })
+    }
+
+    /// Queues an entry for the next batch; fails at once with `PoolFull`
+    /// rather than queueing without bound.
+    pub fn submit(&self, entry: Submission) -> Result<Pending, SubmitError> {
+        self.sequencer.submit(entry)
+    }
+
+    /// Freezes the active shard at its checkpoint and starts a new tree,
+    /// between two batches.
+    pub async fn rotate(&self) -> Result<ShardState, SubmitError> {
+        self.sequencer.rotate().await
+    }
+
+    /// False from a commit that failed for want of storage (a full disk)
+    /// until the store commits again: the log is not ready for writes.
+    pub fn is_writable(&self) -> bool {
+        self.sequencer.is_writable()
+    }
+
+    /// Whether the store answers a read. Blocking.
+    pub fn check_store(&self) -> Result<(), StoreError> {
+        self.store.shards().map(drop)
+    }
+
+    /// The shards and their published checkpoints, as of now.
+    pub fn view(&self) -> Arc<LogView> {
+        self.view.load_full()
+    }
+
+    pub fn keys(&self) -> &Arc<LogKeys> {
+        &self.keys
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The name in checkpoint origins.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
     }
 
     /// The entry at global `index` with its proof against its shard's latest
@@ -298,7 +189,33 @@ impl Log {
         Ok(found.filter(|e| tree_id.is_none_or(|t| t == e.shard.tree_id)))
     }
 
-    /// Reads the stored tiles of one shard.
+    /// Global index of the entry with this leaf hash, published or not yet. Blocking.
+    pub fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
+        Ok(self.store.find_leaf(leaf_hash)?)
+    }
+
+    /// Stored entries by global index, without proofs; stops at the first
+    /// missing one. Blocking.
+    pub fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, LogError> {
+        Ok(self.store.read_entries(range)?)
+    }
+
+    /// Global indexes filed under a search-index key, ascending. Blocking.
+    pub fn search(&self, key: &str) -> Result<Vec<u64>, LogError> {
+        Ok(self.store.search(key)?)
+    }
+
+    /// A stored tile of a shard: full, or the widest partial stored. Blocking.
+    pub fn read_tile(
+        &self,
+        shard: u32,
+        level: u8,
+        index: u64,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.store.read_tile(shard, level, index)?)
+    }
+
+    /// Reads the stored tiles of one shard. Blocking.
     pub fn tile_source(
         &self,
         ordinal: u32,
@@ -306,3 +223,6 @@ impl Log {
         move |level, index| self.store.read_tile(ordinal, level, index)
     }
 }
+
+#[cfg(test)]
+mod tests;

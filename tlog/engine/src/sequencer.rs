@@ -2,9 +2,10 @@
 //!
 //! Submissions wait in a bounded pool; one thread takes them in batches (up to
 //! `max_size`, or whatever arrived within `max_age` of the batch's first
-//! entry), assigns indexes, signs a SignedEntryTimestamp per entry (Rekor
-//! only) and one checkpoint per batch, and commits entries, tiles, index keys and the
-//! checkpoint in one durable store transaction. Only after that commit does
+//! entry), assigns indexes, has the personality's `EntrySigner` (if any)
+//! sign each entry, signs one checkpoint per batch, and commits entries,
+//! tiles, index keys and the checkpoint in one durable store transaction
+//! that only succeeds on top of the checkpoint it extends. Only after that commit does
 //! any submitter get an answer or any reader see the new checkpoint, so an
 //! acknowledged entry is never lost and a published checkpoint never goes back.
 //! Rotation to a new shard runs on the same thread, between batches.
@@ -17,14 +18,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::entry::PreparedEntry;
-use crate::log::{LogKeys, LogView, ProvenEntry, SharedView};
+use crate::checkpoint::{LogKeys, SignError};
 use crate::merkle::{self, RightEdge};
 use crate::metrics::Metrics;
-use crate::set::SignedFields;
 use crate::store::{
     Batch, LogStore, NewEntry, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
 };
+use crate::submission::{EntrySigner, Integrated, MAX_RECEIPT_BYTES, Submission};
+use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -36,13 +37,22 @@ pub enum SubmitError {
     Stopped,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Shared: one failed checkpoint signature fails a whole batch.
+    #[error(transparent)]
+    Sign(Arc<SignError>),
+}
+
+impl From<SignError> for SubmitError {
+    fn from(err: SignError) -> Self {
+        SubmitError::Sign(Arc::new(err))
+    }
 }
 
 pub type Reply = oneshot::Sender<Result<ProvenEntry, SubmitError>>;
 
 enum Command {
-    Submit(PreparedEntry, Reply),
-    Rotate(oneshot::Sender<Result<ShardState, StoreError>>),
+    Submit(Submission, Reply),
+    Rotate(oneshot::Sender<Result<ShardState, SubmitError>>),
 }
 
 #[derive(Debug, Clone)]
@@ -52,8 +62,6 @@ pub struct SequencerConfig {
     pub pool_size: usize,
     pub rotate_at_size: Option<u64>,
     pub hostname: String,
-    /// Rekor's per-entry SignedEntryTimestamp; the CT log signs SCTs itself.
-    pub sign_entry_timestamps: bool,
 }
 
 /// Cheap handle to hand submissions to the sequencer thread.
@@ -73,7 +81,7 @@ impl SequencerHandle {
     /// Queues an entry; fails at once with `PoolFull` rather than queueing without bound.
     pub fn submit(
         &self,
-        entry: PreparedEntry,
+        entry: Submission,
     ) -> Result<oneshot::Receiver<Result<ProvenEntry, SubmitError>>, SubmitError> {
         let (reply, receive) = oneshot::channel();
         match self.commands.try_send(Command::Submit(entry, reply)) {
@@ -91,7 +99,7 @@ impl SequencerHandle {
             .await
             .map_err(|_| SubmitError::Stopped)?
             .map_err(|_| SubmitError::Stopped)?;
-        Ok(receive.await.map_err(|_| SubmitError::Stopped)??)
+        receive.await.map_err(|_| SubmitError::Stopped)?
     }
 }
 
@@ -100,11 +108,14 @@ struct Sequencer {
     config: SequencerConfig,
     store: Arc<dyn LogStore>,
     keys: Arc<LogKeys>,
+    entry_signer: Option<Arc<dyn EntrySigner>>,
     view: SharedView,
     metrics: Arc<Metrics>,
-    /// The active shard and its tree's right edge, always equal to what is committed.
+    /// The active shard, its tree's right edge and its checkpoint, always
+    /// equal to what is committed: the next batch's compare-and-swap base.
     shard: ShardInfo,
     edge: RightEdge,
+    checkpoint: StoredCheckpoint,
     /// Shared with every handle; see `SequencerHandle::is_writable`.
     writable: Arc<AtomicBool>,
 }
@@ -117,6 +128,7 @@ pub fn start(
     config: SequencerConfig,
     store: Arc<dyn LogStore>,
     keys: Arc<LogKeys>,
+    entry_signer: Option<Arc<dyn EntrySigner>>,
     view: SharedView,
     metrics: Arc<Metrics>,
 ) -> Result<SequencerHandle, StoreError> {
@@ -133,10 +145,12 @@ pub fn start(
         config,
         store,
         keys,
+        entry_signer,
         view,
         metrics,
         shard,
         edge,
+        checkpoint: active.checkpoint,
         writable: writable.clone(),
     };
     std::thread::Builder::new()
@@ -214,12 +228,33 @@ impl Sequencer {
         tracing::info!("sequencer stopped: every handle was dropped");
     }
 
-    fn integrate(&mut self, batch: Vec<(PreparedEntry, Reply)>) {
+    fn integrate(&mut self, batch: Vec<(Submission, Reply)>) {
         let started = Instant::now();
         let integrated_time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let first_index = self.shard.start + self.edge.size();
+
+        // What the store holds already, for the whole batch in two lookups.
+        let leaf_hashes: Vec<[u8; 32]> = batch
+            .iter()
+            .map(|(entry, _)| merkle::leaf_hash(&entry.leaf))
+            .collect();
+        let stored = match self.stored_duplicates(&batch, &leaf_hashes) {
+            Ok(stored) => stored,
+            Err(err) => {
+                let message = err.to_string();
+                let unavailable = matches!(err, StoreError::Unavailable(_));
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(SubmitError::Store(if unavailable {
+                        StoreError::Unavailable(message.clone())
+                    } else {
+                        StoreError::Backend(message.clone())
+                    })));
+                }
+                return;
+            }
+        };
 
         // Drop duplicates: of entries already stored, and of earlier entries in this batch.
         let mut accepted: Vec<(NewEntry, Reply)> = Vec::with_capacity(batch.len());
@@ -228,8 +263,8 @@ impl Sequencer {
         // Entries that name a dedup key (a CT certificate without its
         // timestamp) are also duplicates of an earlier one with that key.
         let mut keys_in_batch: HashMap<String, usize> = HashMap::new();
-        for (entry, reply) in batch {
-            let leaf_hash = merkle::leaf_hash(&entry.body);
+        for (((entry, reply), leaf_hash), stored) in batch.into_iter().zip(leaf_hashes).zip(stored)
+        {
             let earlier = in_batch.get(&leaf_hash).or_else(|| {
                 entry
                     .dedup_key
@@ -240,21 +275,14 @@ impl Sequencer {
                 repeats.push((position, reply));
                 continue;
             }
-            match self.stored_duplicate(&leaf_hash, entry.dedup_key.as_deref()) {
-                Ok(Some(index)) => {
-                    self.metrics.duplicates.inc();
-                    let _ = reply.send(Err(SubmitError::Duplicate(index)));
-                    continue;
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    let _ = reply.send(Err(err.into()));
-                    continue;
-                }
+            if let Some(index) = stored {
+                self.metrics.duplicates.inc();
+                let _ = reply.send(Err(SubmitError::Duplicate(index)));
+                continue;
             }
             let index = first_index + accepted.len() as u64;
-            let set = match self.sign_entry_timestamp(&entry.body, integrated_time, index) {
-                Ok(set) => set,
+            let receipt = match self.sign_entry(&entry.leaf, integrated_time, index) {
+                Ok(receipt) => receipt,
                 Err(err) => {
                     let _ = reply.send(Err(err.into()));
                     continue;
@@ -268,9 +296,9 @@ impl Sequencer {
             accepted.push((
                 NewEntry {
                     entry: StoredEntry {
-                        body: entry.body,
+                        body: entry.leaf,
                         integrated_time,
-                        set,
+                        receipt,
                         extra: entry.extra,
                     },
                     leaf_hash,
@@ -289,7 +317,16 @@ impl Sequencer {
             Err(err) => {
                 tracing::error!(%err, "integrating a batch failed");
                 self.metrics.commit_failures.inc();
-                let unavailable = matches!(err, StoreError::Unavailable(_));
+                // A refused compare-and-swap means the store moved under
+                // us: stop writing until `recover` has resynced with it.
+                let unavailable = matches!(
+                    err,
+                    SubmitError::Store(
+                        StoreError::Unavailable(_)
+                            | StoreError::CheckpointConflict { .. }
+                            | StoreError::CheckpointRegression { .. }
+                    )
+                );
                 if unavailable {
                     self.writable.store(false, Ordering::Release);
                 }
@@ -298,17 +335,20 @@ impl Sequencer {
                     .into_iter()
                     .chain(repeats.into_iter().map(|(_, r)| r))
                 {
-                    let failure = if unavailable {
-                        StoreError::Unavailable(message.clone())
-                    } else {
-                        StoreError::Backend(message.clone())
+                    let failure = match &err {
+                        SubmitError::Sign(sign) => SubmitError::Sign(sign.clone()),
+                        _ if unavailable => {
+                            SubmitError::Store(StoreError::Unavailable(message.clone()))
+                        }
+                        _ => SubmitError::Store(StoreError::Backend(message.clone())),
                     };
-                    let _ = reply.send(Err(SubmitError::Store(failure)));
+                    let _ = reply.send(Err(failure));
                 }
                 return;
             }
         };
         let checkpoint = Arc::new(batch.checkpoint);
+        self.checkpoint = (*checkpoint).clone();
         self.publish(&checkpoint);
         // Repeats within the batch point at the copy that was just committed.
         for (position, reply) in repeats {
@@ -358,41 +398,53 @@ impl Sequencer {
     /// Appends the entries to the tree, signs its checkpoint and commits the
     /// batch durably. On failure the edge is restored, so memory always
     /// matches what the store holds.
-    fn commit(&mut self, first_index: u64, entries: Vec<NewEntry>) -> Result<Batch, StoreError> {
+    fn commit(&mut self, first_index: u64, entries: Vec<NewEntry>) -> Result<Batch, SubmitError> {
         let previous_edge = self.edge.clone();
         let leaves: Vec<[u8; 32]> = entries.iter().map(|e| e.leaf_hash).collect();
         let tiles = self.edge.append(&leaves);
-        let committed = self.sign_checkpoint().and_then(|checkpoint| {
-            let batch = Batch {
-                shard: self.shard.ordinal,
-                first_index,
-                entries,
-                tiles,
-                checkpoint,
-            };
-            self.store.commit_batch(&batch)?;
-            Ok(batch)
-        });
+        let committed = self
+            .sign_checkpoint()
+            .map_err(SubmitError::from)
+            .and_then(|checkpoint| {
+                let batch = Batch {
+                    shard: self.shard.ordinal,
+                    first_index,
+                    entries,
+                    tiles,
+                    previous: self.checkpoint.clone(),
+                    checkpoint,
+                };
+                self.store.commit_batch(&batch)?;
+                Ok(batch)
+            });
         if committed.is_err() {
             self.edge = previous_edge;
         }
         committed
     }
 
-    /// The index of a stored entry that this one would duplicate: the same
-    /// leaf, or the same dedup key.
-    fn stored_duplicate(
+    /// For each entry of the batch, the index of a stored entry it would
+    /// duplicate: the same leaf, or the same dedup key. One lookup of all
+    /// the leaves and one of all the keys, whatever the batch's size.
+    fn stored_duplicates(
         &self,
-        leaf_hash: &[u8; 32],
-        dedup_key: Option<&str>,
-    ) -> Result<Option<u64>, StoreError> {
-        if let Some(index) = self.store.find_leaf(leaf_hash)? {
-            return Ok(Some(index));
+        batch: &[(Submission, Reply)],
+        leaf_hashes: &[[u8; 32]],
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let mut found = self.store.find_leaves(leaf_hashes)?;
+        let keyed: Vec<(usize, &str)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| found[*position].is_none())
+            .filter_map(|(position, (entry, _))| Some((position, entry.dedup_key.as_deref()?)))
+            .collect();
+        if !keyed.is_empty() {
+            let keys: Vec<&str> = keyed.iter().map(|(_, key)| *key).collect();
+            for ((position, _), index) in keyed.iter().zip(self.store.first_filed(&keys)?) {
+                found[*position] = index;
+            }
         }
-        match dedup_key {
-            Some(key) => Ok(self.store.search(key)?.first().copied()),
-            None => Ok(None),
-        }
+        Ok(found)
     }
 
     /// Makes the store writable again after a failed commit, and brings the
@@ -414,35 +466,47 @@ impl Sequencer {
         let Some(stored) = shards.iter().find(|s| s.info == self.shard) else {
             return Err(StoreError::Corrupt("the active shard is not stored".into()));
         };
-        if stored.checkpoint.size == self.edge.size() && stored.checkpoint.root == self.edge.root()
-        {
+        if stored.checkpoint == self.checkpoint {
             return Ok(());
         }
         let edge = load_edge(&self.store, stored)?;
         tracing::warn!(
             size = stored.checkpoint.size,
-            "a batch reported as failed was committed; publishing it"
+            "the stored checkpoint is not the one in memory (a batch reported as failed was committed); publishing it"
         );
         self.edge = edge;
+        self.checkpoint = stored.checkpoint.clone();
         self.publish(&Arc::new(stored.checkpoint.clone()));
         self.metrics.tree_size.set(self.edge.size() as i64);
         Ok(())
     }
 
-    /// The SET of an entry, or nothing when the log does not make them.
-    fn sign_entry_timestamp(
+    /// The personality's signature of an entry, or nothing without a signer.
+    fn sign_entry(
         &self,
-        body: &[u8],
+        leaf: &[u8],
         integrated_time: i64,
         index: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        if !self.config.sign_entry_timestamps {
+    ) -> Result<Vec<u8>, SignError> {
+        let Some(signer) = &self.entry_signer else {
             return Ok(Vec::new());
+        };
+        let receipt = signer.sign_entry(Integrated {
+            leaf,
+            integrated_time,
+            index,
+        })?;
+        if receipt.len() > MAX_RECEIPT_BYTES {
+            return Err(SignError::TooLong {
+                what: "an entry signature",
+                len: receipt.len(),
+                max: MAX_RECEIPT_BYTES,
+            });
         }
-        SignedFields::new(body, integrated_time, &self.keys.log_id_hex, index).sign(&self.keys)
+        Ok(receipt)
     }
 
-    fn sign_checkpoint(&self) -> Result<StoredCheckpoint, StoreError> {
+    fn sign_checkpoint(&self) -> Result<StoredCheckpoint, SignError> {
         self.keys
             .checkpoint(&self.shard.origin, self.edge.size(), self.edge.root())
     }
@@ -458,9 +522,9 @@ impl Sequencer {
     }
 
     /// Freezes the active shard at its current checkpoint and starts a new tree.
-    fn rotate(&mut self) -> Result<ShardState, StoreError> {
+    fn rotate(&mut self) -> Result<ShardState, SubmitError> {
         let start = self.shard.start + self.edge.size();
-        let tree_id = crate::log::new_tree_id();
+        let tree_id = new_tree_id();
         let info = ShardInfo {
             ordinal: self.shard.ordinal + 1,
             tree_id,
@@ -474,6 +538,7 @@ impl Sequencer {
         self.store.create_shard(&state)?;
         self.shard = state.info.clone();
         self.edge = RightEdge::empty();
+        self.checkpoint = state.checkpoint.clone();
         let current = self.view.load_full();
         let mut shards = current.shards.clone();
         shards.push(state.clone());
@@ -483,3 +548,6 @@ impl Sequencer {
         Ok(state)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use atesto_tlog::merkle::{
+use atesto_tlog_engine::merkle::{
     self, MerkleError, RightEdge, TILE_WIDTH, TileSource, leaf_hash, tile_in_tree, tile_width,
 };
-use atesto_tlog::store::{StoreError, TileData};
+use atesto_tlog_engine::store::{StoreError, TileData};
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
 use proptest::prelude::*;

@@ -1,6 +1,8 @@
-//! The log's HTTP surface: the Rekor v1 API (`v1/`), the C2SP tlog-tiles read
-//! API (`tiles`), operations (`ops`: health, metrics, admin) and the explorer
-//! page (`explorer`).
+//! The HTTP pieces every log personality serves, whatever its API: the
+//! C2SP tlog-tiles read API (`tiles`), operations (`ops`: health,
+//! readiness, metrics), the explorer page (`explorer`), and the helpers
+//! their handlers share. A personality's router mounts them on its own
+//! state, which only has to say where its `Log` is (`LogState`).
 //!
 //! Every failure a client can cause answers 4xx in the `{"code","message"}`
 //! shape; only the server's own faults answer 5xx.
@@ -8,72 +10,32 @@
 pub mod explorer;
 pub mod ops;
 pub mod tiles;
-pub mod v1;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use atesto_common::error::ApiError;
 pub use atesto_common::http::{ApiOptions, Body, json_response, with_common_layers};
-use axum::Router;
+use atesto_tlog_engine::api_error::{RETRY_AFTER_SECS, store_unavailable};
+use atesto_tlog_engine::log::Log;
+use atesto_tlog_engine::metrics::Metrics;
+use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_engine::store::StoreError;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 
-use crate::log::{Log, LogError};
-use crate::metrics::Metrics;
-use crate::sequencer::SubmitError;
-use crate::store::StoreError;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub log: Arc<Log>,
-    /// Bearer token of the admin endpoints.
-    pub admin_token: Arc<str>,
+/// The state of a router serving one log (the Rekor API, the CT API, ...).
+/// Cloned into blocking reads, so keep it a handle (an `Arc`).
+pub trait LogState: Clone + Send + Sync + 'static {
+    fn log(&self) -> &Log;
 }
 
-pub fn router(state: AppState, options: &ApiOptions) -> Router {
-    let metrics = state.log.metrics.http.clone();
-    with_common_layers(routes(state), metrics, options)
-}
-
-/// The log's routes without the shared layers, for a process that serves
-/// another API beside it (`atesto dev` adds the CT log's).
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .merge(v1::routes())
-        .merge(tiles::routes())
-        .merge(ops::routes())
-        .merge(explorer::routes())
-        .with_state(state)
-}
-
-impl From<LogError> for ApiError {
-    fn from(err: LogError) -> Self {
-        match err {
-            LogError::Store(err @ StoreError::Unavailable(_)) => store_unavailable(&err),
-            other => {
-                tracing::error!(err = %other, "request failed inside the log");
-                ApiError::internal()
-            }
-        }
+/// A personality whose router state is an `Arc` of it.
+impl<T: AsRef<Log> + Send + Sync + 'static> LogState for std::sync::Arc<T> {
+    fn log(&self) -> &Log {
+        (**self).as_ref()
     }
 }
-
-/// 503 + Retry-After while the store cannot write (a full disk): the
-/// sequencer retries it on its own, so the client should too.
-fn store_unavailable(err: &StoreError) -> ApiError {
-    tracing::warn!(%err, "the store is unavailable");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the log cannot store entries right now; retry shortly",
-    )
-    .with_header(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)
-}
-
-/// Seconds a client is told to wait before retrying a 503.
-const RETRY_AFTER_SECS: &str = "1";
 
 /// The answer to a submission the sequencer could not take or integrate
 /// (duplicates excepted: each API answers those its own way).
@@ -94,6 +56,10 @@ pub fn submit_failure(metrics: &Metrics, err: SubmitError) -> ApiError {
         SubmitError::Store(err @ StoreError::Unavailable(_)) => store_unavailable(&err),
         SubmitError::Store(err) => {
             tracing::error!(%err, "integrating an entry failed");
+            ApiError::internal()
+        }
+        SubmitError::Sign(err) => {
+            tracing::error!(%err, "signing for an entry failed");
             ApiError::internal()
         }
         SubmitError::Duplicate(index) => {

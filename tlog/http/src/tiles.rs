@@ -11,16 +11,18 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::api::{AppState, blocking, parse_u64_param};
-use crate::merkle::{self, TILE_WIDTH};
-use crate::store::ShardState;
+use atesto_tlog_engine::merkle::{self, TILE_WIDTH};
+use atesto_tlog_engine::store::ShardState;
 
-pub fn routes() -> Router<AppState> {
+use crate::{LogState, blocking, parse_u64_param};
+
+/// The tiles routes of the log in `S`.
+pub fn routes<S: LogState>() -> Router<S> {
     Router::new()
-        .route("/checkpoint", get(active_checkpoint))
-        .route("/tile/{*path}", get(active_tile))
-        .route("/shards/{tree_id}/checkpoint", get(shard_checkpoint))
-        .route("/shards/{tree_id}/tile/{*path}", get(shard_tile))
+        .route("/checkpoint", get(active_checkpoint::<S>))
+        .route("/tile/{*path}", get(active_tile::<S>))
+        .route("/shards/{tree_id}/checkpoint", get(shard_checkpoint::<S>))
+        .route("/shards/{tree_id}/tile/{*path}", get(shard_tile::<S>))
 }
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -113,49 +115,47 @@ fn checkpoint_response(shard: &ShardState) -> Response {
         .into_response()
 }
 
-async fn active_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let view = state.log.view.load_full();
+async fn active_checkpoint<S: LogState>(State(state): State<S>) -> Result<Response, ApiError> {
+    let view = state.log().view();
     Ok(checkpoint_response(
         view.active().ok_or_else(ApiError::internal)?,
     ))
 }
 
-fn shard_by_path(state: &AppState, tree_id: &str) -> Result<ShardState, ApiError> {
+fn shard_by_path<S: LogState>(state: &S, tree_id: &str) -> Result<ShardState, ApiError> {
     let tree_id = parse_u64_param("treeID", tree_id)?;
     state
-        .log
-        .view
-        .load_full()
+        .log()
+        .view()
         .shard_by_tree_id(tree_id)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no shard with treeID {tree_id}")))
 }
 
-async fn shard_checkpoint(
-    State(state): State<AppState>,
+async fn shard_checkpoint<S: LogState>(
+    State(state): State<S>,
     tree_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(tree_id) = tree_id.map_err(|e| ApiError::bad_request(e.body_text()))?;
     Ok(checkpoint_response(&shard_by_path(&state, &tree_id)?))
 }
 
-async fn active_tile(
-    State(state): State<AppState>,
+async fn active_tile<S: LogState>(
+    State(state): State<S>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(path) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let shard = state
-        .log
-        .view
-        .load_full()
+        .log()
+        .view()
         .active()
         .cloned()
         .ok_or_else(ApiError::internal)?;
     serve_tile(state, shard, &path).await
 }
 
-async fn shard_tile(
-    State(state): State<AppState>,
+async fn shard_tile<S: LogState>(
+    State(state): State<S>,
     params: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path((tree_id, path)) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -163,7 +163,11 @@ async fn shard_tile(
     serve_tile(state, shard, &path).await
 }
 
-async fn serve_tile(state: AppState, shard: ShardState, path: &str) -> Result<Response, ApiError> {
+async fn serve_tile<S: LogState>(
+    state: S,
+    shard: ShardState,
+    path: &str,
+) -> Result<Response, ApiError> {
     let request = parse_tile_path(path)?;
     let size = shard.checkpoint.size;
     let level = match request.kind {
@@ -176,14 +180,11 @@ async fn serve_tile(state: AppState, shard: ShardState, path: &str) -> Result<Re
             "tile {path} is not in the tree of size {size}"
         )));
     }
-    let log = state.log.clone();
     let data = blocking(move || {
+        let log = state.log();
         match request.kind {
             TileKind::Hashes { level } => {
-                let stored = log
-                    .store
-                    .read_tile(shard.info.ordinal, level, request.index)
-                    .map_err(crate::log::LogError::from)?;
+                let stored = log.read_tile(shard.info.ordinal, level, request.index)?;
                 let wanted = (width * 32) as usize;
                 match stored {
                     Some(mut data) if data.len() >= wanted => {
@@ -202,10 +203,7 @@ async fn serve_tile(state: AppState, shard: ShardState, path: &str) -> Result<Re
             }
             TileKind::Entries => {
                 let first = shard.info.start + request.index * TILE_WIDTH;
-                let entries = log
-                    .store
-                    .read_entries(first..first + width)
-                    .map_err(crate::log::LogError::from)?;
+                let entries = log.read_entries(first..first + width)?;
                 if entries.len() as u64 != width {
                     tracing::error!(index = request.index, "published entries are missing");
                     return Err(ApiError::internal());

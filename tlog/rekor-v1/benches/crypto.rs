@@ -74,7 +74,7 @@ fn prepare(c: &mut Criterion) {
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
     let body = hashedrekord(&key, b"an artifact");
     c.bench_function("entry_prepare_hashedrekord", |b| {
-        b.iter(|| atesto_tlog::entry::prepare(black_box(&body)).expect("valid entry"))
+        b.iter(|| atesto_rekor_v1::entry::prepare(black_box(&body)).expect("valid entry"))
     });
 }
 

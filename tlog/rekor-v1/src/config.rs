@@ -2,12 +2,13 @@
 //! overridden by command-line flags.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
+pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
+use atesto_tlog_engine::config::{LogOptions, hostname_of};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,28 +40,6 @@ pub struct TlogConfig {
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
     pub connections: ConnectionLimits,
-    /// Whether entries get a Rekor SignedEntryTimestamp: set by the service
-    /// (the CT log turns it off), never by the operator.
-    #[serde(skip)]
-    pub sign_entry_timestamps: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BatchConfig {
-    /// Most entries integrated by one batch (one transaction, one checkpoint).
-    pub max_size: usize,
-    /// Longest a batch waits for more entries after its first, in milliseconds.
-    pub max_age_ms: u64,
-    /// Submissions waiting for a batch beyond which new ones get 503.
-    pub pool_size: usize,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShardConfig {
-    /// Start a new shard automatically once the active one holds this many entries.
-    pub rotate_at_size: Option<u64>,
 }
 
 impl Default for TlogConfig {
@@ -79,20 +58,6 @@ impl Default for TlogConfig {
             cache_mb: 64,
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
-            sign_entry_timestamps: true,
-        }
-    }
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        Self {
-            max_size: 1024,
-            // No wait: a batch is whatever queued during the previous commit.
-            // Measured in BENCHMARKS.md: 10 ms halved closed-loop throughput
-            // at 64 in flight and added ~10 ms to every p50.
-            max_age_ms: 0,
-            pool_size: 16384,
         }
     }
 }
@@ -104,12 +69,7 @@ impl TlogConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
-        if self.batch.max_size == 0 || self.batch.pool_size == 0 {
-            return invalid("batch.max_size and batch.pool_size must be positive");
-        }
-        if self.batch.max_age_ms > 1000 {
-            return invalid("batch.max_age_ms above 1000 ms would hold submitters too long");
-        }
+        self.batch.check().or_else(invalid)?;
         if self.body_limit < 1024 {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
@@ -125,24 +85,22 @@ impl TlogConfig {
         Ok(())
     }
 
-    pub fn batch_max_age(&self) -> Duration {
-        Duration::from_millis(self.batch.max_age_ms)
+    /// The engine's options.
+    pub fn log_options(&self) -> LogOptions {
+        LogOptions {
+            hostname: self.hostname(),
+            tree_id: self.tree_id,
+            batch: self.batch.clone(),
+            shards: self.shards.clone(),
+        }
     }
 
     /// The name clients see: configured, else the host of `addr` (loopback
     /// for a wildcard address).
     pub fn hostname(&self) -> String {
-        if let Some(name) = &self.hostname {
-            return name.clone();
-        }
-        let host = self
-            .addr
-            .rsplit_once(':')
-            .map_or(self.addr.as_str(), |(host, _)| host)
-            .trim_matches(['[', ']']);
-        match host {
-            "" | "0.0.0.0" | "::" => "localhost".into(),
-            other => other.into(),
+        match &self.hostname {
+            Some(name) => name.clone(),
+            None => hostname_of(&self.addr),
         }
     }
 
@@ -150,10 +108,6 @@ impl TlogConfig {
         self.key
             .clone()
             .unwrap_or_else(|| self.data.join("log-key.pem"))
-    }
-
-    pub fn store_path(&self) -> PathBuf {
-        self.data.join("log.redb")
     }
 
     pub fn admin_token_path(&self) -> PathBuf {
@@ -185,7 +139,7 @@ mod tests {
     #[test]
     fn the_documented_example_parses() {
         let example: TlogConfig =
-            serde_yaml_ng::from_str(include_str!("../../deploy/tlog.example.yaml")).unwrap();
+            serde_yaml_ng::from_str(include_str!("../../../deploy/tlog.example.yaml")).unwrap();
         example.validate().unwrap();
         let defaults = TlogConfig::default();
         assert_eq!(example.batch.max_size, defaults.batch.max_size);

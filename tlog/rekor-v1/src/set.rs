@@ -1,13 +1,15 @@
 //! The SignedEntryTimestamp: the log's promise, made once at integration,
 //! that an entry with this body, time, log id and index is in the log.
-//! LogEntry answers carry the same four fields, in the same order.
+//! LogEntry answers carry the same four fields, in the same order. The
+//! engine has it made through `SetSigner`, its `EntrySigner` hook.
 
+use std::sync::Arc;
+
+use atesto_tlog_engine::checkpoint::{LogKeys, SignError};
+use atesto_tlog_engine::submission::{EntrySigner, Integrated};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
-
-use crate::log::LogKeys;
-use crate::store::StoreError;
 
 /// The fields a SET signs, serialized as RFC 8785 JSON for signing.
 #[derive(Serialize)]
@@ -33,10 +35,35 @@ impl<'a> SignedFields<'a> {
     }
 
     /// ECDSA signature over the canonical JSON of the fields.
-    pub fn sign(&self, keys: &LogKeys) -> Result<Vec<u8>, StoreError> {
-        let canonical = serde_json_canonicalizer::to_vec(self)
-            .map_err(|e| StoreError::Backend(format!("canonicalizing a SET: {e}")))?;
-        keys.sign(&canonical)
-            .map_err(|e| StoreError::Backend(format!("signing a SET: {e}")))
+    pub fn sign(&self, keys: &LogKeys) -> Result<Vec<u8>, SignError> {
+        let canonical =
+            serde_json_canonicalizer::to_vec(self).map_err(|e| SignError::Encoding {
+                what: "a SET",
+                reason: e.to_string(),
+            })?;
+        keys.sign("a SET", &canonical)
+    }
+}
+
+/// Signs each entry's SET with the log key as the sequencer integrates it.
+pub struct SetSigner {
+    keys: Arc<LogKeys>,
+}
+
+impl SetSigner {
+    pub fn new(keys: Arc<LogKeys>) -> Self {
+        Self { keys }
+    }
+}
+
+impl EntrySigner for SetSigner {
+    fn sign_entry(&self, entry: Integrated<'_>) -> Result<Vec<u8>, SignError> {
+        SignedFields::new(
+            entry.leaf,
+            entry.integrated_time,
+            &self.keys.log_id_hex,
+            entry.index,
+        )
+        .sign(&self.keys)
     }
 }

@@ -1,13 +1,18 @@
 //! Where the log keeps everything, behind one trait.
 //!
 //! The sequencer is the only writer; readers run concurrently. Every method
-//! blocks, so async callers run them on `spawn_blocking`; an async backend
-//! (the PostgreSQL + object storage one) bridges with `Handle::block_on`.
+//! blocks (why: docs/design.md, "Blocking store methods"), so async callers
+//! run them on `spawn_blocking`; an async backend (PostgreSQL + object
+//! storage) bridges with a runtime `Handle::block_on` from those threads.
 //! No backend type crosses this boundary.
 //!
 //! Entries are keyed by their global index (`logIndex`), which is contiguous
 //! across shards; tiles are keyed by shard, level and index within the level.
+//!
+//! - `redb`: the embedded backend, one file under the data directory.
+//! - `memory`: in memory, with fault injection, for tests of the engine.
 
+pub mod memory;
 pub mod redb;
 
 use std::ops::Range;
@@ -43,9 +48,9 @@ pub struct StoredEntry {
     pub body: Vec<u8>,
     /// Unix seconds at integration.
     pub integrated_time: i64,
-    /// The SignedEntryTimestamp, made once at integration; empty when the
-    /// log does not sign them (the CT log).
-    pub set: Vec<u8>,
+    /// The personality's per-entry signature, made once at integration by
+    /// its `EntrySigner` (Rekor's SignedEntryTimestamp); empty without one.
+    pub receipt: Vec<u8>,
     /// Data kept with the entry but outside its leaf (a CT entry's chain).
     pub extra: Vec<u8>,
 }
@@ -55,7 +60,7 @@ pub struct StoredEntry {
 pub struct NewEntry {
     pub entry: StoredEntry,
     pub leaf_hash: [u8; 32],
-    /// Search-index keys (see `entry::index`).
+    /// Search-index keys the personality files the entry under.
     pub index_keys: Vec<String>,
 }
 
@@ -77,6 +82,9 @@ pub struct Batch {
     pub entries: Vec<NewEntry>,
     /// Tiles changed by the batch: completed ones and the new right edge.
     pub tiles: Vec<TileData>,
+    /// The shard's checkpoint this batch extends: the store commits only if
+    /// it still holds exactly this one (compare-and-swap).
+    pub previous: StoredCheckpoint,
     /// The checkpoint covering the batch.
     pub checkpoint: StoredCheckpoint,
 }
@@ -108,6 +116,41 @@ pub enum StoreError {
         stored: u64,
         proposed: u64,
     },
+    /// The stored checkpoint is not the one the batch extends (another
+    /// writer, or a commit reported failed that landed): nothing is written.
+    #[error(
+        "refusing a batch of shard {shard} that extends size {expected}: the stored checkpoint is another one, of size {stored}"
+    )]
+    CheckpointConflict {
+        shard: u32,
+        expected: u64,
+        stored: u64,
+    },
+}
+
+impl StoreError {
+    /// The refusal of a compare-and-swap from `expected` to `proposed` when
+    /// the store holds `stored`.
+    pub fn checkpoint_refused(
+        shard: u32,
+        expected: &StoredCheckpoint,
+        stored: &StoredCheckpoint,
+        proposed: &StoredCheckpoint,
+    ) -> Self {
+        if proposed.size < stored.size {
+            StoreError::CheckpointRegression {
+                shard,
+                stored: stored.size,
+                proposed: proposed.size,
+            }
+        } else {
+            StoreError::CheckpointConflict {
+                shard,
+                expected: expected.size,
+                stored: stored.size,
+            }
+        }
+    }
 }
 
 /// The storage contract of a log.
@@ -118,8 +161,10 @@ pub trait LogStore: Send + Sync + 'static {
     /// Starts a new shard (it becomes the active one) with the checkpoint of its empty tree.
     fn create_shard(&self, shard: &ShardState) -> Result<(), StoreError>;
 
-    /// Commits a batch atomically and durably (fsync'd) before returning.
-    /// Refuses a checkpoint smaller than the stored one: the published tree never shrinks.
+    /// Commits a batch atomically and durably (fsync'd) before returning,
+    /// only if the shard's stored checkpoint is still `batch.previous`
+    /// (compare-and-swap): the published tree never shrinks or forks, even
+    /// with two writers. A refusal (`checkpoint_refused`) writes nothing.
     fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError>;
 
     /// Reads a tile of a shard: its full data if complete, else the widest partial stored.
@@ -128,11 +173,25 @@ pub trait LogStore: Send + Sync + 'static {
     /// Reads entries by global index; stops at the first missing one.
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError>;
 
+    /// Global index of each entry whose leaf hash is given, in one lookup
+    /// (one read transaction, one round trip): the sequencer asks for a
+    /// whole batch at once.
+    fn find_leaves(&self, leaf_hashes: &[[u8; 32]]) -> Result<Vec<Option<u64>>, StoreError>;
+
     /// Global index of the entry whose leaf hash this is.
-    fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, StoreError>;
+    fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .find_leaves(std::slice::from_ref(leaf_hash))?
+            .into_iter()
+            .next()
+            .flatten())
+    }
 
     /// Global indexes of the entries filed under a search-index key, ascending.
     fn search(&self, key: &str) -> Result<Vec<u64>, StoreError>;
+
+    /// The first global index filed under each key, in one lookup.
+    fn first_filed(&self, keys: &[&str]) -> Result<Vec<Option<u64>>, StoreError>;
 
     /// After an `Unavailable` failure: makes the store writable again
     /// (reopening it if need be) and proves it with a durable commit, or

@@ -2,9 +2,11 @@
 //!
 //! A batch is one write transaction with immediate durability, so redb has
 //! fsync'd it before `commit_batch` returns and before any submitter hears of
-//! it. redb holds an exclusive lock on the file: a second process opening the
-//! same store fails with `StoreError::Locked`.
+//! it. redb holds an exclusive lock on the file, and `open_dir` one on the
+//! directory: a second process opening the same store fails with
+//! `StoreError::Locked`.
 
+use std::fs::File;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,9 @@ use redb::{
 };
 
 use super::{Batch, LogStore, ShardState, StoreError, StoredCheckpoint, StoredEntry};
+
+/// The store file's name inside a data directory.
+pub const STORE_FILE: &str = "log.redb";
 
 /// Shard ordinal -> JSON `ShardInfo`.
 const SHARDS: TableDefinition<u32, &[u8]> = TableDefinition::new("shards");
@@ -39,6 +44,9 @@ pub struct RedbStore {
     /// The open database. An I/O error (a full disk) poisons a redb handle
     /// for good, so `recover` replaces it; `None` while no reopen succeeded.
     db: RwLock<Option<Arc<Database>>>,
+    /// With `open_dir`: the directory's lock, held while the store is open,
+    /// so that whatever else lives there (a generated key) has one writer.
+    _dir_lock: Option<File>,
 }
 
 /// Maps a redb failure: I/O errors (disk full, a poisoned handle) mean the
@@ -61,7 +69,24 @@ impl RedbStore {
             path: path.to_path_buf(),
             cache_bytes,
             db: RwLock::new(Some(Arc::new(db))),
+            _dir_lock: None,
         })
+    }
+
+    /// Creates `dir` if need be, locks it (its `LOCK` file) for this process
+    /// and opens `dir/log.redb`. Fails with `Locked` if another process holds it.
+    pub fn open_dir(dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let failed = |what: &str, path: &Path, err: std::io::Error| {
+            StoreError::Backend(format!("{what} {}: {err}", path.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| failed("creating", dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::create(&lock_path).map_err(|e| failed("creating", &lock_path, e))?;
+        lock.try_lock()
+            .map_err(|_| StoreError::Locked(dir.display().to_string()))?;
+        let mut store = Self::open(&dir.join(STORE_FILE), cache_bytes)?;
+        store._dir_lock = Some(lock);
+        Ok(store)
     }
 
     /// The current handle, or `Unavailable` while it is being replaced.
@@ -134,19 +159,22 @@ fn check_room(store: &Path) -> Result<(), StoreError> {
     written.map_err(|err| StoreError::Unavailable(format!("no room to write: {err}")))
 }
 
-/// Set in the SET length field when extra data follows the SET. A SET is an
-/// ECDSA signature (< 140 bytes), so the bit is free, and Rekor records keep
-/// the encoding they always had.
+/// Set in the receipt length field when extra data follows the receipt. A
+/// receipt is below `MAX_RECEIPT_BYTES` (a Rekor SET is an ECDSA signature,
+/// < 140 bytes), so the bit is free, and Rekor records keep the encoding
+/// they always had.
 const HAS_EXTRA: u16 = 0x8000;
 
-/// Entry encoding: integrated time (i64 BE), SET length (u16 BE, `HAS_EXTRA`
-/// flag), SET, then when flagged extra length (u32 BE) and extra, then body.
+/// Entry encoding: integrated time (i64 BE), receipt length (u16 BE,
+/// `HAS_EXTRA` flag), receipt, then when flagged extra length (u32 BE) and
+/// extra, then body.
 fn encode_entry(entry: &StoredEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(14 + entry.set.len() + entry.extra.len() + entry.body.len());
+    let mut out =
+        Vec::with_capacity(14 + entry.receipt.len() + entry.extra.len() + entry.body.len());
     out.extend_from_slice(&entry.integrated_time.to_be_bytes());
     let flag = if entry.extra.is_empty() { 0 } else { HAS_EXTRA };
-    out.extend_from_slice(&(entry.set.len() as u16 | flag).to_be_bytes());
-    out.extend_from_slice(&entry.set);
+    out.extend_from_slice(&(entry.receipt.len() as u16 | flag).to_be_bytes());
+    out.extend_from_slice(&entry.receipt);
     if !entry.extra.is_empty() {
         // Extra data is a CT chain, bounded by the request body limit (< 4 GiB).
         out.extend_from_slice(&(entry.extra.len() as u32).to_be_bytes());
@@ -160,22 +188,22 @@ fn decode_entry(bytes: &[u8]) -> Result<StoredEntry, StoreError> {
     let corrupt = || StoreError::Corrupt("short entry record".into());
     let field = |range: std::ops::Range<usize>| bytes.get(range).ok_or_else(corrupt);
     let time: [u8; 8] = field(0..8)?.try_into().map_err(|_| corrupt())?;
-    let set_len: [u8; 2] = field(8..10)?.try_into().map_err(|_| corrupt())?;
-    let set_len = u16::from_be_bytes(set_len);
-    let set_end = 10 + (set_len & !HAS_EXTRA) as usize;
-    let set = field(10..set_end)?.to_vec();
-    let (extra, body_start) = if set_len & HAS_EXTRA == 0 {
-        (Vec::new(), set_end)
+    let receipt_len: [u8; 2] = field(8..10)?.try_into().map_err(|_| corrupt())?;
+    let receipt_len = u16::from_be_bytes(receipt_len);
+    let receipt_end = 10 + (receipt_len & !HAS_EXTRA) as usize;
+    let receipt = field(10..receipt_end)?.to_vec();
+    let (extra, body_start) = if receipt_len & HAS_EXTRA == 0 {
+        (Vec::new(), receipt_end)
     } else {
-        let extra_len: [u8; 4] = field(set_end..set_end + 4)?
+        let extra_len: [u8; 4] = field(receipt_end..receipt_end + 4)?
             .try_into()
             .map_err(|_| corrupt())?;
-        let extra_end = set_end + 4 + u32::from_be_bytes(extra_len) as usize;
-        (field(set_end + 4..extra_end)?.to_vec(), extra_end)
+        let extra_end = receipt_end + 4 + u32::from_be_bytes(extra_len) as usize;
+        (field(receipt_end + 4..extra_end)?.to_vec(), extra_end)
     };
     Ok(StoredEntry {
         integrated_time: i64::from_be_bytes(time),
-        set,
+        receipt,
         extra,
         body: bytes.get(body_start..).ok_or_else(corrupt)?.to_vec(),
     })
@@ -275,14 +303,17 @@ impl LogStore for RedbStore {
                     )));
                 }
             };
-            // The published tree only grows: a batch that would move the
-            // checkpoint backwards means two writers or a bug, never a commit.
-            if batch.checkpoint.size < stored.size {
-                return Err(StoreError::CheckpointRegression {
-                    shard: batch.shard,
-                    stored: stored.size,
-                    proposed: batch.checkpoint.size,
-                });
+            // Compare-and-swap: a batch commits only on top of the
+            // checkpoint it extends, so the published tree neither shrinks
+            // nor forks, whoever else writes. redb has one writer
+            // transaction at a time, so the check and the write are atomic.
+            if stored != batch.previous || batch.checkpoint.size < stored.size {
+                return Err(StoreError::checkpoint_refused(
+                    batch.shard,
+                    &batch.previous,
+                    &stored,
+                    &batch.checkpoint,
+                ));
             }
             checkpoints
                 .insert(batch.shard, encode_json(&batch.checkpoint)?.as_slice())
@@ -335,10 +366,24 @@ impl LogStore for RedbStore {
         Ok(out)
     }
 
-    fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+    fn find_leaves(&self, leaf_hashes: &[[u8; 32]]) -> Result<Vec<Option<u64>>, StoreError> {
         let txn = self.db()?.begin_read().map_err(backend)?;
         let leaves = txn.open_table(LEAVES).map_err(backend)?;
-        Ok(leaves.get(leaf_hash).map_err(backend)?.map(|v| v.value()))
+        leaf_hashes
+            .iter()
+            .map(|hash| Ok(leaves.get(hash).map_err(backend)?.map(|v| v.value())))
+            .collect()
+    }
+
+    fn first_filed(&self, keys: &[&str]) -> Result<Vec<Option<u64>>, StoreError> {
+        let txn = self.db()?.begin_read().map_err(backend)?;
+        let search = txn.open_multimap_table(SEARCH).map_err(backend)?;
+        keys.iter()
+            .map(|key| match search.get(*key).map_err(backend)?.next() {
+                Some(value) => Ok(Some(value.map_err(backend)?.value())),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     fn search(&self, key: &str) -> Result<Vec<u64>, StoreError> {
@@ -365,14 +410,19 @@ mod tests {
                 start,
                 origin: format!("log.test - {}", 7 + ordinal),
             },
-            checkpoint: StoredCheckpoint {
-                size: 0,
-                root: [0; 32],
-                note: "empty".into(),
-            },
+            checkpoint: checkpoint(0),
         }
     }
 
+    fn checkpoint(size: u64) -> StoredCheckpoint {
+        StoredCheckpoint {
+            size,
+            root: [size as u8; 32],
+            note: format!("note {size}"),
+        }
+    }
+
+    /// A batch of one entry at `first_index`, on top of the checkpoint of that size.
     fn batch(first_index: u64, size: u64) -> Batch {
         Batch {
             shard: 0,
@@ -381,7 +431,7 @@ mod tests {
                 entry: StoredEntry {
                     body: format!("body {first_index}").into_bytes(),
                     integrated_time: 1_700_000_000,
-                    set: vec![1, 2, 3],
+                    receipt: vec![1, 2, 3],
                     extra: Vec::new(),
                 },
                 leaf_hash: [first_index as u8; 32],
@@ -392,11 +442,8 @@ mod tests {
                 index: 0,
                 data: vec![first_index as u8; 32 * size as usize],
             }],
-            checkpoint: StoredCheckpoint {
-                size,
-                root: [size as u8; 32],
-                note: format!("note {size}"),
-            },
+            previous: checkpoint(first_index),
+            checkpoint: checkpoint(size),
         }
     }
 
@@ -412,7 +459,7 @@ mod tests {
         let entries = store.read_entries(0..5).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].body, b"body 1");
-        assert_eq!(entries[1].set, vec![1, 2, 3]);
+        assert_eq!(entries[1].receipt, vec![1, 2, 3]);
         assert_eq!(store.find_leaf(&[1; 32]).unwrap(), Some(1));
         assert_eq!(store.search("sha256:ab").unwrap(), vec![0, 1]);
         assert_eq!(store.read_tile(0, 0, 0).unwrap().unwrap().len(), 64);
@@ -428,11 +475,59 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_on_another_checkpoint_is_refused_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&shard(0, 0)).unwrap();
+        store.commit_batch(&batch(0, 1)).unwrap();
+
+        // Same size as the stored checkpoint, another root: a fork.
+        let mut forked = batch(1, 2);
+        forked.previous.root = [0xee; 32];
+        let err = store.commit_batch(&forked).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::CheckpointConflict {
+                    expected: 1,
+                    stored: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(store.read_entries(0..5).unwrap().len(), 1);
+        assert_eq!(
+            store.find_leaves(&[[0; 32], [1; 32]]).unwrap(),
+            [Some(0), None]
+        );
+
+        // The same batch on the stored checkpoint commits.
+        store.commit_batch(&batch(1, 2)).unwrap();
+        assert_eq!(
+            store.find_leaves(&[[0; 32], [1; 32]]).unwrap(),
+            [Some(0), Some(1)]
+        );
+        assert_eq!(
+            store.first_filed(&["sha256:ab", "sha256:none"]).unwrap(),
+            [Some(0), None]
+        );
+    }
+
+    #[test]
+    fn a_locked_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let second = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES);
+        assert!(matches!(second, Err(StoreError::Locked(_))));
+    }
+
+    #[test]
     fn entries_with_extra_data_round_trip_and_rekor_records_keep_their_encoding() {
         let rekor = StoredEntry {
             body: b"body".to_vec(),
             integrated_time: 5,
-            set: vec![9; 70],
+            receipt: vec![9; 70],
             extra: Vec::new(),
         };
         let encoded = encode_entry(&rekor);
@@ -443,7 +538,7 @@ mod tests {
         let ct = StoredEntry {
             body: b"leaf".to_vec(),
             integrated_time: 6,
-            set: Vec::new(),
+            receipt: Vec::new(),
             extra: b"chain".to_vec(),
         };
         assert_eq!(decode_entry(&encode_entry(&ct)).unwrap(), ct);

@@ -9,14 +9,16 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::log_entry;
-use crate::api::{
-    AppState, Body, blocking, json_response, parse_query, parse_u64_param, submit_failure,
+use atesto_tlog_engine::merkle;
+use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_engine::view::{ProvenEntry, entry_id};
+use atesto_tlog_http::{
+    Body, blocking, json_response, parse_query, parse_u64_param, submit_failure,
 };
+
+use super::log_entry;
+use crate::AppState;
 use crate::entry;
-use crate::log::{ProvenEntry, entry_id};
-use crate::merkle;
-use crate::sequencer::SubmitError;
 
 /// Most entries one retrieve request may name, as Rekor.
 const MAX_RETRIEVE: usize = 10;
@@ -36,11 +38,7 @@ fn created(entry: &ProvenEntry, log_id_hex: &str) -> Response {
 
 pub async fn create(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     // Signature checks are CPU work: they run in the bounded pool.
-    let prepared = state
-        .log
-        .cpu
-        .run_api(move || prepare_proposed(&body))
-        .await?;
+    let prepared = state.cpu.run_api(move || prepare_proposed(&body)).await?;
     // Entry bundles (C2SP tlog-tiles) prefix each entry with a 16-bit length.
     if prepared.body.len() > usize::from(u16::MAX) {
         return Err(ApiError::bad_request(format!(
@@ -52,14 +50,13 @@ pub async fn create(State(state): State<AppState>, Body(body): Body) -> Result<R
     let leaf_hash = merkle::leaf_hash(&prepared.body);
     let pending = state
         .log
-        .sequencer
-        .submit(prepared)
+        .submit(prepared.into_submission())
         .map_err(|err| submit_error(&state, err, &leaf_hash))?;
     let integrated = pending
         .await
         .map_err(|_| submit_error(&state, SubmitError::Stopped, &leaf_hash))?
         .map_err(|err| submit_error(&state, err, &leaf_hash))?;
-    Ok(created(&integrated, &state.log.keys.log_id_hex))
+    Ok(created(&integrated, &state.log.keys().log_id_hex))
 }
 
 /// Validates a ProposedEntry and verifies its signatures; a refusal is a 400. CPU-bound.
@@ -70,7 +67,7 @@ fn prepare_proposed(body: &[u8]) -> Result<entry::PreparedEntry, ApiError> {
 fn submit_error(state: &AppState, err: SubmitError, leaf_hash: &[u8; 32]) -> ApiError {
     match err {
         SubmitError::Duplicate(index) => {
-            let view = state.log.view.load_full();
+            let view = state.log.view();
             // The shard with the greatest start at or below the index holds it.
             let tree_id = view
                 .shards
@@ -87,7 +84,7 @@ fn submit_error(state: &AppState, err: SubmitError, leaf_hash: &[u8; 32]) -> Api
             )
             .with_header(header::LOCATION, &format!("/api/v1/log/entries/{id}"))
         }
-        other => submit_failure(&state.log.metrics, other),
+        other => submit_failure(state.log.metrics(), other),
     }
 }
 
@@ -116,7 +113,7 @@ pub async fn get_by_index(
     let entry = blocking(move || Ok(log.entry_at(index)?)).await?;
     entry_response(
         entry,
-        &state.log.keys.log_id_hex,
+        &state.log.keys().log_id_hex,
         &format!("logIndex {index}"),
     )
 }
@@ -153,7 +150,7 @@ pub async fn get_by_id(
     let (tree_id, leaf_hash) = parse_entry_id(&id)?;
     let log = state.log.clone();
     let entry = blocking(move || Ok(log.entry_by_leaf(&leaf_hash, tree_id)?)).await?;
-    entry_response(entry, &state.log.keys.log_id_hex, &format!("UUID {id}"))
+    entry_response(entry, &state.log.keys().log_id_hex, &format!("UUID {id}"))
 }
 
 /// Go clients (cosign's generated Rekor client) send the lists they leave
@@ -198,7 +195,6 @@ pub async fn retrieve(
         // Proposed entries are verified like new ones: CPU work for the pool.
         let proposals = entries;
         let leaves = state
-            .log
             .cpu
             .run_api(move || {
                 proposals
@@ -231,7 +227,7 @@ pub async fn retrieve(
         Ok(found)
     })
     .await?;
-    let log_id = &state.log.keys.log_id_hex;
+    let log_id = &state.log.keys().log_id_hex;
     let rendered: Vec<String> = found.iter().map(|e| log_entry::render(e, log_id)).collect();
     Ok(json_response(
         StatusCode::OK,

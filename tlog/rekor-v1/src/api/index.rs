@@ -8,10 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::api::{AppState, Body, blocking, json_response};
+use atesto_tlog_engine::merkle;
+use atesto_tlog_engine::view::entry_id;
+use atesto_tlog_http::{Body, blocking, json_response};
+
+use crate::AppState;
 use crate::entry::index::{Operator, parse_index_query};
-use crate::log::entry_id;
-use crate::merkle;
 
 /// Most entry ids one search answers; the most recent matches are kept.
 pub const MAX_INDEX_RESULTS: usize = 1000;
@@ -25,12 +27,7 @@ pub async fn retrieve(
     let ids = blocking(move || {
         let mut matched: Option<BTreeSet<u64>> = None;
         for key in &query.keys {
-            let hits: BTreeSet<u64> = log
-                .store
-                .search(key)
-                .map_err(crate::log::LogError::from)?
-                .into_iter()
-                .collect();
+            let hits: BTreeSet<u64> = log.search(key)?.into_iter().collect();
             matched = Some(match (matched, query.operator) {
                 (None, _) => hits,
                 (Some(acc), Operator::And) => acc.intersection(&hits).copied().collect(),
@@ -40,7 +37,7 @@ pub async fn retrieve(
         // Only entries under a published checkpoint are answered, and at most
         // MAX_INDEX_RESULTS of them, the most recent: a key under millions of
         // entries must not cost millions of reads in one request.
-        let view = log.view.load_full();
+        let view = log.view();
         let published: Vec<u64> = matched
             .unwrap_or_default()
             .into_iter()
@@ -52,10 +49,7 @@ pub async fn retrieve(
             let Some(shard) = view.shard_of_index(index) else {
                 continue;
             };
-            let entries = log
-                .store
-                .read_entries(index..index + 1)
-                .map_err(crate::log::LogError::from)?;
+            let entries = log.read_entries(index..index + 1)?;
             if let Some(entry) = entries.first() {
                 ids.push(entry_id(
                     shard.info.tree_id,

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use atesto_common::note::first_signature_only;
 
-use crate::log::ProvenEntry;
+use atesto_tlog_engine::view::ProvenEntry;
+
 use crate::set::SignedFields;
 
 #[derive(Serialize)]
@@ -55,7 +56,7 @@ pub fn render(entry: &ProvenEntry, log_id_hex: &str) -> String {
                 root_hash: hex::encode(entry.checkpoint.root),
                 tree_size: entry.checkpoint.size,
             },
-            signed_entry_timestamp: STANDARD.encode(&entry.entry.set),
+            signed_entry_timestamp: STANDARD.encode(&entry.entry.receipt),
         },
     };
     // Serializing plain strings and integers cannot fail.

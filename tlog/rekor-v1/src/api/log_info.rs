@@ -10,9 +10,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::api::{AppState, blocking, json_response, parse_query, parse_u64_param};
-use crate::merkle;
-use crate::store::ShardState;
+use atesto_tlog_engine::log::LogError;
+use atesto_tlog_engine::merkle;
+use atesto_tlog_engine::store::ShardState;
+use atesto_tlog_http::{blocking, json_response, parse_query, parse_u64_param};
+
+use crate::AppState;
 
 #[derive(Serialize)]
 struct ShardLogInfo {
@@ -44,7 +47,7 @@ fn shard_log_info(shard: &ShardState) -> ShardLogInfo {
 }
 
 pub async fn log_info(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let view = state.log.view.load_full();
+    let view = state.log.view();
     let active = view.active().ok_or_else(ApiError::internal)?;
     let info = LogInfo {
         inactive_shards: view.inactive().iter().map(shard_log_info).collect(),
@@ -59,7 +62,7 @@ fn select_shard(
     state: &AppState,
     params: &HashMap<String, String>,
 ) -> Result<ShardState, ApiError> {
-    let view = state.log.view.load_full();
+    let view = state.log.view();
     match params.get("treeID") {
         Some(tree_id) => {
             let tree_id = parse_u64_param("treeID", tree_id)?;
@@ -114,10 +117,9 @@ pub async fn consistency_proof(
         let root = if last == shard.checkpoint.size {
             shard.checkpoint.root
         } else {
-            merkle::root(&source, last).map_err(crate::log::LogError::from)?
+            merkle::root(&source, last).map_err(LogError::from)?
         };
-        let hashes =
-            merkle::consistency_proof(&source, first, last).map_err(crate::log::LogError::from)?;
+        let hashes = merkle::consistency_proof(&source, first, last).map_err(LogError::from)?;
         Ok((root, hashes))
     })
     .await?;
@@ -138,7 +140,7 @@ pub async fn public_key(
     select_shard(&state, &params)?;
     Ok((
         [(header::CONTENT_TYPE, "application/x-pem-file")],
-        state.log.keys.public_key_pem.clone(),
+        state.log.keys().public_key_pem.clone(),
     )
         .into_response())
 }

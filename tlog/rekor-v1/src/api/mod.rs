@@ -1,4 +1,5 @@
-//! Rekor v1: the API cosign, sigstore-python, sigstore-js and sigstore-rs speak.
+//! Rekor v1: the API cosign, sigstore-python, sigstore-js and sigstore-rs
+//! speak, under `/api/v1/`.
 
 pub mod entries;
 pub mod index;
@@ -8,7 +9,7 @@ pub mod log_info;
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::AppState;
+use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
