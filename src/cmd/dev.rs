@@ -200,7 +200,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &tlog_url,
         &chain_der,
         &tlog.log.keys().public_key_der,
-        &ct.log.keys.public_key_der,
+        &ct.keys().public_key_der,
     )?;
     publish_tuf(&files).await?;
     let state = DevState {

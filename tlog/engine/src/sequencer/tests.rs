@@ -70,6 +70,15 @@ fn start_on(
     }
 }
 
+/// A sequencer on an empty store, committing each entry as it comes.
+fn fresh() -> Running {
+    start_on(
+        Arc::new(MemoryStore::new()),
+        config(16, Duration::ZERO),
+        None,
+    )
+}
+
 fn entry(leaf: &[u8]) -> Submission {
     Submission {
         leaf: leaf.to_vec(),
@@ -107,11 +116,7 @@ fn root_of(leaves: &[&[u8]]) -> [u8; 32] {
 
 #[test]
 fn entries_are_answered_after_their_commit_with_a_proof_against_the_published_tree() {
-    let log = start_on(
-        Arc::new(MemoryStore::new()),
-        config(16, Duration::ZERO),
-        None,
-    );
+    let log = fresh();
     for (expected, leaf) in [b"a", b"b", b"c"].iter().enumerate() {
         let proven = log.submit(entry(*leaf)).unwrap();
         assert_eq!(proven.index, expected as u64);
@@ -172,11 +177,7 @@ fn duplicates_within_a_batch_and_of_stored_entries_point_at_the_first_copy() {
 
 #[test]
 fn a_commit_that_fails_before_writing_restores_the_edge() {
-    let log = start_on(
-        Arc::new(MemoryStore::new()),
-        config(16, Duration::ZERO),
-        None,
-    );
+    let log = fresh();
     log.submit(entry(b"a")).unwrap();
     log.store.fail_commit(1, Failure::BeforeWrite).unwrap();
 
@@ -199,11 +200,7 @@ fn a_commit_that_fails_before_writing_restores_the_edge() {
 
 #[test]
 fn a_commit_that_fails_after_writing_is_published_on_recovery() {
-    let log = start_on(
-        Arc::new(MemoryStore::new()),
-        config(16, Duration::ZERO),
-        None,
-    );
+    let log = fresh();
     log.submit(entry(b"a")).unwrap();
     log.store.fail_commit(1, Failure::AfterWrite).unwrap();
 
@@ -247,11 +244,7 @@ fn a_restart_after_a_crash_between_write_and_reply_resumes_from_the_stored_tree(
 
 #[test]
 fn a_refused_compare_and_swap_publishes_nothing_and_stops_writes_until_the_store_agrees() {
-    let log = start_on(
-        Arc::new(MemoryStore::new()),
-        config(16, Duration::ZERO),
-        None,
-    );
+    let log = fresh();
     log.submit(entry(b"a")).unwrap();
     let ours = log.published();
 

@@ -142,14 +142,7 @@ impl LogStore for MemoryStore {
             .ok_or_else(|| StoreError::Corrupt(format!("batch for unknown shard {}", batch.shard)))?
             .checkpoint
             .clone();
-        if stored != batch.previous || batch.checkpoint.size < stored.size {
-            return Err(StoreError::checkpoint_refused(
-                batch.shard,
-                &batch.previous,
-                &stored,
-                &batch.checkpoint,
-            ));
-        }
+        batch.check_extends(&stored)?;
         write(&mut contents, batch);
         if failure == Some(Failure::AfterWrite) {
             contents.broken = true;

@@ -128,28 +128,26 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
-    /// The refusal of a compare-and-swap from `expected` to `proposed` when
-    /// the store holds `stored`.
-    pub fn checkpoint_refused(
-        shard: u32,
-        expected: &StoredCheckpoint,
-        stored: &StoredCheckpoint,
-        proposed: &StoredCheckpoint,
-    ) -> Self {
-        if proposed.size < stored.size {
-            StoreError::CheckpointRegression {
-                shard,
+impl Batch {
+    /// The compare-and-swap every backend makes inside its transaction:
+    /// the batch commits only on top of the checkpoint it extends, and never
+    /// moves the tree back.
+    pub fn check_extends(&self, stored: &StoredCheckpoint) -> Result<(), StoreError> {
+        if self.checkpoint.size < stored.size {
+            return Err(StoreError::CheckpointRegression {
+                shard: self.shard,
                 stored: stored.size,
-                proposed: proposed.size,
-            }
-        } else {
-            StoreError::CheckpointConflict {
-                shard,
-                expected: expected.size,
-                stored: stored.size,
-            }
+                proposed: self.checkpoint.size,
+            });
         }
+        if *stored != self.previous {
+            return Err(StoreError::CheckpointConflict {
+                shard: self.shard,
+                expected: self.previous.size,
+                stored: stored.size,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -164,7 +162,7 @@ pub trait LogStore: Send + Sync + 'static {
     /// Commits a batch atomically and durably (fsync'd) before returning,
     /// only if the shard's stored checkpoint is still `batch.previous`
     /// (compare-and-swap): the published tree never shrinks or forks, even
-    /// with two writers. A refusal (`checkpoint_refused`) writes nothing.
+    /// with two writers (`Batch::check_extends`). A refusal writes nothing.
     fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError>;
 
     /// Reads a tile of a shard: its full data if complete, else the widest partial stored.

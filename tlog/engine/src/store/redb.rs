@@ -307,14 +307,7 @@ impl LogStore for RedbStore {
             // checkpoint it extends, so the published tree neither shrinks
             // nor forks, whoever else writes. redb has one writer
             // transaction at a time, so the check and the write are atomic.
-            if stored != batch.previous || batch.checkpoint.size < stored.size {
-                return Err(StoreError::checkpoint_refused(
-                    batch.shard,
-                    &batch.previous,
-                    &stored,
-                    &batch.checkpoint,
-                ));
-            }
+            batch.check_extends(&stored)?;
             checkpoints
                 .insert(batch.shard, encode_json(&batch.checkpoint)?.as_slice())
                 .map_err(backend)?;
