@@ -17,8 +17,8 @@ use atesto_tlog_http::{
 };
 
 use super::log_entry;
-use crate::AppState;
 use crate::entry;
+use crate::state::AppState;
 
 /// Most entries one retrieve request may name, as Rekor.
 const MAX_RETRIEVE: usize = 10;

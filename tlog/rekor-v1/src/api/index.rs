@@ -12,8 +12,8 @@ use atesto_tlog_engine::merkle;
 use atesto_tlog_engine::view::entry_id;
 use atesto_tlog_http::{Body, blocking, json_response};
 
-use crate::AppState;
 use crate::entry::index::{Operator, parse_index_query};
+use crate::state::AppState;
 
 /// Most entry ids one search answers; the most recent matches are kept.
 pub const MAX_INDEX_RESULTS: usize = 1000;

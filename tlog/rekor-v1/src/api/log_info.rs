@@ -15,7 +15,7 @@ use atesto_tlog_engine::merkle;
 use atesto_tlog_engine::store::ShardState;
 use atesto_tlog_http::{blocking, json_response, parse_query, parse_u64_param};
 
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct ShardLogInfo {
