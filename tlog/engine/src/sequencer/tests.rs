@@ -101,6 +101,21 @@ impl Running {
         self.handle.submit(submission)?.blocking_recv().unwrap()
     }
 
+    /// Queues all the submissions before waiting for any reply.
+    fn submit_all(
+        &self,
+        submissions: impl IntoIterator<Item = Submission>,
+    ) -> Vec<Result<ProvenEntry, SubmitError>> {
+        let pending: Vec<_> = submissions
+            .into_iter()
+            .map(|s| self.handle.submit(s).unwrap())
+            .collect();
+        pending
+            .into_iter()
+            .map(|p| p.blocking_recv().unwrap())
+            .collect()
+    }
+
     fn published(&self) -> ShardState {
         self.view.load().active().unwrap().clone()
     }
@@ -142,19 +157,12 @@ fn duplicates_within_a_batch_and_of_stored_entries_point_at_the_first_copy() {
         config(4, Duration::from_secs(1)),
         None,
     );
-    let pending: Vec<_> = [
+    let replies = log.submit_all([
         entry(b"a"),
         entry(b"a"),
         keyed(b"cert at t1", "cert"),
         keyed(b"cert at t2", "cert"),
-    ]
-    .into_iter()
-    .map(|s| log.handle.submit(s).unwrap())
-    .collect();
-    let replies: Vec<_> = pending
-        .into_iter()
-        .map(|p| p.blocking_recv().unwrap())
-        .collect();
+    ]);
     assert_eq!(replies[0].as_ref().unwrap().index, 0);
     assert!(matches!(replies[1], Err(SubmitError::Duplicate(0))));
     assert_eq!(replies[2].as_ref().unwrap().index, 1);
@@ -296,14 +304,7 @@ fn the_entry_signer_signs_each_entry_at_its_index_and_a_refusal_fails_that_entry
         config(3, Duration::from_secs(1)),
         Some(Arc::new(Stamp)),
     );
-    let pending: Vec<_> = [entry(b"a"), entry(b"bad"), entry(b"c")]
-        .into_iter()
-        .map(|s| log.handle.submit(s).unwrap())
-        .collect();
-    let replies: Vec<_> = pending
-        .into_iter()
-        .map(|p| p.blocking_recv().unwrap())
-        .collect();
+    let replies = log.submit_all([entry(b"a"), entry(b"bad"), entry(b"c")]);
     assert!(matches!(replies[1], Err(SubmitError::Sign(_))));
     let c = replies[2].as_ref().unwrap();
     assert_eq!(c.index, 1);
