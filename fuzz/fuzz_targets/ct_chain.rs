@@ -2,7 +2,7 @@
 //! input is split into DER certificates by one length byte pair each.
 #![no_main]
 
-use atesto_tlog::ct::chain::{self, Root, Submission, VerifiedSignatures};
+use atesto_ct_log::chain::{self, Root, Submission, VerifiedSignatures};
 use libfuzzer_sys::fuzz_target;
 
 fn split(mut input: &[u8]) -> Vec<Vec<u8>> {

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    if let Ok(entry) = atesto_tlog::entry::prepare(body) {
+    if let Ok(entry) = atesto_rekor_v1::entry::prepare(body) {
         // The stored body is RFC 8785 JSON: it must at least be JSON.
         assert!(serde_json::from_slice::<serde_json::Value>(&entry.body).is_ok());
     }

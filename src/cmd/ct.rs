@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use atesto_tlog::ct::config::CtConfig;
-use atesto_tlog::ct::{self, CtLog};
+use atesto_ct_log::config::CtConfig;
+use atesto_ct_log::{self as ct, CtLog};
+use atesto_tlog_engine::store::redb::RedbStore;
 
 use super::tlog::ServeArgs;
 
@@ -48,12 +49,16 @@ pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
     }
     let log = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || CtLog::open(&config, roots)).await??
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let store = RedbStore::open_dir(&config.data, config.cache_mb << 20)?;
+            Ok(CtLog::start(Arc::new(store), &config, roots)?)
+        })
+        .await??
     };
     tracing::info!(
         data = %config.data.display(),
         roots = log.roots.len(),
-        tree_size = log.log.view.load_full().total_size(),
+        tree_size = log.tree_size(),
         "CT log opened"
     );
     Ok(Arc::new(log))

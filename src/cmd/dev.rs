@@ -17,8 +17,8 @@ use atesto_ca::issuance::{InitOptions, SignerConfig, init_chain};
 use atesto_common::http::with_common_layers;
 use atesto_common::keys::{KeyType, PrivateKey};
 use atesto_common::trust_root::{self, CaChain, LogKey, Service, Validity};
-use atesto_tlog::config::TlogConfig;
-use atesto_tlog::ct::config::CtConfig;
+use atesto_ct_log::config::CtConfig;
+use atesto_rekor_v1::config::TlogConfig;
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -154,8 +154,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ct_config.validate()?;
     let tlog = super::tlog::open(&tlog_config).await?;
     let ct = super::ct::open(&ct_config).await?;
-    write_file(&files.path("rekor.pub"), &tlog.log.keys.public_key_pem)?;
-    write_file(&files.path("ctlog.pub"), &ct.log.keys.public_key_pem)?;
+    write_file(&files.path("rekor.pub"), &tlog.log.keys().public_key_pem)?;
+    write_file(&files.path("ctlog.pub"), &ct.keys().public_key_pem)?;
 
     let mut issuers = IssuerConfig::from_str(&dev_issuers_yaml(&dev_issuers))?;
     if let Some(path) = &args.oidc_config {
@@ -199,8 +199,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &ca_url,
         &tlog_url,
         &chain_der,
-        &tlog.log.keys.public_key_der,
-        &ct.log.keys.public_key_der,
+        &tlog.log.keys().public_key_der,
+        &ct.keys().public_key_der,
     )?;
     publish_tuf(&files).await?;
     let state = DevState {
@@ -228,8 +228,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             axum::handler::HandlerWithoutStateExt::into_service(tuf_not_found),
         ),
     );
-    let tlog_metrics = tlog.log.metrics.http.clone();
-    let tlog_routes = atesto_tlog::api::routes(tlog).merge(atesto_tlog::ct::api::routes(ct));
+    let tlog_metrics = tlog.log.metrics().http.clone();
+    let tlog_routes = atesto_rekor_v1::routes(tlog).merge(atesto_ct_log::api::routes(ct));
     let tlog_router = with_common_layers(
         tlog_routes,
         tlog_metrics,

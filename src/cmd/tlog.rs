@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use atesto_tlog::api::{self, AppState};
-use atesto_tlog::config::{ConfigError, TlogConfig};
-use atesto_tlog::log::Log;
+use atesto_rekor_v1::config::{ConfigError, TlogConfig};
+use atesto_rekor_v1::{self as rekor_v1, AppState};
+use atesto_tlog_engine::store::redb::RedbStore;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -117,21 +117,26 @@ fn load_or_create_admin_token(path: &Path) -> anyhow::Result<String> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     let state = open(&config).await?;
-    let router = api::router(
+    let router = rekor_v1::router(
         state,
         &super::api_options(config.body_limit, config.request_timeout_secs),
     );
     super::serve(router, &config.addr, config.connections).await
 }
 
-/// Opens the log (store, keys, sequencer) and its admin token.
+/// Opens the log (its embedded store under `config.data`, keys, sequencer)
+/// and its admin token.
 pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let log = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || Log::open(&config)).await??
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let store = RedbStore::open_dir(&config.data, config.cache_mb << 20)?;
+            Ok(rekor_v1::start(Arc::new(store), &config)?)
+        })
+        .await??
     };
     let admin_token = load_or_create_admin_token(&config.admin_token_path())?;
-    let view = log.view.load_full();
+    let view = log.view();
     let active = view.active().context("log has no shard")?;
     tracing::info!(
         data = %config.data.display(),
@@ -140,10 +145,7 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
         origin = %active.info.origin,
         "transparency log opened"
     );
-    Ok(AppState {
-        log: Arc::new(log),
-        admin_token: admin_token.into(),
-    })
+    Ok(AppState::new(log, config, &admin_token))
 }
 
 pub(crate) async fn shutdown_signal() {

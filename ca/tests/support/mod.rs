@@ -62,9 +62,10 @@ pub struct RunningCtLog {
 }
 
 pub async fn start_ct_log(roots_pem: &Path) -> RunningCtLog {
-    use atesto_tlog::api::ApiOptions;
-    use atesto_tlog::ct::config::CtConfig;
-    use atesto_tlog::ct::{self, CtLog};
+    use atesto_common::http::ApiOptions;
+    use atesto_ct_log::config::CtConfig;
+    use atesto_ct_log::{self as ct, CtLog};
+    use atesto_tlog_engine::store::redb::RedbStore;
 
     let dir = tempfile::tempdir().unwrap();
     let config = CtConfig {
@@ -73,12 +74,15 @@ pub async fn start_ct_log(roots_pem: &Path) -> RunningCtLog {
         ..CtConfig::default()
     };
     let roots = ct::read_roots(roots_pem).unwrap();
-    let log = tokio::task::spawn_blocking(move || CtLog::open(&config, roots))
-        .await
-        .unwrap()
-        .unwrap();
-    let public_key_pem = log.log.keys.public_key_pem.clone();
-    let public_key_der = log.log.keys.public_key_der.clone();
+    let log = tokio::task::spawn_blocking(move || {
+        let store = RedbStore::open_dir(&config.data, config.cache_mb << 20).unwrap();
+        CtLog::start(Arc::new(store), &config, roots)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let public_key_pem = log.keys().public_key_pem.clone();
+    let public_key_der = log.keys().public_key_der.clone();
     let router = ct::api::router(
         Arc::new(log),
         &ApiOptions {

@@ -1,9 +1,9 @@
 //! Why a benchmark could not run or finish.
 
-use atesto_tlog::config::ConfigError;
-use atesto_tlog::entry::EntryError;
-use atesto_tlog::log::LogError;
-use atesto_tlog::sequencer::SubmitError;
+use atesto_rekor_v1::config::ConfigError;
+use atesto_rekor_v1::entry::EntryError;
+use atesto_tlog_engine::log::LogError;
+use atesto_tlog_engine::sequencer::SubmitError;
 use reqwest::StatusCode;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use atesto_tlog::config::{BatchConfig, TlogConfig};
-use atesto_tlog::entry::{self, PreparedEntry};
-use atesto_tlog::log::{Log, ProvenEntry};
-use atesto_tlog::sequencer::SubmitError;
+use atesto_rekor_v1::config::{BatchConfig, TlogConfig};
+use atesto_rekor_v1::entry::{self, PreparedEntry};
+use atesto_tlog_engine::log::{Log, LogError};
+use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_engine::store::redb::{RedbStore, STORE_FILE};
+use atesto_tlog_engine::view::ProvenEntry;
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -59,7 +61,7 @@ struct FillSummary {
     tree_size: u64,
     secs: f64,
     entries_per_s: f64,
-    /// Time `Log::open` took: a store not closed cleanly is repaired first.
+    /// Time opening the store and starting the log took: a store not closed cleanly is repaired first.
     open_secs: f64,
     /// Length of `log.redb`, and the blocks the file system gave it.
     store_bytes: u64,
@@ -87,9 +89,11 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
     };
     config.validate()?;
     let opening = std::time::Instant::now();
-    let log = Log::open(&config)?;
+    let store =
+        Arc::new(RedbStore::open_dir(&config.data, config.cache_mb << 20).map_err(LogError::from)?);
+    let log = atesto_rekor_v1::start(store.clone(), &config)?;
     let open_secs = opening.elapsed().as_secs_f64();
-    let initial = log.view.load().total_size();
+    let initial = log.view().total_size();
     let wanted = args.entries.saturating_sub(initial);
     eprintln!("opened in {open_secs:.2} s; the log holds {initial} entries; adding {wanted}");
 
@@ -127,9 +131,9 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
     let (added, stopped_early) = outcome?;
 
     let secs = started.elapsed().as_secs_f64();
-    let tree_size = log.view.load().total_size();
-    close(log)?;
-    let store_path = config.store_path();
+    let tree_size = log.view().total_size();
+    close(log, store)?;
+    let store_path = config.data.join(STORE_FILE);
     let metadata = std::fs::metadata(&store_path).map_err(|source| BenchError::Io {
         what: format!("reading {}", store_path.display()),
         source,
@@ -164,8 +168,7 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
 /// Drops the log and waits for the sequencer thread to let go of the store,
 /// so that the store is closed here, cleanly, before the process exits: a
 /// store left open is repaired on its next open, which reads the whole file.
-fn close(log: Log) -> Result<(), BenchError> {
-    let store = log.store.clone();
+fn close(log: Log, store: Arc<RedbStore>) -> Result<(), BenchError> {
     drop(log);
     let deadline = std::time::Instant::now() + CLOSE_TIMEOUT;
     while Arc::strong_count(&store) > 1 {
@@ -199,7 +202,7 @@ fn sequence(
             settle(oldest)?;
             done += 1;
         }
-        pending.push_back(log.sequencer.submit(made?)?);
+        pending.push_back(log.submit(made?.into_submission())?);
 
         let now = std::time::Instant::now();
         if now - last_report.0 >= PROGRESS_EVERY {
@@ -208,7 +211,7 @@ fn sequence(
             eprintln!(
                 "{:>6.0} s: {} entries in the log, {rate:.0} entries/s, {free_gb:.1} GiB free",
                 (now - started).as_secs_f64(),
-                log.view.load().total_size(),
+                log.view().total_size(),
             );
             last_report = (now, done);
             if free_gb < args.min_free_gb as f64 {

@@ -1,0 +1,228 @@
+//! A running log: the engine's API to its personalities. `Log::start` wires
+//! a store the caller chose, the keys, an optional per-entry signer and the
+//! sequencer; the methods below are everything a personality may do:
+//! submit an entry and get it back with its index and proof once durable,
+//! rotate shards, and read checkpoints, proofs, entries, tiles and the
+//! search index. Writes go through the sequencer only.
+//!
+//! Readers see the `LogView` the sequencer last published, which only ever
+//! names committed checkpoints: every proof served is against a checkpoint
+//! that is durably stored, so a restart can never serve a smaller tree.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use atesto_common::keys::KeyError;
+use tokio::sync::oneshot;
+
+use crate::checkpoint::{LogKeys, SignError};
+use crate::config::LogOptions;
+use crate::merkle::{self, MerkleError, RightEdge};
+use crate::metrics::Metrics;
+use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
+use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry};
+use crate::submission::{EntrySigner, Submission};
+use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Merkle(#[from] MerkleError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What a submission resolves to: the entry with its proof, once durable.
+pub type Pending = oneshot::Receiver<Result<ProvenEntry, SubmitError>>;
+
+pub struct Log {
+    store: Arc<dyn LogStore>,
+    view: SharedView,
+    keys: Arc<LogKeys>,
+    sequencer: SequencerHandle,
+    metrics: Arc<Metrics>,
+    hostname: String,
+}
+
+impl Log {
+    /// Starts a log over `store` (its first shard is created if the store is
+    /// new). `entry_signer` is the personality's per-entry signature, if it
+    /// makes one at integration.
+    pub fn start(
+        store: Arc<dyn LogStore>,
+        keys: Arc<LogKeys>,
+        entry_signer: Option<Arc<dyn EntrySigner>>,
+        options: &LogOptions,
+    ) -> Result<Self, LogError> {
+        let hostname = options.hostname.clone();
+        let mut shards = store.shards()?;
+        if shards.is_empty() {
+            let tree_id = options.tree_id.unwrap_or_else(new_tree_id);
+            let info = ShardInfo {
+                ordinal: 0,
+                tree_id,
+                start: 0,
+                origin: format!("{hostname} - {tree_id}"),
+            };
+            let checkpoint = keys.checkpoint(&info.origin, 0, RightEdge::empty().root())?;
+            let first = ShardState { info, checkpoint };
+            store.create_shard(&first)?;
+            shards.push(first);
+        }
+        let metrics = Arc::new(
+            Metrics::new().map_err(|e| LogError::Setup(format!("registering metrics: {e}")))?,
+        );
+        if let Some(active) = shards.last() {
+            metrics.tree_size.set(active.checkpoint.size as i64);
+        }
+        let view: SharedView = Arc::new(ArcSwap::from_pointee(LogView { shards }));
+        let sequencer = sequencer::start(
+            SequencerConfig {
+                max_size: options.batch.max_size,
+                max_age: options.batch.max_age(),
+                pool_size: options.batch.pool_size,
+                rotate_at_size: options.shards.rotate_at_size,
+                hostname: hostname.clone(),
+            },
+            store.clone(),
+            keys.clone(),
+            entry_signer,
+            view.clone(),
+            metrics.clone(),
+        )?;
+        Ok(Self {
+            store,
+            view,
+            keys,
+            sequencer,
+            metrics,
+            hostname,
+        })
+    }
+
+    /// Queues an entry for the next batch; fails at once with `PoolFull`
+    /// rather than queueing without bound.
+    pub fn submit(&self, entry: Submission) -> Result<Pending, SubmitError> {
+        self.sequencer.submit(entry)
+    }
+
+    /// Freezes the active shard at its checkpoint and starts a new tree,
+    /// between two batches.
+    pub async fn rotate(&self) -> Result<ShardState, SubmitError> {
+        self.sequencer.rotate().await
+    }
+
+    /// False from a commit that failed for want of storage (a full disk)
+    /// until the store commits again: the log is not ready for writes.
+    pub fn is_writable(&self) -> bool {
+        self.sequencer.is_writable()
+    }
+
+    /// Whether the store answers a read. Blocking.
+    pub fn check_store(&self) -> Result<(), StoreError> {
+        self.store.shards().map(drop)
+    }
+
+    /// The shards and their published checkpoints, as of now.
+    pub fn view(&self) -> Arc<LogView> {
+        self.view.load_full()
+    }
+
+    pub fn keys(&self) -> &Arc<LogKeys> {
+        &self.keys
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The name in checkpoint origins.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// The entry at global `index` with its proof against its shard's latest
+    /// checkpoint. Blocking.
+    pub fn entry_at(&self, index: u64) -> Result<Option<ProvenEntry>, LogError> {
+        let view = self.view.load_full();
+        let Some(shard) = view.shard_of_index(index) else {
+            return Ok(None);
+        };
+        let Some(entry) = self
+            .store
+            .read_entries(index..index + 1)?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let source = self.tile_source(shard.info.ordinal);
+        let proof =
+            merkle::inclusion_proof(&source, shard.checkpoint.size, index - shard.info.start)?;
+        Ok(Some(ProvenEntry {
+            index,
+            shard: shard.info.clone(),
+            entry,
+            proof,
+            checkpoint: Arc::new(shard.checkpoint.clone()),
+        }))
+    }
+
+    /// The entry with this leaf hash, if its shard has published it. When
+    /// `tree_id` is given (80-hex ids), the entry must be in that tree. Blocking.
+    pub fn entry_by_leaf(
+        &self,
+        leaf_hash: &[u8; 32],
+        tree_id: Option<u64>,
+    ) -> Result<Option<ProvenEntry>, LogError> {
+        let Some(index) = self.store.find_leaf(leaf_hash)? else {
+            return Ok(None);
+        };
+        let found = self.entry_at(index)?;
+        Ok(found.filter(|e| tree_id.is_none_or(|t| t == e.shard.tree_id)))
+    }
+
+    /// Global index of the entry with this leaf hash, published or not yet. Blocking.
+    pub fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
+        Ok(self.store.find_leaf(leaf_hash)?)
+    }
+
+    /// Stored entries by global index, without proofs; stops at the first
+    /// missing one. Blocking.
+    pub fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, LogError> {
+        Ok(self.store.read_entries(range)?)
+    }
+
+    /// Global indexes filed under a search-index key, ascending. Blocking.
+    pub fn search(&self, key: &str) -> Result<Vec<u64>, LogError> {
+        Ok(self.store.search(key)?)
+    }
+
+    /// A stored tile of a shard: full, or the widest partial stored. Blocking.
+    pub fn read_tile(
+        &self,
+        shard: u32,
+        level: u8,
+        index: u64,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.store.read_tile(shard, level, index)?)
+    }
+
+    /// Reads the stored tiles of one shard. Blocking.
+    pub fn tile_source(
+        &self,
+        ordinal: u32,
+    ) -> impl Fn(u8, u64) -> Result<Option<Vec<u8>>, StoreError> + '_ {
+        move |level, index| self.store.read_tile(ordinal, level, index)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Where the log keeps everything, behind one trait.
+//!
+//! The sequencer is the only writer; readers run concurrently. Every method
+//! blocks (why: docs/design.md, "Blocking store methods"), so async callers
+//! run them on `spawn_blocking`; an async backend (PostgreSQL + object
+//! storage) bridges with a runtime `Handle::block_on` from those threads.
+//! No backend type crosses this boundary.
+//!
+//! Entries are keyed by their global index (`logIndex`), which is contiguous
+//! across shards; tiles are keyed by shard, level and index within the level.
+//!
+//! - `redb`: the embedded backend, one file under the data directory.
+//! - `memory`: in memory, with fault injection, for tests of the engine.
+
+pub mod memory;
+pub mod redb;
+
+use std::ops::Range;
+
+/// One Merkle tree of the log. A new shard starts when the operator rotates;
+/// older shards are frozen but stay readable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardInfo {
+    /// Position of the shard, 0 for the first.
+    pub ordinal: u32,
+    /// Random positive tree id, as Trillian gives Rekor (decimal in the API,
+    /// 16 hex digits in 80-hex entry ids).
+    pub tree_id: u64,
+    /// Global index of the shard's first entry.
+    pub start: u64,
+    /// Checkpoint origin line: `<hostname> - <tree id>`.
+    pub origin: String,
+}
+
+/// A signed checkpoint of one shard's tree, as published.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: [u8; 32],
+    /// The whole signed note, every signature line included.
+    pub note: String,
+}
+
+/// An entry as it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The RFC 8785 canonical body; the leaf is SHA-256(0x00 || body).
+    pub body: Vec<u8>,
+    /// Unix seconds at integration.
+    pub integrated_time: i64,
+    /// The personality's per-entry signature, made once at integration by
+    /// its `EntrySigner` (Rekor's SignedEntryTimestamp); empty without one.
+    pub receipt: Vec<u8>,
+    /// Data kept with the entry but outside its leaf (a CT entry's chain).
+    pub extra: Vec<u8>,
+}
+
+/// An entry being integrated by a batch.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub entry: StoredEntry,
+    pub leaf_hash: [u8; 32],
+    /// Search-index keys the personality files the entry under.
+    pub index_keys: Vec<String>,
+}
+
+/// One tile's data: `level`, `index` within the level and its hashes
+/// (256 for a full tile, fewer at the right edge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileData {
+    pub level: u8,
+    pub index: u64,
+    pub data: Vec<u8>,
+}
+
+/// Everything one sequencer batch writes, committed atomically and durably.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub shard: u32,
+    /// Global index of `entries[0]`.
+    pub first_index: u64,
+    pub entries: Vec<NewEntry>,
+    /// Tiles changed by the batch: completed ones and the new right edge.
+    pub tiles: Vec<TileData>,
+    /// The shard's checkpoint this batch extends: the store commits only if
+    /// it still holds exactly this one (compare-and-swap).
+    pub previous: StoredCheckpoint,
+    /// The checkpoint covering the batch.
+    pub checkpoint: StoredCheckpoint,
+}
+
+/// A shard with its latest checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardState {
+    pub info: ShardInfo,
+    pub checkpoint: StoredCheckpoint,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the log store at {0} is in use by another process")]
+    Locked(String),
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// The store cannot write for now (an I/O error such as a full disk);
+    /// `LogStore::recover` brings it back once the cause is gone.
+    #[error("the store cannot write now: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(
+        "refusing to move the checkpoint of shard {shard} from size {stored} back to {proposed}"
+    )]
+    CheckpointRegression {
+        shard: u32,
+        stored: u64,
+        proposed: u64,
+    },
+    /// The stored checkpoint is not the one the batch extends (another
+    /// writer, or a commit reported failed that landed): nothing is written.
+    #[error(
+        "refusing a batch of shard {shard} that extends size {expected}: the stored checkpoint is another one, of size {stored}"
+    )]
+    CheckpointConflict {
+        shard: u32,
+        expected: u64,
+        stored: u64,
+    },
+}
+
+impl Batch {
+    /// The compare-and-swap every backend makes inside its transaction:
+    /// the batch commits only on top of the checkpoint it extends, and never
+    /// moves the tree back.
+    pub fn check_extends(&self, stored: &StoredCheckpoint) -> Result<(), StoreError> {
+        if self.checkpoint.size < stored.size {
+            return Err(StoreError::CheckpointRegression {
+                shard: self.shard,
+                stored: stored.size,
+                proposed: self.checkpoint.size,
+            });
+        }
+        if *stored != self.previous {
+            return Err(StoreError::CheckpointConflict {
+                shard: self.shard,
+                expected: self.previous.size,
+                stored: stored.size,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The storage contract of a log.
+pub trait LogStore: Send + Sync + 'static {
+    /// Every shard, oldest first, with its latest checkpoint. Empty for a new store.
+    fn shards(&self) -> Result<Vec<ShardState>, StoreError>;
+
+    /// Starts a new shard (it becomes the active one) with the checkpoint of its empty tree.
+    fn create_shard(&self, shard: &ShardState) -> Result<(), StoreError>;
+
+    /// Commits a batch atomically and durably (fsync'd) before returning,
+    /// only if the shard's stored checkpoint is still `batch.previous`
+    /// (compare-and-swap): the published tree never shrinks or forks, even
+    /// with two writers (`Batch::check_extends`). A refusal writes nothing.
+    fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError>;
+
+    /// Reads a tile of a shard: its full data if complete, else the widest partial stored.
+    fn read_tile(&self, shard: u32, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Reads entries by global index; stops at the first missing one.
+    fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Global index of each entry whose leaf hash is given, in one lookup
+    /// (one read transaction, one round trip): the sequencer asks for a
+    /// whole batch at once.
+    fn find_leaves(&self, leaf_hashes: &[[u8; 32]]) -> Result<Vec<Option<u64>>, StoreError>;
+
+    /// Global index of the entry whose leaf hash this is.
+    fn find_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .find_leaves(std::slice::from_ref(leaf_hash))?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    /// Global indexes of the entries filed under a search-index key, ascending.
+    fn search(&self, key: &str) -> Result<Vec<u64>, StoreError>;
+
+    /// The first global index filed under each key, in one lookup.
+    fn first_filed(&self, keys: &[&str]) -> Result<Vec<Option<u64>>, StoreError>;
+
+    /// After an `Unavailable` failure: makes the store writable again
+    /// (reopening it if need be) and proves it with a durable commit, or
+    /// says why it still cannot write. Committed data is never changed.
+    fn recover(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,48 @@
+//! The admin endpoint: `POST /admin/v1/rotate` starts a new shard, with
+//! the bearer token kept in the data directory.
+
+use atesto_common::error::ApiError;
+use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_http::json_response;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/admin/v1/rotate", post(rotate))
+}
+
+/// Starts a new shard. Authorized by the token in the data directory.
+async fn rotate(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "admin token required"))?;
+    if !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong admin token"));
+    }
+    let shard = state.log.rotate().await.map_err(|err| match err {
+        SubmitError::Stopped => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
+        }
+        other => {
+            tracing::error!(err = %other, "rotation failed");
+            ApiError::internal()
+        }
+    })?;
+    let body = serde_json::json!({
+        "treeID": shard.info.tree_id.to_string(),
+        "startIndex": shard.info.start,
+        "origin": shard.info.origin,
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
