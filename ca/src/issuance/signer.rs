@@ -156,7 +156,7 @@ impl FileKey {
 }
 
 /// Reads a secret from the environment, refusing an unset or empty variable.
-pub(crate) fn password_from_env(env: &str) -> Result<String, IssuanceError> {
+pub fn password_from_env(env: &str) -> Result<String, IssuanceError> {
     match std::env::var(env) {
         Ok(value) if !value.is_empty() => Ok(value),
         _ => Err(IssuanceError::MissingSecret(env.to_string())),
@@ -164,7 +164,7 @@ pub(crate) fn password_from_env(env: &str) -> Result<String, IssuanceError> {
 }
 
 /// Creates `path` with `mode`, refusing to replace an existing file.
-pub(crate) fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuanceError> {
+pub fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuanceError> {
     let write_err = |source| IssuanceError::Write {
         path: path.display().to_string(),
         source,
