@@ -11,6 +11,7 @@ pub mod cosign;
 pub mod ct;
 pub mod dev;
 pub mod raw_http;
+pub mod tsa;
 
 use std::ffi::OsStr;
 use std::io::Read;
