@@ -10,6 +10,7 @@
 //! - `ca` sends signing requests to a running CA (see `ca.rs`).
 
 mod ca;
+mod tsa;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -103,6 +104,8 @@ enum Target {
     /// POST signing requests to a running CA (loopback only), with tokens
     /// from a development issuer this command serves.
     Ca(ca::CaLoadArgs),
+    /// Timestamps per second from an in-process TSA, beside its signing bound.
+    Tsa(tsa::TsaLoadArgs),
 }
 
 #[derive(clap::Args)]
@@ -181,6 +184,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         Target::TlogProofs(args) => proofs(args).await,
         Target::TlogFill(args) => tokio::task::spawn_blocking(move || fill(&args)).await?,
         Target::Ca(args) => ca::load(args).await,
+        Target::Tsa(args) => tsa::load(args).await,
     }
 }
 
