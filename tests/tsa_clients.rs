@@ -115,22 +115,9 @@ fn signing_config_clients_timestamp_and_sigstore_go_verifies_the_timestamps() {
     let mut js = with_js5(js_sign(&dev, &token, &artifact, &bundle("js5")));
     js.args([OsStr::new("--tsa"), OsStr::new(&tsa)]);
     ok("sigstore-js 5 sign --tsa", js);
-    let cosign_args = [
-        "sign-blob".to_owned(),
-        "--yes".into(),
-        "--trusted-root".into(),
-        dev.trusted_root().display().to_string(),
-        "--signing-config".into(),
-        dev.path("signing_config.json").display().to_string(),
-        "--identity-token".into(),
-        token.display().to_string(),
-        "--bundle".into(),
-        bundle("cosign3").display().to_string(),
-        artifact.display().to_string(),
-    ];
     ok(
         "cosign3 sign-blob --signing-config",
-        Cosign::V3.command(&dev, &os_args(&cosign_args)),
+        cosign3_sign(&dev, &token, &artifact, &bundle("cosign3")),
     );
 
     let other_root = root_with_another_tsa(&dev);

@@ -119,16 +119,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tlog_url = format!("http://{}", args.tlog_addr);
 
     if !files.path("ca/chain.pem").exists() {
-        init_chain(
-            &files.path("ca"),
-            &InitOptions {
-                p384: false,
-                organization: "Atesto dev".into(),
-                common_name: "atesto dev".into(),
-                validity_years: 10,
-                password_env: None,
-            },
-        )?;
+        init_chain(&files.path("ca"), &dev_chain_options())?;
     }
     let tsa = super::tsa::open(dev_tsa_config(&files)?).await?;
     let tsa_url = format!("{ca_url}{DEV_TSA_PATH}/api/v1/timestamp");
@@ -252,6 +243,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The CA's and the TSA's chains: unencrypted keys, made on the first start.
+fn dev_chain_options() -> InitOptions {
+    InitOptions {
+        p384: false,
+        organization: "Atesto dev".into(),
+        common_name: "atesto dev".into(),
+        validity_years: 10,
+        password_env: None,
+    }
+}
+
 /// The TSA is served under this path of the CA's address.
 const DEV_TSA_PATH: &str = "/tsa";
 
@@ -259,16 +261,7 @@ const DEV_TSA_PATH: &str = "/tsa";
 fn dev_tsa_config(files: &Layout) -> anyhow::Result<atesto_tsa::config::TsaConfig> {
     let dir = files.path("tsa");
     if !dir.join("chain.pem").exists() {
-        atesto_tsa::init::init_chain(
-            &dir,
-            &atesto_tsa::init::InitOptions {
-                p384: false,
-                organization: "Atesto dev".into(),
-                common_name: "atesto dev".into(),
-                validity_years: 10,
-                password_env: None,
-            },
-        )?;
+        atesto_tsa::init::init_chain(&dir, &dev_chain_options())?;
     }
     Ok(atesto_tsa::config::TsaConfig::new(SignerConfig {
         chain: dir.join("chain.pem"),

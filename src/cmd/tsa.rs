@@ -8,7 +8,7 @@ use anyhow::Context;
 use atesto_tsa::Tsa;
 use atesto_tsa::api::TsaState;
 use atesto_tsa::config::TsaConfig;
-use atesto_tsa::init::{InitOptions, init_chain};
+use atesto_tsa::init::init_chain;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -22,7 +22,7 @@ pub struct TsaArgs {
 #[derive(clap::Subcommand)]
 enum TsaAction {
     /// Create a root and a TSA certificate (ECDSA) that fit the timestamping profile.
-    Init(InitArgs),
+    Init(super::ca::InitArgs),
 }
 
 #[derive(clap::Args)]
@@ -35,28 +35,6 @@ struct ServeArgs {
     addr: Option<String>,
 }
 
-#[derive(clap::Args)]
-struct InitArgs {
-    /// Directory to write the chain and keys into (created; existing files are never overwritten).
-    #[arg(long)]
-    dir: PathBuf,
-    /// Use ECDSA P-384 instead of P-256.
-    #[arg(long)]
-    p384: bool,
-    /// Organization (O) of both subjects.
-    #[arg(long, default_value = "Atesto")]
-    organization: String,
-    /// Common name (CN) of the root; the TSA certificate's is this plus " timestamping".
-    #[arg(long, default_value = "atesto")]
-    common_name: String,
-    /// Validity of both certificates, in years.
-    #[arg(long, default_value_t = 10)]
-    years: u32,
-    /// Encrypt the private keys with the password in this environment variable.
-    #[arg(long)]
-    password_env: Option<String>,
-}
-
 pub async fn run(args: TsaArgs) -> anyhow::Result<()> {
     match args.action {
         Some(TsaAction::Init(init)) => init_tsa(init),
@@ -64,17 +42,9 @@ pub async fn run(args: TsaArgs) -> anyhow::Result<()> {
     }
 }
 
-fn init_tsa(args: InitArgs) -> anyhow::Result<()> {
-    let output = init_chain(
-        &args.dir,
-        &InitOptions {
-            p384: args.p384,
-            organization: args.organization,
-            common_name: args.common_name,
-            validity_years: args.years,
-            password_env: args.password_env,
-        },
-    )?;
+fn init_tsa(args: super::ca::InitArgs) -> anyhow::Result<()> {
+    let dir = args.dir.clone();
+    let output = init_chain(&dir, &args.options())?;
     let files: Vec<String> = output
         .files
         .iter()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use atesto_ca::issuance::SignerConfig;
-use atesto_common::config::{ConfigError, load_yaml};
+use atesto_common::config::{ConfigError, check_http_limits, load_yaml};
 use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
 use der::asn1::ObjectIdentifier;
@@ -107,16 +107,7 @@ impl TsaConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.policies()?;
-        if self.body_limit < 1024 {
-            return Err(ConfigError::Invalid(
-                "body_limit must be at least 1024".into(),
-            ));
-        }
-        if self.request_timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "request_timeout_secs must be positive".into(),
-            ));
-        }
+        check_http_limits(self.body_limit, self.request_timeout_secs)?;
         self.connections.validate().map_err(ConfigError::Invalid)
     }
 }

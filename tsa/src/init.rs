@@ -1,17 +1,14 @@
 //! `atesto tsa init`: a root CA and a TSA certificate that fit the profile
 //! (`chain`): the leaf has keyUsage digitalSignature and extendedKeyUsage
-//! timeStamping only, both critical. Keys and files as `atesto ca init`
-//! writes them (`atesto_ca::issuance::signer`).
+//! timeStamping only, both critical. Options, keys, the root and the files
+//! are `atesto ca init`'s (`atesto_ca::issuance::init`).
 
 use std::path::{Path, PathBuf};
 
-use atesto_ca::issuance::IssuanceError;
-use atesto_ca::issuance::SignerConfig;
-use atesto_ca::issuance::profile::random_serial;
-use atesto_ca::issuance::signer::{CaCurve, FileKey, password_from_env, write_new_file};
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyUsagePurpose,
-};
+use atesto_ca::issuance::init::ca_params;
+use atesto_ca::issuance::signer::{FileKey, write_new_file};
+use atesto_ca::issuance::{InitOptions, IssuanceError, SignerConfig};
+use rcgen::{BasicConstraints, CustomExtension, IsCa, Issuer, KeyUsagePurpose};
 
 use crate::TsaError;
 
@@ -21,19 +18,6 @@ const EKU_TIME_STAMPING_DER: &[u8] = &[
     0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08,
 ];
 
-#[derive(Debug, Clone)]
-pub struct InitOptions {
-    /// ECDSA P-384 keys (with SHA-384 signatures) instead of P-256.
-    pub p384: bool,
-    pub organization: String,
-    /// The root's CN; the TSA certificate's is this plus " timestamping".
-    pub common_name: String,
-    pub validity_years: u32,
-    /// Environment variable holding a password: both keys are then written
-    /// encrypted (PKCS#8 PBES2).
-    pub password_env: Option<String>,
-}
-
 /// The files written, and the signer configuration that uses them.
 #[derive(Debug, Clone)]
 pub struct InitOutput {
@@ -41,43 +25,12 @@ pub struct InitOutput {
     pub signer_config: SignerConfig,
 }
 
-fn params(
-    options: &InitOptions,
-    common_name: String,
-    is_ca: IsCa,
-) -> Result<CertificateParams, TsaError> {
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, options.organization.as_str());
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
-    params.is_ca = is_ca;
-    params.serial_number = Some(random_serial());
-    let not_before = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .map_err(|e| TsaError::Internal(e.to_string()))?;
-    params.not_before = not_before;
-    params.not_after = not_before + time::Duration::days(365 * i64::from(options.validity_years));
-    Ok(params)
-}
-
 /// Writes `root.pem`, `root-key.pem`, `tsa.pem`, `tsa-key.pem` (keys mode
 /// 0600) and `chain.pem` (TSA certificate, root) into `dir`, refusing to
-/// replace any of them.
+/// replace any of them. The TSA certificate's CN is the root's plus
+/// " timestamping"; `options` are those of `atesto ca init`.
 pub fn init_chain(dir: &Path, options: &InitOptions) -> Result<InitOutput, TsaError> {
-    if options.validity_years == 0 {
-        return Err(TsaError::Internal(
-            "validity must be at least one year".into(),
-        ));
-    }
-    let password = options
-        .password_env
-        .as_deref()
-        .map(password_from_env)
-        .transpose()?;
-    let [root_cert, root_key_path, tsa_cert, tsa_key_path, chain] = [
+    let files = [
         "root.pem",
         "root-key.pem",
         "tsa.pem",
@@ -85,46 +38,25 @@ pub fn init_chain(dir: &Path, options: &InitOptions) -> Result<InitOutput, TsaEr
         "chain.pem",
     ]
     .map(|name| dir.join(name));
-    let files = vec![
-        root_cert.clone(),
-        root_key_path.clone(),
-        tsa_cert.clone(),
-        tsa_key_path.clone(),
-        chain.clone(),
-    ];
-    // Checked before writing anything, so a refusal leaves no half-made chain.
-    if let Some(existing) = files.iter().find(|path| path.exists()) {
-        return Err(IssuanceError::Exists {
-            path: existing.display().to_string(),
-        }
-        .into());
-    }
-    std::fs::create_dir_all(dir).map_err(|source| IssuanceError::Write {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let curve = if options.p384 {
-        CaCurve::P384
-    } else {
-        CaCurve::P256
-    };
+    let password = options.prepare(dir, &files.iter().collect::<Vec<_>>())?;
+    let [root_cert, root_key_path, tsa_cert, tsa_key_path, chain] = &files;
     let signing = |e| TsaError::Signer(IssuanceError::Signing(e));
 
-    let root_key = FileKey::generate(curve)?;
-    let mut root_params = params(
+    let root_key = FileKey::generate(options.curve())?;
+    let root_params = ca_params(
         options,
         options.common_name.clone(),
-        IsCa::Ca(BasicConstraints::Unconstrained),
+        BasicConstraints::Unconstrained,
     )?;
-    root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let root = root_params.self_signed(&root_key).map_err(signing)?;
 
-    let tsa_key = FileKey::generate(curve)?;
-    let mut tsa_params = params(
+    let tsa_key = FileKey::generate(options.curve())?;
+    let mut tsa_params = ca_params(
         options,
         format!("{} timestamping", options.common_name),
-        IsCa::ExplicitNoCa,
+        BasicConstraints::Unconstrained,
     )?;
+    tsa_params.is_ca = IsCa::ExplicitNoCa;
     tsa_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     tsa_params.use_authority_key_identifier_extension = true;
     let mut eku = CustomExtension::from_oid_content(EKU_OID, EKU_TIME_STAMPING_DER.to_vec());
@@ -135,23 +67,23 @@ pub fn init_chain(dir: &Path, options: &InitOptions) -> Result<InitOutput, TsaEr
         .signed_by(&tsa_key, &root_issuer)
         .map_err(signing)?;
 
-    root_key.write_new(&root_key_path, password.as_deref())?;
-    tsa_key.write_new(&tsa_key_path, password.as_deref())?;
-    write_new_file(&root_cert, root.pem().as_bytes(), 0o644)?;
-    write_new_file(&tsa_cert, tsa.pem().as_bytes(), 0o644)?;
+    root_key.write_new(root_key_path, password.as_deref())?;
+    tsa_key.write_new(tsa_key_path, password.as_deref())?;
+    write_new_file(root_cert, root.pem().as_bytes(), 0o644)?;
+    write_new_file(tsa_cert, tsa.pem().as_bytes(), 0o644)?;
     write_new_file(
-        &chain,
+        chain,
         format!("{}{}", tsa.pem(), root.pem()).as_bytes(),
         0o644,
     )?;
     Ok(InitOutput {
-        files,
         signer_config: SignerConfig {
-            chain,
-            key: Some(tsa_key_path),
+            chain: chain.clone(),
+            key: Some(tsa_key_path.clone()),
             key_password_env: options.password_env.clone(),
             pkcs11: None,
         },
+        files: files.to_vec(),
     })
 }
 
@@ -194,17 +126,7 @@ mod tests {
     fn a_chain_that_breaks_the_profile_is_refused() {
         // The CA's chain: its leaf is a CA with EKU codeSigning.
         let dir = tempfile::tempdir().unwrap();
-        let ca = atesto_ca::issuance::init_chain(
-            dir.path(),
-            &atesto_ca::issuance::InitOptions {
-                p384: false,
-                organization: "Atesto test".into(),
-                common_name: "atesto test".into(),
-                validity_years: 1,
-                password_env: None,
-            },
-        )
-        .unwrap();
+        let ca = atesto_ca::issuance::init_chain(dir.path(), &options()).unwrap();
         let refused = Tsa::open(&TsaConfig::new(ca.signer_config)).err().unwrap();
         assert!(refused.to_string().contains("chain[0]"), "{refused}");
 

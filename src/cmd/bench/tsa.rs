@@ -8,9 +8,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use atesto_ca::issuance::InitOptions;
 use atesto_common::keys::PrivateKey;
 use atesto_tsa::config::TsaConfig;
-use atesto_tsa::init::{InitOptions, init_chain};
+use atesto_tsa::init::init_chain;
 use aws_lc_rs::digest::{SHA256, digest};
 use reqwest::StatusCode;
 use serde::Serialize;
