@@ -274,7 +274,13 @@ mod tests {
             chain_der: vec![cert.der().to_vec()],
             valid: Validity::since(at(0)),
         };
-        let root = trusted_root(&[], &[log], &[ca.clone()], &[ca]).unwrap();
+        let root = trusted_root(
+            &[],
+            &[log],
+            std::slice::from_ref(&ca),
+            std::slice::from_ref(&ca),
+        )
+        .unwrap();
         assert_eq!(root["ctlogs"][0]["publicKey"]["keyDetails"], "PKIX_ED25519");
         let authority = &root["certificateAuthorities"][0];
         assert_eq!(authority["subject"]["organization"], "SIG Release");

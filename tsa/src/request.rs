@@ -156,12 +156,13 @@ impl TimestampRequest {
         }
         let imprint = request.message_imprint;
         // Hash parameters are absent or NULL; anything else is not a plain SHA-2.
-        if let Some(parameters) = &imprint.hash_algorithm.parameters {
-            if parameters.tag() != der::Tag::Null {
-                return Err(TsaError::BadRequest(
-                    "Error parsing timestamp request: hash algorithm parameters must be absent or NULL".into(),
-                ));
-            }
+        if let Some(parameters) = &imprint.hash_algorithm.parameters
+            && parameters.tag() != der::Tag::Null
+        {
+            return Err(TsaError::BadRequest(
+                "Error parsing timestamp request: hash algorithm parameters must be absent or NULL"
+                    .into(),
+            ));
         }
         let hash = ImprintHash::from_oid(imprint.hash_algorithm.oid)?;
         Self::new(

@@ -56,7 +56,7 @@ struct TsaSummary {
 }
 
 /// A DER TimeStampReq (RFC 3161) for a SHA-256 digest of request `n`,
-/// nonce `n`, certReq true.
+/// a nonce made of `n`, certReq true.
 fn request_body(n: u64) -> Vec<u8> {
     let hash = digest(&SHA256, format!("atesto bench tsa {n}").as_bytes());
     let algorithm = [
@@ -66,7 +66,8 @@ fn request_body(n: u64) -> Vec<u8> {
     imprint.extend_from_slice(&algorithm);
     imprint.extend_from_slice(&[0x04, 0x20]);
     imprint.extend_from_slice(hash.as_ref());
-    let mut nonce = vec![0x02, 0x09, 0x00];
+    // A leading 0x01 keeps the INTEGER minimal (DER) and positive.
+    let mut nonce = vec![0x02, 0x09, 0x01];
     nonce.extend_from_slice(&n.to_be_bytes());
     let mut body = vec![0x02, 0x01, 0x01];
     body.extend(imprint);
