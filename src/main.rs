@@ -25,6 +25,8 @@ enum Command {
     Tlog(cmd::tlog::TlogArgs),
     /// Serve the Fulcio-compatible certificate authority, or create its CA chain.
     Ca(cmd::ca::CaArgs),
+    /// Serve the RFC 3161 timestamp authority, or create its certificate chain.
+    Tsa(cmd::tsa::TsaArgs),
     /// Run CA, CT log and transparency log in one process, for local use (DEVELOPMENT ONLY).
     Dev(cmd::dev::DevArgs),
     /// Serve the RFC 6962 Certificate Transparency log (for the CA's SCTs).
@@ -48,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             Command::Tlog(args) => cmd::tlog::run(args).await,
             Command::Ca(args) => cmd::ca::run(args).await,
             Command::Ct(args) => cmd::ct::run(args).await,
+            Command::Tsa(args) => cmd::tsa::run(args).await,
             Command::Dev(args) => cmd::dev::run(args).await,
             Command::Keygen(args) => cmd::keygen::run(&args),
             Command::TrustRoot(args) => cmd::trust_root::run(&args).await,

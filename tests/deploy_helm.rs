@@ -152,18 +152,24 @@ fn chart_lints_and_renders_the_services_of_the_kustomize_base() {
         "atesto-ca"
     );
     find(&objects, "NetworkPolicy", "atesto-metrics-from-prometheus");
-    assert!(
-        !objects.iter().any(|o| o.to_string().contains("tsa")),
-        "nothing is rendered for the timestamp authority"
-    );
+    let tsa = find(&objects, "Deployment", "atesto-tsa");
+    assert_eq!(tsa["spec"]["replicas"], 3);
+    let args = container_args(tsa);
+    assert!(args.contains(&"tsa".to_owned()), "{args:?}");
+    let config = find(&objects, "ConfigMap", "atesto-tsa-config")["data"]["tsa.yaml"]
+        .as_str()
+        .unwrap();
+    let config: Value = serde_yaml_ng::from_str(config).unwrap();
+    assert_eq!(config["signer"]["chain"], "/etc/atesto/tsa/chain.pem");
+    find(&objects, "Service", "atesto-tsa");
+    find(&objects, "NetworkPolicy", "atesto-tsa-from-clients");
 }
 
 #[test]
 fn chart_refuses_components_that_do_not_exist_yet() {
-    let out = template(&["--set", "tsa.enabled=true"]).expect_err("tsa.enabled renders");
-    assert!(out.contains("atesto tsa` does not exist"), "{out}");
     let out = template(&["--set", "tlog.store=scaleout"]).expect_err("a scale-out store renders");
     assert!(out.contains("only `embedded` exists"), "{out}");
-    // The same chart without those settings renders.
+    // The same chart without that setting renders, with or without the TSA.
     template(&["--set", "tsa.enabled=false"]).unwrap_or_else(|out| panic!("{out}"));
+    template(&["--set", "tsa.enabled=true"]).unwrap_or_else(|out| panic!("{out}"));
 }

@@ -116,6 +116,24 @@ fn issue_and_refuse(dev: &Dev) {
     );
 }
 
+/// One timestamp and one refusal from the dev TSA, so its labelled series exist.
+fn timestamp_and_refuse(dev: &Dev) {
+    let url = format!("{}/tsa/api/v1/timestamp", dev.fulcio_url());
+    let request = |algorithm: &str, digest: &[u8]| json!({"artifactHash": STANDARD.encode(digest), "hashAlgorithm": algorithm});
+    let issued = client()
+        .post(&url)
+        .json(&request("sha256", &[7; 32]))
+        .send()
+        .unwrap();
+    assert_eq!(issued.status().as_u16(), 201);
+    let refused = client()
+        .post(&url)
+        .json(&request("sha1", &[7; 20]))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+}
+
 /// `atesto monitor` against the dev log, serving /metrics; killed on drop.
 struct Monitor(std::process::Child);
 
@@ -146,6 +164,7 @@ fn start_monitor(dev: &Dev, metrics_addr: &str) -> Monitor {
 fn every_metric_the_rules_and_dashboard_name_is_exported_live() {
     let dev = Dev::start();
     issue_and_refuse(&dev);
+    timestamp_and_refuse(&dev);
     let data = tempfile::tempdir().unwrap();
     let tlog = Tlog::start(data.path(), &[]);
     let ct_dir = tempfile::tempdir().unwrap();
@@ -156,6 +175,7 @@ fn every_metric_the_rules_and_dashboard_name_is_exported_live() {
     let mut live = BTreeSet::new();
     for url in [
         format!("{}/metrics", dev.fulcio_url()),
+        format!("{}/tsa/metrics", dev.fulcio_url()),
         format!("{}/metrics", dev.rekor_url()),
         tlog.url("/metrics"),
         ct.url("/metrics"),

@@ -27,23 +27,6 @@ fn go_verify(dev: &Dev, bundle: &Path, artifact: &Path, san: &str, issuer: &str)
     command
 }
 
-fn cosign3_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
-    let args = [
-        "sign-blob".to_owned(),
-        "--yes".into(),
-        "--trusted-root".into(),
-        dev.trusted_root().display().to_string(),
-        "--signing-config".into(),
-        dev.path("signing_config.json").display().to_string(),
-        "--identity-token".into(),
-        token.display().to_string(),
-        "--bundle".into(),
-        bundle.display().to_string(),
-        artifact.display().to_string(),
-    ];
-    Cosign::V3.command(dev, &os_args(&args))
-}
-
 fn cosign3_verify(dev: &Dev, bundle: &Path, artifact: &Path, san: &str, issuer: &str) -> Command {
     let args = [
         "verify-blob".to_owned(),

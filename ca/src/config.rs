@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use atesto_common::config::{ConfigError, load_yaml};
+use atesto_common::config::{ConfigError, check_http_limits, load_yaml};
 use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
 use serde::Deserialize;
@@ -91,16 +91,7 @@ impl CaConfig {
                     .into(),
             ));
         }
-        if self.body_limit < 1024 {
-            return Err(ConfigError::Invalid(
-                "body_limit must be at least 1024".into(),
-            ));
-        }
-        if self.request_timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "request_timeout_secs must be positive".into(),
-            ));
-        }
+        check_http_limits(self.body_limit, self.request_timeout_secs)?;
         self.connections.validate().map_err(ConfigError::Invalid)
     }
 }

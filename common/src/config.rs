@@ -31,3 +31,18 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
         source,
     })
 }
+
+/// The HTTP limits every service's config carries: room for a request, and time for it.
+pub fn check_http_limits(body_limit: usize, request_timeout_secs: u64) -> Result<(), ConfigError> {
+    if body_limit < 1024 {
+        return Err(ConfigError::Invalid(
+            "body_limit must be at least 1024".into(),
+        ));
+    }
+    if request_timeout_secs == 0 {
+        return Err(ConfigError::Invalid(
+            "request_timeout_secs must be positive".into(),
+        ));
+    }
+    Ok(())
+}

@@ -79,7 +79,8 @@ pub struct LogKey {
     pub valid: Validity,
 }
 
-/// A CA: its URL and chain, issuing CA first, root last (DER).
+/// A CA or a timestamp authority: its URL and chain, issuing CA (or TSA
+/// certificate) first, root last (DER).
 #[derive(Debug, Clone)]
 pub struct CaChain {
     pub url: String,
@@ -101,13 +102,14 @@ pub fn trusted_root(
     tlogs: &[LogKey],
     ctlogs: &[LogKey],
     cas: &[CaChain],
+    tsas: &[CaChain],
 ) -> Result<Value, TrustRootError> {
     Ok(json!({
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
         "tlogs": tlogs.iter().map(log_json).collect::<Result<Vec<_>, _>>()?,
         "certificateAuthorities": cas.iter().map(ca_json).collect::<Result<Vec<_>, _>>()?,
         "ctlogs": ctlogs.iter().map(log_json).collect::<Result<Vec<_>, _>>()?,
-        "timestampAuthorities": [],
+        "timestampAuthorities": tsas.iter().map(ca_json).collect::<Result<Vec<_>, _>>()?,
     }))
 }
 
@@ -180,6 +182,7 @@ pub fn signing_config(
     ca_urls: &[Service],
     oidc_urls: &[Service],
     rekor_tlog_urls: &[Service],
+    tsa_urls: &[Service],
 ) -> Result<Value, TrustRootError> {
     let services = |list: &[Service]| -> Result<Vec<Value>, TrustRootError> {
         list.iter()
@@ -198,7 +201,7 @@ pub fn signing_config(
         "caUrls": services(ca_urls)?,
         "oidcUrls": services(oidc_urls)?,
         "rekorTlogUrls": services(rekor_tlog_urls)?,
-        "tsaUrls": [],
+        "tsaUrls": services(tsa_urls)?,
         "rekorTlogConfig": {"selector": "ANY"},
         "tsaConfig": {"selector": "ANY"},
     }))
@@ -234,7 +237,7 @@ mod tests {
                 end: Some(at(1_800_000_000)),
             },
         };
-        let root = trusted_root(&[retired], &[], &[]).unwrap();
+        let root = trusted_root(&[retired], &[], &[], &[]).unwrap();
         let tlog = &root["tlogs"][0];
         assert_eq!(tlog["publicKey"]["keyDetails"], "PKIX_ECDSA_P256_SHA_256");
         assert_eq!(
@@ -271,7 +274,13 @@ mod tests {
             chain_der: vec![cert.der().to_vec()],
             valid: Validity::since(at(0)),
         };
-        let root = trusted_root(&[], &[log], &[ca]).unwrap();
+        let root = trusted_root(
+            &[],
+            &[log],
+            std::slice::from_ref(&ca),
+            std::slice::from_ref(&ca),
+        )
+        .unwrap();
         assert_eq!(root["ctlogs"][0]["publicKey"]["keyDetails"], "PKIX_ED25519");
         let authority = &root["certificateAuthorities"][0];
         assert_eq!(authority["subject"]["organization"], "SIG Release");
@@ -280,12 +289,14 @@ mod tests {
             authority["certChain"]["certificates"][0]["rawBytes"],
             STANDARD.encode(cert.der())
         );
+        // A TSA is described the same way, with its own window.
+        assert_eq!(root["timestampAuthorities"][0], *authority);
         let empty = CaChain {
             url: "https://fulcio.example".into(),
             chain_der: Vec::new(),
             valid: Validity::since(at(0)),
         };
-        assert!(trusted_root(&[], &[], &[empty]).is_err());
+        assert!(trusted_root(&[], &[], &[empty], &[]).is_err());
     }
 
     #[test]
@@ -300,8 +311,13 @@ mod tests {
             &[service("https://fulcio.example", 1)],
             &[service("https://oidc.example", 1)],
             &[service("https://rekor.example", 1)],
+            &[service("https://tsa.example/api/v1/timestamp", 1)],
         )
         .unwrap();
+        assert_eq!(
+            config["tsaUrls"][0]["url"],
+            "https://tsa.example/api/v1/timestamp"
+        );
         assert_eq!(config["caUrls"][0]["operator"], "sig-release");
         assert_eq!(config["rekorTlogUrls"][0]["majorApiVersion"], 1);
         assert_eq!(config["rekorTlogConfig"]["selector"], "ANY");

@@ -37,26 +37,40 @@ struct ServeArgs {
     issue_without_sct: bool,
 }
 
+/// The arguments of `atesto ca init` and `atesto tsa init`.
 #[derive(clap::Args)]
-struct InitArgs {
+pub struct InitArgs {
     /// Directory to write the chain and keys into (created; existing files are never overwritten).
     #[arg(long)]
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// Use ECDSA P-384 instead of P-256.
     #[arg(long)]
     p384: bool,
-    /// Organization (O) of both CA subjects.
+    /// Organization (O) of both subjects.
     #[arg(long, default_value = "Atesto")]
     organization: String,
-    /// Common name (CN) of the root; the intermediate's is this plus " intermediate".
+    /// Common name (CN) of the root; the other certificate's is this plus
+    /// " intermediate" (CA) or " timestamping" (TSA).
     #[arg(long, default_value = "atesto")]
     common_name: String,
-    /// Validity of both CA certificates, in years.
+    /// Validity of both certificates, in years.
     #[arg(long, default_value_t = 10)]
     years: u32,
     /// Encrypt the private keys with the password in this environment variable.
     #[arg(long)]
     password_env: Option<String>,
+}
+
+impl InitArgs {
+    pub fn options(self) -> InitOptions {
+        InitOptions {
+            p384: self.p384,
+            organization: self.organization,
+            common_name: self.common_name,
+            validity_years: self.years,
+            password_env: self.password_env,
+        }
+    }
 }
 
 pub async fn run(args: CaArgs) -> anyhow::Result<()> {
@@ -67,14 +81,8 @@ pub async fn run(args: CaArgs) -> anyhow::Result<()> {
 }
 
 fn init_ca(args: InitArgs) -> anyhow::Result<()> {
-    let options = InitOptions {
-        p384: args.p384,
-        organization: args.organization,
-        common_name: args.common_name,
-        validity_years: args.years,
-        password_env: args.password_env,
-    };
-    let output = init_chain(&args.dir, &options)?;
+    let dir = args.dir.clone();
+    let output = init_chain(&dir, &args.options())?;
     println!(
         "wrote {}, {}, {}, {} and {}\n\nsigner:\n{}",
         output.root_cert.display(),

@@ -119,17 +119,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tlog_url = format!("http://{}", args.tlog_addr);
 
     if !files.path("ca/chain.pem").exists() {
-        init_chain(
-            &files.path("ca"),
-            &InitOptions {
-                p384: false,
-                organization: "Atesto dev".into(),
-                common_name: "atesto dev".into(),
-                validity_years: 10,
-                password_env: None,
-            },
-        )?;
+        init_chain(&files.path("ca"), &dev_chain_options())?;
     }
+    let tsa = super::tsa::open(dev_tsa_config(&files)?).await?;
+    let tsa_url = format!("{ca_url}{DEV_TSA_PATH}/api/v1/timestamp");
     let dev_key = PrivateKey::load_or_create(&files.path("dev-oidc-key.pem"), KeyType::EcdsaP256)?;
     let dev_issuers = ISSUERS
         .iter()
@@ -199,6 +192,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &ca_url,
         &tlog_url,
         &chain_der,
+        (&tsa_url, tsa.tsa.chain_der()),
         &tlog.log.keys().public_key_der,
         &ct.keys().public_key_der,
     )?;
@@ -222,6 +216,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // The TUF repository is static files: served as they are, outside the API layers.
     // A missing file is a 404 in the upstream error shape, like every API answer.
+    ca_router = ca_router.nest(
+        DEV_TSA_PATH,
+        atesto_tsa::api::router(tsa, &super::api_options(8 << 10, 10)),
+    );
     ca_router = ca_router.nest_service(
         "/tuf",
         tower_http::services::ServeDir::new(files.path("tuf")).not_found_service(
@@ -243,6 +241,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         super::serve(tlog_router, &args.tlog_addr, tlog_config.connections),
     )?;
     Ok(())
+}
+
+/// The CA's and the TSA's chains: unencrypted keys, made on the first start.
+fn dev_chain_options() -> InitOptions {
+    InitOptions {
+        p384: false,
+        organization: "Atesto dev".into(),
+        common_name: "atesto dev".into(),
+        validity_years: 10,
+        password_env: None,
+    }
+}
+
+/// The TSA is served under this path of the CA's address.
+const DEV_TSA_PATH: &str = "/tsa";
+
+/// The TSA's chain under DIR/tsa, made on the first start.
+fn dev_tsa_config(files: &Layout) -> anyhow::Result<atesto_tsa::config::TsaConfig> {
+    let dir = files.path("tsa");
+    if !dir.join("chain.pem").exists() {
+        atesto_tsa::init::init_chain(&dir, &dev_chain_options())?;
+    }
+    Ok(atesto_tsa::config::TsaConfig::new(SignerConfig {
+        chain: dir.join("chain.pem"),
+        key: Some(dir.join("tsa-key.pem")),
+        key_password_env: None,
+        pkcs11: None,
+    }))
 }
 
 async fn tuf_not_found() -> atesto_common::error::ApiError {
@@ -275,6 +301,7 @@ fn write_trust_files(
     ca_url: &str,
     tlog_url: &str,
     chain_der: &[Vec<u8>],
+    (tsa_url, tsa_chain_der): (&str, &[Vec<u8>]),
     tlog_key_der: &[u8],
     ct_key_der: &[u8],
 ) -> anyhow::Result<()> {
@@ -298,6 +325,11 @@ fn write_trust_files(
             chain_der: chain_der.to_vec(),
             valid: since,
         }],
+        &[CaChain {
+            url: tsa_url.to_owned(),
+            chain_der: tsa_chain_der.to_vec(),
+            valid: since,
+        }],
     )?;
     let service = |url: String| Service {
         url,
@@ -309,6 +341,7 @@ fn write_trust_files(
         &[service(ca_url.to_owned())],
         &[service(format!("{ca_url}/dev-oidc/email"))],
         &[service(tlog_url.to_owned())],
+        &[service(tsa_url.to_owned())],
     )?;
     write_file(
         &files.path("trusted_root.json"),
@@ -351,7 +384,7 @@ fn print_instructions(files: &Layout, state: &DevState) {
     let (ca, tlog) = (&state.ca_url, &state.tlog_url);
     println!(
         "\n\
-         atesto dev: CA {ca}, transparency log {tlog}, CT log {tlog}/ct/v1\n\
+         atesto dev: CA {ca}, transparency log {tlog}, CT log {tlog}/ct/v1, timestamp authority {ca}{DEV_TSA_PATH}/api/v1/timestamp\n\
          !!! DEVELOPMENT ONLY: the built-in OIDC issuers under {ca}/dev-oidc/ sign any identity for anyone !!!\n\n\
          sigstore-python 4.x:\n  \
            TOKEN=$(atesto dev token --data {dir} --email you@example.com)\n  \
@@ -368,7 +401,10 @@ fn print_instructions(files: &Layout, state: &DevState) {
            cosign sign-blob --yes --fulcio-url {ca} --rekor-url {tlog} --identity-token \"$TOKEN\" \\\n    \
              --output-signature FILE.sig --output-certificate FILE.cert FILE\n  \
            cosign verify-blob --rekor-url {tlog} --signature FILE.sig --certificate FILE.cert \\\n    \
-             --certificate-identity you@example.com --certificate-oidc-issuer {ca}/dev-oidc/email FILE\n"
+             --certificate-identity you@example.com --certificate-oidc-issuer {ca}/dev-oidc/email FILE\n  \
+           RFC 3161 timestamps (sigstore-python, sigstore-js and cosign 3.x take them from signing_config.json):\n  \
+           cosign sign-blob ... --timestamp-server-url {ca}{DEV_TSA_PATH}/api/v1/timestamp --rfc3161-timestamp FILE.tsr FILE\n  \
+           cosign verify-blob ... --rfc3161-timestamp FILE.tsr --timestamp-certificate-chain {dir}/tsa/chain.pem --use-signed-timestamps FILE\n"
     );
 }
 

@@ -8,6 +8,7 @@ pub mod keygen;
 pub mod monitor;
 pub mod tlog;
 pub mod trust_root;
+pub mod tsa;
 
 use anyhow::Context;
 use atesto_common::serve::ConnectionLimits;

@@ -46,6 +46,10 @@ struct TrustRootConfig {
     /// Identity providers clients may offer for interactive sign-in.
     #[serde(default)]
     oidc_urls: Vec<OidcEntry>,
+    /// RFC 3161 timestamp authorities (`atesto tsa`): `url` is the timestamp
+    /// endpoint (`.../api/v1/timestamp`), `chain` the TSA certificate first.
+    #[serde(default)]
+    tsas: Vec<CaEntry>,
 }
 
 // Every entry has a window: RFC 3339 `valid_from`, and `valid_until` once
@@ -91,24 +95,25 @@ pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
         );
     }
 
-    let cas = config
-        .cas
-        .iter()
-        .map(|ca| {
-            let path = base.join(&ca.chain);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Ok(CaChain {
-                url: ca.url.clone(),
-                chain_der: atesto_common::pem::certificates(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                    .into_iter()
-                    .map(|cert| cert.der)
-                    .collect(),
-                valid: validity(&ca.valid_from, ca.valid_until.as_deref())?,
+    let chains = |entries: &[CaEntry]| -> anyhow::Result<Vec<CaChain>> {
+        entries
+            .iter()
+            .map(|ca| {
+                let path = base.join(&ca.chain);
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Ok(CaChain {
+                    url: ca.url.clone(),
+                    chain_der: atesto_common::pem::certificates(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                        .into_iter()
+                        .map(|cert| cert.der)
+                        .collect(),
+                    valid: validity(&ca.valid_from, ca.valid_until.as_deref())?,
+                })
             })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect()
+    };
     let logs = |entries: &[LogEntry]| -> anyhow::Result<Vec<LogKey>> {
         entries
             .iter()
@@ -126,8 +131,12 @@ pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
             })
             .collect()
     };
-    let trusted_root =
-        trust_root::trusted_root(&logs(&config.tlogs)?, &logs(&config.ctlogs)?, &cas)?;
+    let trusted_root = trust_root::trusted_root(
+        &logs(&config.tlogs)?,
+        &logs(&config.ctlogs)?,
+        &chains(&config.cas)?,
+        &chains(&config.tsas)?,
+    )?;
 
     let service = |url: &str, from: &str, until: Option<&str>| -> anyhow::Result<Service> {
         Ok(Service {
@@ -137,11 +146,14 @@ pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
             operator: config.operator.clone(),
         })
     };
-    let ca_urls = config
-        .cas
-        .iter()
-        .map(|ca| service(&ca.url, &ca.valid_from, ca.valid_until.as_deref()))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let chain_urls = |entries: &[CaEntry]| -> anyhow::Result<Vec<Service>> {
+        entries
+            .iter()
+            .map(|ca| service(&ca.url, &ca.valid_from, ca.valid_until.as_deref()))
+            .collect()
+    };
+    let ca_urls = chain_urls(&config.cas)?;
+    let tsa_urls = chain_urls(&config.tsas)?;
     let rekor_urls = config
         .tlogs
         .iter()
@@ -152,7 +164,7 @@ pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
         .iter()
         .map(|oidc| service(&oidc.url, &oidc.valid_from, oidc.valid_until.as_deref()))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let signing_config = trust_root::signing_config(&ca_urls, &oidc_urls, &rekor_urls)?;
+    let signing_config = trust_root::signing_config(&ca_urls, &oidc_urls, &rekor_urls, &tsa_urls)?;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -116,6 +116,25 @@ pub fn tampered(original: &Path) -> PathBuf {
     path
 }
 
+/// `cosign sign-blob` (3.x) configured by `trusted_root.json` and
+/// `signing_config.json`, writing a bundle.
+pub fn cosign3_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
+    let args = [
+        "sign-blob".to_owned(),
+        "--yes".into(),
+        "--trusted-root".into(),
+        dev.trusted_root().display().to_string(),
+        "--signing-config".into(),
+        dev.path("signing_config.json").display().to_string(),
+        "--identity-token".into(),
+        token.display().to_string(),
+        "--bundle".into(),
+        bundle.display().to_string(),
+        artifact.display().to_string(),
+    ];
+    Cosign::V3.command(dev, &os_args(&args))
+}
+
 /// Borrows a list of strings as the `&OsStr`s a command takes.
 pub fn os_args(args: &[String]) -> Vec<&OsStr> {
     args.iter().map(OsStr::new).collect()

@@ -14,6 +14,7 @@ pub mod merkle;
 pub mod raw_http;
 pub mod rekor;
 pub mod signer;
+pub mod tsa;
 
 pub use merkle::*;
 pub use rekor::*;

@@ -29,7 +29,7 @@ pub struct CaChain {
     pub issuer_curve: CaCurve,
 }
 
-fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, IssuanceError> {
+pub fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, IssuanceError> {
     match X509Certificate::from_der(der) {
         Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(IssuanceError::Chain {
@@ -43,7 +43,7 @@ fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, IssuanceError>
     }
 }
 
-fn curve_of(index: usize, cert: &X509Certificate<'_>) -> Result<CaCurve, IssuanceError> {
+pub fn curve_of(index: usize, cert: &X509Certificate<'_>) -> Result<CaCurve, IssuanceError> {
     let key =
         PublicKey::from_spki_der(cert.public_key().raw).map_err(|e| IssuanceError::Chain {
             index,
@@ -61,7 +61,7 @@ fn curve_of(index: usize, cert: &X509Certificate<'_>) -> Result<CaCurve, Issuanc
 
 /// Does the certificate's signature verify under `issuer`'s key, with the
 /// signature algorithm that goes with that key?
-pub(crate) fn signed_by(
+pub fn signed_by(
     cert: &X509Certificate<'_>,
     issuer_spki: &[u8],
     issuer_curve: CaCurve,
@@ -85,7 +85,7 @@ pub(crate) fn signed_by(
     .map_err(|_| "the signature does not verify".to_string())
 }
 
-fn check_is_ca(index: usize, cert: &X509Certificate<'_>) -> Result<(), IssuanceError> {
+pub fn check_is_ca(index: usize, cert: &X509Certificate<'_>) -> Result<(), IssuanceError> {
     let problem = |problem: &str| IssuanceError::Chain {
         index,
         problem: problem.into(),
@@ -103,7 +103,7 @@ fn check_is_ca(index: usize, cert: &X509Certificate<'_>) -> Result<(), IssuanceE
     }
 }
 
-fn check_validity(index: usize, cert: &X509Certificate<'_>) -> Result<(), IssuanceError> {
+pub fn check_validity(index: usize, cert: &X509Certificate<'_>) -> Result<(), IssuanceError> {
     let validity = cert.validity();
     let now = x509_parser::time::ASN1Time::now();
     if now < validity.not_before {
@@ -132,7 +132,7 @@ fn subject_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
 }
 
 /// Splits a PEM file into certificates.
-fn read_pem_certificates(path: &Path) -> Result<Vec<(String, Vec<u8>)>, IssuanceError> {
+pub fn read_pem_certificates(path: &Path) -> Result<Vec<(String, Vec<u8>)>, IssuanceError> {
     let text = std::fs::read_to_string(path).map_err(|source| IssuanceError::Read {
         path: path.display().to_string(),
         source,

@@ -46,7 +46,46 @@ pub struct InitOutput {
     pub signer_config_yaml: String,
 }
 
-fn ca_params(
+impl InitOptions {
+    /// The curve of every key these options make.
+    pub fn curve(&self) -> CaCurve {
+        if self.p384 {
+            CaCurve::P384
+        } else {
+            CaCurve::P256
+        }
+    }
+
+    /// Checks the options and that none of `files` exists, creates `dir`,
+    /// and returns the password for the keys when they are to be encrypted.
+    /// Checked before writing anything, so a refusal leaves nothing half-made.
+    pub fn prepare(&self, dir: &Path, files: &[&PathBuf]) -> Result<Option<String>, IssuanceError> {
+        if self.validity_years == 0 {
+            return Err(IssuanceError::Config(
+                "validity must be at least one year".into(),
+            ));
+        }
+        let password = self
+            .password_env
+            .as_deref()
+            .map(password_from_env)
+            .transpose()?;
+        if let Some(existing) = files.iter().find(|path| path.exists()) {
+            return Err(IssuanceError::Exists {
+                path: existing.display().to_string(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(|source| IssuanceError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(password)
+    }
+}
+
+/// A CA certificate's parameters: O and CN, cA with `constraints`, keyUsage
+/// keyCertSign and cRLSign, a random serial, valid from now for the years asked.
+pub fn ca_params(
     options: &InitOptions,
     common_name: String,
     constraints: BasicConstraints,
@@ -73,44 +112,22 @@ fn ca_params(
 /// `intermediate-key.pem` (keys mode 0600) and `chain.pem` into `dir`,
 /// refusing to replace any of them.
 pub fn init_chain(dir: &Path, options: &InitOptions) -> Result<InitOutput, IssuanceError> {
-    if options.validity_years == 0 {
-        return Err(IssuanceError::Config(
-            "validity must be at least one year".into(),
-        ));
-    }
-    let password = options
-        .password_env
-        .as_deref()
-        .map(password_from_env)
-        .transpose()?;
     let root_cert = dir.join("root.pem");
     let root_key_path = dir.join("root-key.pem");
     let intermediate_cert = dir.join("intermediate.pem");
     let intermediate_key_path = dir.join("intermediate-key.pem");
     let chain = dir.join("chain.pem");
-    let outputs = [
-        &root_cert,
-        &root_key_path,
-        &intermediate_cert,
-        &intermediate_key_path,
-        &chain,
-    ];
-    // Checked before writing anything, so a refusal leaves no half-made CA.
-    if let Some(existing) = outputs.iter().find(|path| path.exists()) {
-        return Err(IssuanceError::Exists {
-            path: existing.display().to_string(),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(|source| IssuanceError::Write {
-        path: dir.display().to_string(),
-        source,
-    })?;
-
-    let curve = if options.p384 {
-        CaCurve::P384
-    } else {
-        CaCurve::P256
-    };
+    let password = options.prepare(
+        dir,
+        &[
+            &root_cert,
+            &root_key_path,
+            &intermediate_cert,
+            &intermediate_key_path,
+            &chain,
+        ],
+    )?;
+    let curve = options.curve();
     let root_key = FileKey::generate(curve)?;
     let root_params = ca_params(
         options,

@@ -81,12 +81,11 @@ fn resolve(base_dir: &Path, path: &Path) -> PathBuf {
     }
 }
 
-impl CertificateIssuer {
-    /// Loads the chain and key, then issues a throwaway certificate to prove
-    /// they fit together (see `self_check`).
-    pub fn load(config: &SignerConfig, base_dir: &Path) -> Result<Self, IssuanceError> {
-        let chain = CaChain::load(&resolve(base_dir, &config.chain))?;
-        let signer = match (&config.key, &config.pkcs11) {
+impl CaSigner {
+    /// Opens the key `config` names: its PKCS#8 file or its PKCS#11 token.
+    /// The TSA signs with the same signers (`atesto-tsa`).
+    pub fn open(config: &SignerConfig, base_dir: &Path) -> Result<Self, IssuanceError> {
+        Ok(match (&config.key, &config.pkcs11) {
             (Some(key), None) => CaSigner::File(FileKey::load(
                 &resolve(base_dir, key),
                 config.key_password_env.as_deref(),
@@ -110,7 +109,16 @@ impl CertificateIssuer {
                     "no CA key: set `key` (PKCS#8 PEM file) or `pkcs11`".into(),
                 ));
             }
-        };
+        })
+    }
+}
+
+impl CertificateIssuer {
+    /// Loads the chain and key, then issues a throwaway certificate to prove
+    /// they fit together (see `self_check`).
+    pub fn load(config: &SignerConfig, base_dir: &Path) -> Result<Self, IssuanceError> {
+        let chain = CaChain::load(&resolve(base_dir, &config.chain))?;
+        let signer = CaSigner::open(config, base_dir)?;
         if signer.curve() != chain.issuer_curve {
             return Err(IssuanceError::KeyDoesNotMatchCertificate);
         }

@@ -66,7 +66,7 @@ pub fn leaf_params(
 
 /// 20 random bytes, positive and with no leading zero byte, so the DER
 /// INTEGER is always 20 bytes (RFC 5280's maximum).
-pub(crate) fn random_serial() -> SerialNumber {
+pub fn random_serial() -> SerialNumber {
     let mut bytes: [u8; 20] = rand::random();
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     SerialNumber::from_slice(&bytes)

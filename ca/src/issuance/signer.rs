@@ -115,7 +115,7 @@ impl FileKey {
 }
 
 /// Creates `path` with `mode`, refusing to replace an existing file.
-pub(crate) fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuanceError> {
+pub fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuanceError> {
     let write_err = |source| IssuanceError::Write {
         path: path.display().to_string(),
         source,

@@ -8,9 +8,10 @@
 //! - `tlog-fill` grows a log in-process, straight into the sequencer, to make
 //!   the large logs the read figures are measured on.
 //! - `ca` sends signing requests to a running CA.
+//! - `tsa` times an in-process TSA beside its signing bound.
 //!
 //! One file per command (`tlog.rs`, `tlog_proofs.rs`, `tlog_fill.rs`,
-//! `ca.rs`); `driver.rs` is the HTTP load driver they share, `entries.rs`
+//! `ca.rs`, `tsa.rs`); `driver.rs` is the HTTP load driver they share, `entries.rs`
 //! the pre-signed entries.
 
 mod ca;
@@ -20,6 +21,7 @@ mod error;
 mod tlog;
 mod tlog_fill;
 mod tlog_proofs;
+mod tsa;
 
 pub use error::BenchError;
 
@@ -40,6 +42,8 @@ enum Target {
     /// POST signing requests to a running CA (loopback only), with tokens
     /// from a development issuer this command serves.
     Ca(ca::CaLoadArgs),
+    /// Timestamps per second from an in-process TSA, beside its signing bound.
+    Tsa(tsa::TsaLoadArgs),
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
@@ -50,5 +54,6 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
             tokio::task::spawn_blocking(move || tlog_fill::fill(&args)).await?
         }
         Target::Ca(args) => ca::load(args).await,
+        Target::Tsa(args) => tsa::load(args).await,
     }
 }

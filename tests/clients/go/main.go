@@ -21,18 +21,19 @@ func main() {
 	artifactPath := flag.String("artifact", "", "the signed artifact (a DSSE bundle's in-toto subject)")
 	san := flag.String("san", "", "the certificate's expected subject alternative name")
 	issuer := flag.String("issuer", "", "the certificate's expected OIDC issuer")
+	signedTimestamps := flag.Int("signed-timestamps", 0, "require this many RFC 3161 timestamps from trusted TSAs")
 	flag.Parse()
 	if *trustedRootPath == "" || *bundlePath == "" || *artifactPath == "" || *san == "" || *issuer == "" {
 		fmt.Fprintln(os.Stderr, "usage: sigstore-go-verify --trusted-root F --bundle F --artifact F --san S --issuer U")
 		os.Exit(2)
 	}
-	if err := run(*trustedRootPath, *bundlePath, *artifactPath, *san, *issuer); err != nil {
+	if err := run(*trustedRootPath, *bundlePath, *artifactPath, *san, *issuer, *signedTimestamps); err != nil {
 		fmt.Fprintln(os.Stderr, "verification failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(trustedRootPath, bundlePath, artifactPath, san, issuer string) error {
+func run(trustedRootPath, bundlePath, artifactPath, san, issuer string, signedTimestamps int) error {
 	trustedRoot, err := root.NewTrustedRootFromPath(trustedRootPath)
 	if err != nil {
 		return fmt.Errorf("trusted root: %w", err)
@@ -43,10 +44,16 @@ func run(trustedRootPath, bundlePath, artifactPath, san, issuer string) error {
 	}
 	// What the public-good instance requires of a bundle: an SCT from a
 	// trusted CT log, a tlog entry, and a trusted time (the entry's).
+	// With --signed-timestamps, the trusted time must come from RFC 3161
+	// timestamps signed by a TSA of the trusted root.
+	timestamps := verify.WithObserverTimestamps(1)
+	if signedTimestamps > 0 {
+		timestamps = verify.WithSignedTimestamps(signedTimestamps)
+	}
 	verifier, err := verify.NewVerifier(trustedRoot,
 		verify.WithSignedCertificateTimestamps(1),
 		verify.WithTransparencyLog(1),
-		verify.WithObserverTimestamps(1))
+		timestamps)
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}

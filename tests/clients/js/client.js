@@ -1,7 +1,7 @@
 // sigstore-js driver for tests/real_clients.rs. Only the published packages'
 // public APIs are called; the Rust test checks the exit code and output.
 //
-//   node client.js sign   --fulcio URL --rekor URL --token-file F --artifact A --bundle OUT
+//   node client.js sign   --fulcio URL --rekor URL [--tsa URL] --token-file F --artifact A --bundle OUT
 //   node client.js attest --fulcio URL --rekor URL --token-file F --statement S --bundle OUT
 //   node client.js verify --trusted-root F --bundle B --artifact A --san S --issuer I
 //                         [--oid OID=VALUE ...]
@@ -24,6 +24,8 @@ function signOptions(args) {
   return {
     fulcioURL: args.fulcio,
     rekorURL: args.rekor,
+    // An RFC 3161 timestamp from this TSA (signing_config.json's tsaUrls).
+    tsaServerURL: args.tsa,
     identityProvider: { getToken: async () => token },
     // One attempt: a refusal must surface, not be retried into a timeout.
     retry: 0,
@@ -50,6 +52,7 @@ async function main() {
     options: {
       fulcio: { type: 'string' },
       rekor: { type: 'string' },
+      tsa: { type: 'string' },
       'token-file': { type: 'string' },
       artifact: { type: 'string' },
       statement: { type: 'string' },
