@@ -8,63 +8,31 @@
 //! - `chain`: the certificate profile, checked at start-up.
 //! - `init`: `atesto tsa init`, a root and a TSA certificate that fit it.
 //! - `api`: the HTTP routes and metrics.
+//! - `error`: why a request or the set-up failed.
 
 pub mod api;
 pub mod chain;
 pub mod config;
+pub mod error;
 pub mod init;
 pub mod request;
 pub mod token;
 
 use std::time::SystemTime;
 
-use atesto_ca::issuance::IssuanceError;
 use atesto_ca::issuance::signer::CaSigner;
-use atesto_common::config::ConfigError;
-use atesto_common::error::ApiError;
 use atesto_common::pubkey::PublicKey;
 use cms::cert::x509::Certificate;
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use rcgen::PublicKeyData;
 
+pub use error::TsaError;
+
 use chain::TsaChain;
 use config::TsaConfig;
 use request::TimestampRequest;
 use token::{Stamp, algorithms};
-
-#[derive(Debug, thiserror::Error)]
-pub enum TsaError {
-    /// The client's fault: a 400 with this message.
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("TSA chain certificate chain[{index}] (0 = the TSA certificate): {problem}")]
-    Chain { index: usize, problem: String },
-    #[error("TSA chain: {0}")]
-    ChainFile(String),
-    #[error("TSA key: {0}")]
-    Signer(#[from] IssuanceError),
-    #[error("the TSA key does not match the TSA certificate (chain[0])")]
-    KeyDoesNotMatchCertificate,
-    #[error("start-up self-check: {0}")]
-    SelfCheck(String),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<TsaError> for ApiError {
-    fn from(error: TsaError) -> Self {
-        match error {
-            TsaError::BadRequest(message) => ApiError::bad_request(message),
-            other => {
-                tracing::error!(error = %other, "timestamping failed");
-                ApiError::internal()
-            }
-        }
-    }
-}
 
 /// A loaded, self-checked timestamp authority. Cheap to share (`Arc`) and to
 /// call from blocking threads: `timestamp` takes `&self` and only signs.
