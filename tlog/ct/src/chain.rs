@@ -323,55 +323,19 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use rcgen::{
-        BasicConstraints as Bc, CertificateParams, CustomExtension, DnType,
-        ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SerialNumber,
+        BasicConstraints as Bc, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        SerialNumber,
     };
 
     use super::*;
-
-    struct TestCa {
-        root: Vec<u8>,
-        intermediate: Vec<u8>,
-        issuer: Issuer<'static, KeyPair>,
-    }
-
-    fn ca_params(name: &str, is_ca: IsCa) -> CertificateParams {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = is_ca;
-        params
-    }
-
-    fn test_ca() -> TestCa {
-        let root_key = KeyPair::generate().unwrap();
-        let root_params = ca_params("root", IsCa::Ca(Bc::Unconstrained));
-        let root = root_params.self_signed(&root_key).unwrap();
-        let root_issuer = Issuer::new(root_params, root_key);
-        let key = KeyPair::generate().unwrap();
-        let params = ca_params("intermediate", IsCa::Ca(Bc::Constrained(0)));
-        let intermediate = params.signed_by(&key, &root_issuer).unwrap();
-        TestCa {
-            root: root.der().to_vec(),
-            intermediate: intermediate.der().to_vec(),
-            issuer: Issuer::new(params, key),
-        }
-    }
+    use atesto_test_support::pki::{TestCa, ca_params, leaf_params};
 
     /// A code-signing leaf, with the poison extension when `poisoned`; the
     /// same key and serial, so two calls differ only by the poison.
     fn leaf(ca: &TestCa, key: &KeyPair, poisoned: bool, eku: bool) -> Vec<u8> {
-        let mut params = CertificateParams::new(vec!["leaf.test".into()]).unwrap();
+        let mut params = leaf_params("leaf.test", eku, poisoned);
         params.serial_number = Some(SerialNumber::from_slice(&[1, 2, 3]));
-        if eku {
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-        }
-        if poisoned {
-            let mut poison =
-                CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3], vec![5, 0]);
-            poison.set_criticality(true);
-            params.custom_extensions.push(poison);
-        }
-        params.signed_by(key, &ca.issuer).unwrap().der().to_vec()
+        ca.issue(&params, key)
     }
 
     fn roots(ca: &TestCa) -> Vec<Root> {
@@ -421,7 +385,7 @@ mod tests {
 
     #[test]
     fn poison_removal_gives_the_final_certificates_tbs() {
-        let ca = test_ca();
+        let ca = TestCa::new("ct");
         let key = KeyPair::generate().unwrap();
         let precert = parse(0, &leaf(&ca, &key, true, true)).unwrap();
         let final_cert = Certificate::from_der(&leaf(&ca, &key, false, true)).unwrap();
@@ -436,7 +400,7 @@ mod tests {
 
     #[test]
     fn precert_chain_yields_the_issuer_key_hash_and_clean_tbs() {
-        let ca = test_ca();
+        let ca = TestCa::new("ct");
         let key = KeyPair::generate().unwrap();
         let precert = leaf(&ca, &key, true, true);
         let chain = vec![precert.clone(), ca.intermediate.clone()];
@@ -466,7 +430,7 @@ mod tests {
 
     #[test]
     fn ca_signatures_are_verified_once_and_failures_never_remembered() {
-        let ca = test_ca();
+        let ca = TestCa::new("ct");
         let key = KeyPair::generate().unwrap();
         let roots = roots(&ca);
         let verified = VerifiedSignatures::default();
@@ -500,8 +464,8 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let ca = test_ca();
-        let other = test_ca();
+        let ca = TestCa::new("ct");
+        let other = TestCa::new("ct");
         let key = KeyPair::generate().unwrap();
         let precert = leaf(&ca, &key, true, true);
         let final_cert = leaf(&ca, &key, false, true);
