@@ -16,19 +16,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use atesto_common::pubkey::{HashAlgorithm, PublicKey};
 use serde_json::{Value, json};
 
-use super::index::{digest_key, key_keys};
-use super::{
-    EntryError, Fields, GO_STD, GO_URL, decode_base64, encode_base64, go_decode, parse_key,
+use super::error::EntryError;
+use super::fields::{
+    Fields, GO_STD, GO_URL, decode_base64, encode_base64, go_decode, parse_key,
     signature_encoding_ok,
 };
-
-/// Caps on the verification work one request can ask for (each verifier may
-/// be tried against each signature).
-pub(super) const MAX_SIGNATURES: usize = 32;
-pub(super) const MAX_VERIFIERS: usize = 32;
-/// Signatures × verifiers: the checks one entry may cost at worst. Either
-/// cap alone still allows 32 signatures with one key or one with 32 keys.
-pub(super) const MAX_SIGNATURE_CHECKS: usize = 32;
+use super::index::{digest_key, key_keys};
+use super::limits::{MAX_SIGNATURE_CHECKS, MAX_SIGNATURES, MAX_VERIFIERS};
 
 pub(super) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 

@@ -8,8 +8,9 @@
 use atesto_common::pubkey::HashAlgorithm;
 use serde_json::{Value, json};
 
+use super::error::EntryError;
+use super::fields::{Fields, echo, encode_base64, parse_key, signature_encoding_ok};
 use super::index::{digest_key, key_keys};
-use super::{EntryError, Fields, echo, encode_base64, parse_key, signature_encoding_ok};
 
 const HASH_VALUE: &str = "spec.data.hash.value";
 

@@ -24,34 +24,9 @@ use pgp::ser::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::error::{EntryError, HelmError};
+use super::fields::{Fields, echo};
 use super::index::digest_key;
-use super::{EntryError, Fields};
-
-const KEY_FIELD: &str = "spec.publicKey.content";
-const PROVENANCE_FIELD: &str = "spec.chart.provenance.content";
-
-/// Why a helm entry was refused; shown to the client as is.
-#[derive(Debug, thiserror::Error)]
-pub enum HelmError {
-    #[error("{KEY_FIELD} is not an OpenPGP public key: {0}")]
-    Key(String),
-    #[error("{KEY_FIELD} holds no OpenPGP public key")]
-    NoKey,
-    #[error("{PROVENANCE_FIELD} is not a PGP clearsigned provenance file: {0}")]
-    Provenance(String),
-    #[error(
-        "{PROVENANCE_FIELD} lists no chart digest: expected a `files:` map of `<chart>.tgz: sha256:<hex>` after the `...` line"
-    )]
-    NoChartDigest,
-    #[error("{PROVENANCE_FIELD}: the chart digest {0:?} is not sha256:<64 hex digits>")]
-    ChartDigest(String),
-    #[error("the provenance signature does not verify with {KEY_FIELD}")]
-    Signature,
-    #[error(
-        "spec.chart.provenance.signature is computed by the log: send spec.chart.provenance.content"
-    )]
-    SignatureOnly,
-}
 
 /// Validates a helm spec and verifies the provenance signature; returns the
 /// canonical spec and the index keys (key fingerprint, key emails, chart digest).
@@ -161,9 +136,9 @@ fn chart_digest(dash_escaped_text: &str) -> Result<String, HelmError> {
         Some((algorithm, hex)) if algorithm.eq_ignore_ascii_case("sha256") => {
             digest_key("sha256", hex)
                 .map(|_| hex.to_ascii_lowercase())
-                .ok_or_else(|| HelmError::ChartDigest(super::echo(&digest)))
+                .ok_or_else(|| HelmError::ChartDigest(echo(&digest)))
         }
-        _ => Err(HelmError::ChartDigest(super::echo(&digest))),
+        _ => Err(HelmError::ChartDigest(echo(&digest))),
     }
 }
 

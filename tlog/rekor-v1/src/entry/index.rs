@@ -23,7 +23,8 @@
 use atesto_common::pubkey::PublicKey;
 use serde_json::Value;
 
-use super::{EntryError, Fields, parse_key};
+use super::error::EntryError;
+use super::fields::{Fields, echo, parse_key};
 
 /// How the lookups of a query combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub fn parse_index_query(request_body: &[u8]) -> Result<IndexQuery, EntryError> 
     let operator = match present("operator")? {
         None | Some("or") => Operator::Or,
         Some("and") => Operator::And,
-        Some(other) => return Err(EntryError::Operator(super::echo(other))),
+        Some(other) => return Err(EntryError::Operator(echo(other))),
     };
     let mut keys = Vec::new();
     if let Some(hash) = present("hash")? {
@@ -97,7 +98,7 @@ pub fn parse_index_query(request_body: &[u8]) -> Result<IndexQuery, EntryError> 
             !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
         });
         if !valid {
-            return Err(EntryError::QueryEmail(super::echo(email)));
+            return Err(EntryError::QueryEmail(echo(email)));
         }
         keys.push(identity_key(email));
     }
@@ -123,13 +124,13 @@ fn hash_query_key(hash: &str) -> Result<String, EntryError> {
             .find(|(_, len)| *len == hash.len())
             .and_then(|(algorithm, _)| digest_key(algorithm, hash)),
     };
-    key.ok_or_else(|| EntryError::QueryHash(super::echo(hash)))
+    key.ok_or_else(|| EntryError::QueryHash(echo(hash)))
 }
 
 fn public_key_query_key(public_key: &Fields<'_>) -> Result<String, EntryError> {
     match public_key.opt_string("format")? {
         None | Some("x509") => {}
-        Some(other) => return Err(EntryError::KeyFormat(super::echo(other))),
+        Some(other) => return Err(EntryError::KeyFormat(echo(other))),
     }
     if non_empty(public_key, "content")?.is_none() && non_empty(public_key, "url")?.is_some() {
         return Err(EntryError::KeyUrl);

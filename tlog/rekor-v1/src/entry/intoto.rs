@@ -12,8 +12,9 @@ use atesto_common::pubkey::HashAlgorithm;
 use serde_json::{Value, json};
 
 use super::dsse::{IN_TOTO_PAYLOAD_TYPE, in_toto_keys, pae, parse_envelope};
+use super::error::EntryError;
+use super::fields::{Fields, encode_base64, parse_key};
 use super::index::{digest_key, key_keys};
-use super::{EntryError, Fields, encode_base64, parse_key};
 
 const ENVELOPE: &str = "spec.content.envelope";
 

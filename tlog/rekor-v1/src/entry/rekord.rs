@@ -12,8 +12,9 @@
 use atesto_common::pubkey::HashAlgorithm;
 use serde_json::{Value, json};
 
+use super::error::EntryError;
+use super::fields::{Fields, echo, encode_base64, parse_key};
 use super::index::{digest_key, key_keys};
-use super::{EntryError, Fields, echo, encode_base64, parse_key};
 
 const FORMAT_X509: &str = "x509";
 

@@ -176,7 +176,7 @@ impl Signer {
 }
 
 pub fn b64(bytes: &[u8]) -> String {
-    super::encode_base64(bytes)
+    super::fields::encode_base64(bytes)
 }
 
 /// A hashedrekord ProposedEntry.
