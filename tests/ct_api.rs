@@ -437,3 +437,17 @@ fn concurrent_copies_of_a_certificate_make_one_entry_and_one_sct() {
         ct.check_inclusion(&x509_sct_input(timestamps[0], &cert), round - 1, &sth);
     }
 }
+
+/// `GET /ct/public-key` serves the log key the SCTs and STHs verify under:
+/// its SHA-256 is the log ID.
+#[test]
+fn the_log_key_is_served_as_pem() {
+    let ct = start_ct();
+    let reply = ct.server.get("/ct/public-key");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/x-pem-file"));
+    let served = LogKey::from_pem(&reply.text);
+    assert_eq!(served.der, ct.key.der);
+    // The tree head verifies under it (`sth` checks the signature).
+    assert_eq!(ct.sth().size, 0);
+}

@@ -291,7 +291,7 @@ async function api(path, body) {
     try { message = JSON.parse(text).message || text; } catch (e) { /* not JSON */ }
     throw new ApiError(reply.status, `${reply.status}: ${message}`);
   }
-  return path.endsWith('publicKey') ? text : JSON.parse(text);
+  return /(publicKey|public-key)$/.test(path) ? text : JSON.parse(text);
 }
 
 let logKeyPromise;
@@ -299,14 +299,20 @@ let logKeyPromise;
 function logKey() {
   logKeyPromise = logKeyPromise || (async () => {
     const pem = await api('/api/v1/log/publicKey');
-    const [block] = pemBlocks(pem);
-    if (!block) throw new Error('the log did not answer a PEM public key');
-    const type = describeSpki(derRead(block.der, 0));
-    if (type !== 'ECDSA P-256') throw new Error(`this page verifies ECDSA P-256 log keys; the log uses ${type}`);
-    const key = await subtle().importKey('spki', block.der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
-    return { pem, spki: block.der, key, id: await sha256(block.der) };
+    return Object.assign({ pem }, await p256Key(pem));
   })();
   return logKeyPromise;
+}
+
+// A log's ECDSA P-256 key from its PEM: the SPKI, the WebCrypto key and the
+// key's SHA-256 (Rekor's key hint, CT's log ID).
+async function p256Key(pem) {
+  const [block] = pemBlocks(pem);
+  if (!block) throw new Error('the log did not answer a PEM public key');
+  const type = describeSpki(derRead(block.der, 0));
+  if (type !== 'ECDSA P-256') throw new Error(`this page verifies ECDSA P-256 log keys; the log uses ${type}`);
+  const key = await subtle().importKey('spki', block.der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  return { spki: block.der, key, id: await sha256(block.der) };
 }
 
 async function verifyEcdsa(key, derSignature, message) {
@@ -705,8 +711,35 @@ function readU(bytes, at, n) {
   return v;
 }
 
+// Checks the STH's TreeHeadSignature (RFC 6962 §3.5) with the key the log
+// serves at /ct/public-key; reports into `verdict`.
+async function verifyTreeHead(sth, verdict) {
+  try {
+    const log = await p256Key(await api('/ct/public-key'));
+    const signed = fromBase64(sth.tree_head_signature);
+    if (signed.length < 4 || signed[0] !== 4 || signed[1] !== 3) throw new Error('the tree head signature is not ECDSA with SHA-256');
+    const signature = signed.subarray(4);
+    if (signature.length !== readU(signed, 2, 2)) throw new Error('the tree head signature has the wrong length');
+    const input = new Uint8Array(2 + 8 + 8 + 32);
+    input[1] = 1; // version v1 (0), signature_type tree_hash (1)
+    const fieldsView = new DataView(input.buffer);
+    fieldsView.setBigUint64(2, BigInt(sth.timestamp));
+    fieldsView.setBigUint64(10, BigInt(sth.tree_size));
+    input.set(fromBase64(sth.sha256_root_hash), 18);
+    let good = false;
+    try { good = await verifyEcdsa(log.key, signature, input); } catch (e) { good = false; }
+    if (!good) throw new Error('the tree head signature does not verify with the log key');
+    verdict.passed(`signed by the log key, log ID ${toBase64(log.id)}`);
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+  }
+}
+
 async function showCt(params) {
   const sth = await api('/ct/v1/get-sth');
+  const sthVerdict = verdictBox('Tree head signature');
+  sthVerdict.box.id = 'sth-verdict';
   const index = params.get('ctIndex');
   const form = h('form', { action: '/', method: 'get', class: 'search', id: 'form-ct' },
     h('input', { type: 'hidden', name: 'ct', value: '' }),
@@ -718,10 +751,11 @@ async function showCt(params) {
       ['Tree size', String(sth.tree_size), { id: 'ct-tree-size' }],
       ['Timestamp', new Date(sth.timestamp).toISOString()],
       ['Root hash', toHex(fromBase64(sth.sha256_root_hash)), { class: 'mono' }],
-      ['STH signature', 'not checked here: RFC 6962 publishes no key; compare the log ID in your trust root'],
     ]),
+    sthVerdict.box,
     form,
   ];
+  verifyTreeHead(sth, sthVerdict);
   if (index === null || index === '') { show(...head); return; }
   if (!/^[0-9]+$/.test(index)) { show(...head, failure('the index must be a whole number')); return; }
   const answer = await api(`/ct/v1/get-entries?start=${index}&end=${index}`);

@@ -81,6 +81,10 @@ function tamper(value, mode) {
       v.hashes[0] = flipHexDigit(v.hashes[0]);
     } else if (mode === 'checkpoint' && (key === 'checkpoint' || key === 'signedTreeHead') && typeof v === 'string') {
       value[key] = tamperNote(v);
+    } else if (mode === 'checkpoint' && key === 'tree_head_signature' && typeof v === 'string') {
+      const raw = Buffer.from(v, 'base64');
+      raw[raw.length - 1] ^= 1;
+      value[key] = raw.toString('base64');
     } else {
       value[key] = tamper(v, mode);
     }
@@ -197,6 +201,7 @@ async function main() {
     step('CT log: tree head and a precertificate with its identity');
     await page.goto(`${base}/?ctIndex=0`);
     await expectVerified(page, 'CT entry');
+    await expectVerified(page, 'CT tree head signature', '#sth-verdict');
     assert.ok(Number(await page.textContent('#ct-tree-size')) >= 2, 'the CT log holds the precertificates');
     const ctSan = await page.textContent('.san');
     assert.ok([email.identity, github.identity].includes(ctSan), `CT entry 0 names a client identity: ${ctSan}`);
@@ -239,6 +244,10 @@ async function main() {
     await page.goto(`${noteBase}/?checkpoint`);
     const headVerdict = await verdictOf(page);
     assert.ok(headVerdict.startsWith('failed: '), `tampered tree head: verdict "${headVerdict}"`);
+    await page.goto(`${noteBase}/?ctIndex=0`);
+    const sthVerdict = await verdictOf(page, '#sth-verdict');
+    assert.ok(sthVerdict.startsWith('failed: '), `tampered CT tree head: verdict "${sthVerdict}"`);
+    assert.match(sthVerdict, /tree head signature/);
     noteProxy.close();
 
     const foreign = [...origins].filter((o) => ![base, proofBase, noteBase].includes(o) && o !== 'null');

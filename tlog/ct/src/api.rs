@@ -9,8 +9,8 @@ use atesto_common::error::ApiError;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -54,7 +54,20 @@ pub fn routes(ct: Arc<CtLog>) -> Router {
         .route("/ct/v1/get-proof-by-hash", get(get_proof_by_hash))
         .route("/ct/v1/get-entries", get(get_entries))
         .route("/ct/v1/get-roots", get(get_roots))
+        .route("/ct/public-key", get(public_key))
         .with_state(ct)
+}
+
+/// GET /ct/public-key: the log key, PEM. RFC 6962 publishes keys only in log
+/// lists; Atesto serves it too (outside `/ct/v1/`), so that the explorer can
+/// check the STH's signature, as it checks Rekor checkpoints against
+/// `/api/v1/log/publicKey`. Its SHA-256 is the log ID in every SCT.
+async fn public_key(State(ct): State<Arc<CtLog>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        ct.log.keys().public_key_pem.clone(),
+    )
+        .into_response()
 }
 
 fn ok_json(value: &impl Serialize) -> Result<Response, ApiError> {
