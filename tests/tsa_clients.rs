@@ -112,6 +112,9 @@ fn signing_config_clients_timestamp_and_sigstore_go_verifies_the_timestamps() {
         "sigstore-python sign",
         py_sign(&dev, &token, &artifact, &bundle("python")),
     );
+    let mut js4 = js_sign(&dev, &token, &artifact, &bundle("js4"));
+    js4.args([OsStr::new("--tsa"), OsStr::new(&tsa)]);
+    ok("sigstore-js 4.1 sign --tsa", js4);
     let mut js = with_js5(js_sign(&dev, &token, &artifact, &bundle("js5")));
     js.args([OsStr::new("--tsa"), OsStr::new(&tsa)]);
     ok("sigstore-js 5 sign --tsa", js);
@@ -121,7 +124,7 @@ fn signing_config_clients_timestamp_and_sigstore_go_verifies_the_timestamps() {
     );
 
     let other_root = root_with_another_tsa(&dev);
-    for client in ["python", "js5", "cosign3"] {
+    for client in ["python", "js4", "js5", "cosign3"] {
         let bundle = bundle(client);
         assert_timestamped(client, &bundle);
         ok(
