@@ -1,12 +1,12 @@
-//! Hostile requests against real servers: `atesto dev` (CA and log) and
-//! `atesto ct`. Malformed JSON, base64, PEM, DER, tokens, proof ranges,
+//! Hostile requests against real servers: `atesto dev` (CA and log),
+//! `atesto ct` and `atesto tsa`. Malformed JSON, base64, PEM, DER, tokens, proof ranges,
 //! ids, huge numbers, wrong content types, deep nesting, while slow
 //! clients hold connections open. No answer may be a 5xx or take long, every
 //! refusal of the application is in the `{"code","message"}` shape, and the
 //! server still answers afterwards (it did not panic).
 //!
 //! Add a case: one line in the table of the service it targets
-//! (`log_cases.rs`, `ct_cases.rs`, `ca_cases.rs`); `cases.rs` sends and judges them.
+//! (`log_cases.rs`, `ct_cases.rs`, `ca_cases.rs`, `tsa_cases.rs`); `cases.rs` sends and judges them.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -15,6 +15,7 @@ mod ca_cases;
 mod cases;
 mod ct_cases;
 mod log_cases;
+mod tsa_cases;
 
 use ca_cases::ca_cases;
 use cases::{assert_all_handled, run_cases};
@@ -22,6 +23,8 @@ use ct_cases::ct_cases;
 use log_cases::log_cases;
 use support::ca::CaStack;
 use support::dev::Dev;
+use support::tsa::Tsa;
+use tsa_cases::tsa_cases;
 
 #[test]
 fn dev_ca_and_log_refuse_hostile_inputs_cleanly() {
@@ -36,4 +39,11 @@ fn dev_ca_and_log_refuse_hostile_inputs_cleanly() {
 fn ct_log_refuses_hostile_inputs_cleanly() {
     let stack = CaStack::start();
     assert_all_handled("atesto ct", run_cases(&stack.ct.addr, ct_cases()));
+}
+
+#[test]
+fn tsa_refuses_hostile_inputs_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsa = Tsa::start(dir.path(), "");
+    assert_all_handled("atesto tsa", run_cases(&tsa.server.addr, tsa_cases()));
 }

@@ -1,6 +1,7 @@
 //! Every option of `atesto tsa`, from `--config FILE` (YAML). Relative paths
 //! resolve against the config file's directory.
 
+use crate::oid::parse_oid;
 use std::path::{Path, PathBuf};
 
 use atesto_ca::issuance::SignerConfig;
@@ -99,7 +100,7 @@ impl TsaConfig {
         std::iter::once(&self.policy_oid)
             .chain(&self.accepted_policies)
             .map(|oid| {
-                ObjectIdentifier::new(oid)
+                parse_oid(oid)
                     .map_err(|e| ConfigError::Invalid(format!("policy {oid:?} is not an OID: {e}")))
             })
             .collect()

@@ -8,6 +8,7 @@
 //! - `chain`: the certificate profile, checked at start-up.
 //! - `init`: `atesto tsa init`, a root and a TSA certificate that fit it.
 //! - `api`: the HTTP routes and metrics.
+//! - `oid`: policy OIDs from text.
 //! - `error`: why a request or the set-up failed.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod chain;
 pub mod config;
 pub mod error;
 pub mod init;
+pub mod oid;
 pub mod request;
 pub mod token;
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use x509_tsp::{MessageImprint, TimeStampReq};
 
 use crate::TsaError;
+use crate::oid::parse_oid;
 
 /// The hash functions whose imprints are timestamped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +193,7 @@ impl TimestampRequest {
             .tsa_policy_oid
             .filter(|oid| !oid.is_empty())
             .map(|oid| {
-                ObjectIdentifier::new(&oid).map_err(|e| {
+                parse_oid(&oid).map_err(|e| {
                     TsaError::BadRequest(format!(
                         "Error parsing timestamp request: tsaPolicyOID {oid:?} is not an OID: {e}"
                     ))
