@@ -286,17 +286,24 @@ fn the_bucket_holds_what_the_api_serves_and_a_reader_verifies_it() {
     assert_eq!(metric(&tlog, "atesto_tlog_object_store_lag_entries"), 0.0);
 }
 
-#[test]
-fn a_restart_catches_up_from_the_buckets_checkpoint() {
+/// A log under `home/data` that published `n` entries to a new prefix of
+/// the shared bucket and was then killed: its home, URL, bucket copy and key.
+fn published_then_killed(n: usize) -> (tempfile::TempDir, String, PathBuf, LogKey) {
     let url = fresh_object_store();
     let dir = bucket_dir(&url);
     let home = tempfile::tempdir().unwrap();
-    let data = home.path().join("data");
-    let mut tlog = Tlog::start(&data, &["--object-store", &url]);
+    let mut tlog = Tlog::start(&home.path().join("data"), &["--object-store", &url]);
     let key = tlog.public_key();
-    submit_some(&tlog, &key, 5);
+    submit_some(&tlog, &key, n);
     wait_published(&tlog, &dir);
     tlog.kill();
+    (home, url, dir, key)
+}
+
+#[test]
+fn a_restart_catches_up_from_the_buckets_checkpoint() {
+    let (home, url, dir, key) = published_then_killed(5);
+    let data = home.path().join("data");
 
     // Entries the bucket never saw: the log ran without it.
     let mut tlog = Tlog::start(&data, &[]);
@@ -357,15 +364,8 @@ fn a_rotated_shard_moves_under_its_tree_id_and_the_root_to_the_new_one() {
 
 #[test]
 fn a_lagging_copy_of_the_log_never_moves_the_bucket_back() {
-    let url = fresh_object_store();
-    let dir = bucket_dir(&url);
-    let home = tempfile::tempdir().unwrap();
+    let (home, url, dir, key) = published_then_killed(5);
     let data = home.path().join("data");
-    let mut tlog = Tlog::start(&data, &["--object-store", &url]);
-    let key = tlog.public_key();
-    submit_some(&tlog, &key, 5);
-    wait_published(&tlog, &dir);
-    tlog.kill();
     // A copy of the log as it was at size 5 (a restored backup, a replica
     // that fell behind), with the same key.
     let stale = home.path().join("stale");
