@@ -434,6 +434,19 @@ fn a_stopped_object_store_delays_the_bucket_but_no_write() {
     let ready = wait_readyz(&tlog, |t| t.contains("degraded"), "reported the lag");
     assert!(ready.contains("20 entries not yet published"), "{ready}");
     assert_eq!(metric(&tlog, "atesto_tlog_object_store_lag_entries"), 20.0);
+    // Long enough for its requests to time out: failures are counted and
+    // shown, and writes still go through.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while metric(&tlog, "atesto_tlog_object_store_failures_total") == 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "no failure counted while stopped"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let ready = wait_readyz(&tlog, |t| t.contains("last error"), "showed the error");
+    assert!(ready.contains("20 entries not yet published"), "{ready}");
+    tlog.submit(&signer.hashedrekord(b"after the failures"), &key);
     assert_eq!(
         Checkpoint::parse(&std::fs::read_to_string(dir.join("checkpoint")).unwrap()).size,
         3
@@ -441,9 +454,9 @@ fn a_stopped_object_store_delays_the_bucket_but_no_write() {
 
     s3.resume();
     let note = wait_published(&tlog, &dir);
-    assert_eq!(Checkpoint::parse(&note).size, 23);
+    assert_eq!(Checkpoint::parse(&note).size, 24);
     assert_bucket_is_the_api(&tlog, &dir);
-    assert_eq!(read_bucket_as_a_client(&dir, &key).len(), 23);
+    assert_eq!(read_bucket_as_a_client(&dir, &key).len(), 24);
     wait_readyz(&tlog, |t| !t.contains("degraded"), "recovered");
 }
 

@@ -283,9 +283,10 @@ impl<S: LogState> Publisher<S> {
                     self.metrics.failures.inc();
                     delay = (delay * 2).min(MAX_BACKOFF);
                     let mut progress = self.shared.progress();
+                    // `published` stays: what the bucket held before still
+                    // is (its checkpoint never moves back), and the next
+                    // round reads it again before writing.
                     progress.last_error = Some(err.to_string());
-                    // Whatever landed, the bucket's checkpoint says what is whole.
-                    progress.published = None;
                     self.metrics.show(&progress, &view);
                 }
             }
