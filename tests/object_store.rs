@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use rcgen::KeyPair;
 use serde_json::json;
 
+use support::ct::start_ct_with;
 use support::services::{PRIVATE_BUCKET, fresh_object_store, object_store_dir, private_s3};
 use support::*;
 
@@ -504,23 +505,9 @@ fn the_ct_log_publishes_its_tiles_too() {
     let home = tempfile::tempdir().unwrap();
     let roots = home.path().join("roots.pem");
     std::fs::write(&roots, &ca.root_pem).unwrap();
-    let log_key = KeyPair::generate().unwrap();
-    let key_path = home.path().join("ct-key.pem");
-    std::fs::write(&key_path, log_key.serialize_pem()).unwrap();
     let url = fresh_object_store();
-    let ct = Tlog::start_service(
-        "ct",
-        &home.path().join("data"),
-        &free_addr(),
-        &[
-            "--roots",
-            roots.to_str().unwrap(),
-            "--key",
-            key_path.to_str().unwrap(),
-            "--object-store",
-            &url,
-        ],
-    );
+    let ct = start_ct_with(home.path(), &roots, &["--object-store", &url]);
+    let key = LogKey::from_pem(&ct.get("/ct/public-key").text);
     for i in 0..12 {
         let leaf = ca.issue(
             &leaf_params(&format!("signer{i}.test"), true, false),
@@ -533,6 +520,6 @@ fn the_ct_log_publishes_its_tiles_too() {
     let dir = bucket_dir(&url);
     wait_published(&ct, &dir);
     assert_bucket_is_the_api(&ct, &dir);
-    let entries = read_bucket_as_a_client(&dir, &LogKey::from_pem(&log_key.public_key_pem()));
+    let entries = read_bucket_as_a_client(&dir, &key);
     assert_eq!(entries.len(), 12);
 }
