@@ -245,6 +245,12 @@ fn the_bucket_holds_what_the_api_serves_and_a_reader_verifies_it() {
     ] {
         assert!(found.contains_key(path), "{path} is missing");
     }
+    // The partial copies of the now full first tile are gone (C2SP readers
+    // fall back to the full tile); those of the tile still partial stay.
+    let partials_of = |folder: &str| found.keys().filter(|k| k.starts_with(folder)).count();
+    assert_eq!(partials_of("tile/0/000.p/"), 0, "{:?}", found.keys());
+    assert_eq!(partials_of("tile/entries/000.p/"), 0);
+    assert!(partials_of("tile/0/001.p/") >= 1);
     let bodies = read_bucket_as_a_client(&dir, &key);
     assert_eq!(bodies.len(), 300);
     for entry in &entries {

@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 use prometheus::{Gauge, IntCounter, IntGauge, Registry};
 
 use atesto_tlog_engine::log::Follower;
-use atesto_tlog_engine::merkle::{self, TILE_WIDTH};
+use atesto_tlog_engine::merkle::{self, TILE_HEIGHT, TILE_WIDTH};
 use atesto_tlog_engine::store::ShardState;
 use atesto_tlog_engine::view::LogView;
 use atesto_tlog_http::LogState;
@@ -344,13 +344,25 @@ impl<S: LogState> Publisher<S> {
         from: u64,
     ) -> Result<u64, PublishError> {
         let prefix = prefix_of(view, shard);
-        futures::stream::iter(objects_between(from, shard.checkpoint.size))
+        let objects = objects_between(from, shard.checkpoint.size);
+        // The tiles that were partial at `from` and are full now: the only
+        // ones the bucket can hold partial copies of.
+        let completed: Vec<String> = objects
+            .iter()
+            .filter(|r| {
+                r.partial.is_none()
+                    && r.index
+                        == (from >> (u32::from(TILE_HEIGHT) * u32::from(r.level()))) / TILE_WIDTH
+            })
+            .map(|r| format!("{prefix}{}.p", r.path()))
+            .collect();
+        futures::stream::iter(objects)
             .map(|request| self.copy_tile(&prefix, shard, request))
             .buffer_unordered(CONCURRENCY)
             .try_collect::<()>()
             .await?;
-        match self.decide(view, shard).await? {
-            Decision::Keep(size) => Ok(size),
+        let size = match self.decide(view, shard).await? {
+            Decision::Keep(size) => size,
             // An older shard's checkpoint at the root by now: another
             // publisher's, ours is newer.
             Decision::Write(_) | Decision::ReplaceOlderShard => {
@@ -359,9 +371,16 @@ impl<S: LogState> Publisher<S> {
                 self.bucket
                     .put(&format!("{prefix}checkpoint"), ObjectKind::Checkpoint, note)
                     .await?;
-                Ok(shard.checkpoint.size)
+                shard.checkpoint.size
             }
+        };
+        // Partial copies of tiles that are full now go, as C2SP allows: a
+        // reader of an older checkpoint that misses one reads the full tile,
+        // which holds the same hashes first.
+        for folder in completed {
+            self.bucket.delete_under(&folder).await?;
         }
+        Ok(size)
     }
 
     async fn copy_tile(
