@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+use support::deploy::{container_args, find, objects};
 use support::dev::{installed, run};
 
 /// Pinned by scripts/install/helm.sh.
@@ -51,33 +52,6 @@ fn template(extra: &[&str]) -> Result<String, String> {
     ];
     args.extend_from_slice(extra);
     run(helm(&args))
-}
-
-/// The rendered objects, as JSON values.
-fn objects(rendered: &str) -> Vec<Value> {
-    let start = rendered.find("stdout: ").expect("stdout") + "stdout: ".len();
-    let end = rendered.rfind("\nstderr: ").expect("stderr");
-    rendered[start..end]
-        .split("\n---")
-        .filter_map(|doc| serde_yaml_ng::from_str::<Value>(doc).ok())
-        .filter(|v| v.is_object())
-        .collect()
-}
-
-fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} rendered"))
-}
-
-fn container_args(object: &Value) -> Vec<String> {
-    object["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -166,10 +140,87 @@ fn chart_lints_and_renders_the_services_of_the_kustomize_base() {
 }
 
 #[test]
-fn chart_refuses_components_that_do_not_exist_yet() {
-    let out = template(&["--set", "tlog.store=scaleout"]).expect_err("a scale-out store renders");
-    assert!(out.contains("only `embedded` exists"), "{out}");
-    // The same chart without that setting renders, with or without the TSA.
+fn chart_refuses_stores_it_cannot_deploy() {
+    let out = template(&["--set", "ct.store=cassandra"]).expect_err("an unknown store renders");
+    assert!(out.contains("neither `embedded` nor `scaleout`"), "{out}");
+    let out =
+        template(&["--set", "tlog.store=scaleout"]).expect_err("scale-out without a database");
+    assert!(out.contains("needs tlog.database.secret"), "{out}");
+    // The same chart without those settings renders, with or without the TSA.
     template(&["--set", "tsa.enabled=false"]).unwrap_or_else(|out| panic!("{out}"));
     template(&["--set", "tsa.enabled=true"]).unwrap_or_else(|out| panic!("{out}"));
+}
+
+#[test]
+fn chart_renders_scale_out_logs_from_the_example_values() {
+    let scaleout = chart().join("values.scaleout.example.yaml");
+    let scaleout = scaleout.to_str().unwrap();
+    let lint = run(helm(&[
+        "lint",
+        "--strict",
+        chart().to_str().unwrap(),
+        "-f",
+        chart().join("values.example.yaml").to_str().unwrap(),
+        "-f",
+        scaleout,
+    ]))
+    .unwrap_or_else(|out| panic!("helm lint failed:\n{out}"));
+    assert!(lint.contains("0 chart(s) failed"), "{lint}");
+    let rendered = template(&["-f", scaleout]).unwrap_or_else(|out| panic!("{out}"));
+    let objects = objects(&rendered);
+    assert_eq!(
+        find(&objects, "Deployment", "atesto-ca")["spec"]["replicas"],
+        2
+    );
+    for (name, service, secret) in [
+        ("atesto-tlog", "tlog", "atesto-tlog-db"),
+        ("atesto-ct", "ct", "atesto-ct-db"),
+    ] {
+        assert!(
+            !objects
+                .iter()
+                .any(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == name),
+            "{name} is still a StatefulSet"
+        );
+        let deployment = find(&objects, "Deployment", name);
+        assert_eq!(deployment["spec"]["replicas"], 3, "{name}");
+        assert_eq!(
+            container_args(deployment),
+            [
+                "--log-format=json".to_owned(),
+                service.to_owned(),
+                format!("--config=/etc/atesto/config/{service}.yaml"),
+                "--database=$(ATESTO_DATABASE_URL)".to_owned(),
+            ]
+        );
+        let pod = &deployment["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        assert_eq!(container["env"][0]["name"], "ATESTO_DATABASE_URL");
+        assert_eq!(
+            container["env"][0]["valueFrom"]["secretKeyRef"]["name"],
+            secret
+        );
+        assert_eq!(
+            container["env"][0]["valueFrom"]["secretKeyRef"]["key"],
+            "uri"
+        );
+        assert_eq!(
+            container["envFrom"][0]["secretRef"]["name"],
+            "atesto-object-store"
+        );
+        // No volume claim: the log lives in PostgreSQL and the bucket.
+        assert!(pod["volumes"][0]["emptyDir"].is_object(), "{name}");
+        let budget = find(&objects, "PodDisruptionBudget", name);
+        assert_eq!(budget["spec"]["minAvailable"], 2);
+        assert_eq!(
+            budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
+            name
+        );
+        let config = find(&objects, "ConfigMap", &format!("{name}-config"))["data"]
+            [format!("{service}.yaml")]
+        .as_str()
+        .unwrap();
+        let config: Value = serde_yaml_ng::from_str(config).unwrap();
+        assert_eq!(config["object_store"], format!("s3://atesto-log/{service}"));
+    }
 }

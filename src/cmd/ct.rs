@@ -22,7 +22,7 @@ fn load_config(args: CtArgs) -> anyhow::Result<CtConfig> {
     let mut config = args
         .serve
         .load(CtConfig::from_file, CtConfig::default, |c| {
-            (&mut c.data, &mut c.addr, &mut c.key)
+            (&mut c.data, &mut c.addr, &mut c.key, &mut c.object_store)
         })?;
     if let Some(roots) = args.roots {
         config.roots = vec![roots];
@@ -55,11 +55,15 @@ pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
         })
         .await??
     };
+    let log = Arc::new(log);
+    if let Some(url) = &config.object_store {
+        atesto_tlog_object_store::start(log.clone(), url).await?;
+    }
     tracing::info!(
         data = %config.data.display(),
         roots = log.roots.len(),
         tree_size = log.tree_size(),
         "CT log opened"
     );
-    Ok(Arc::new(log))
+    Ok(log)
 }

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// YAML file with every option; flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Publish the C2SP read API to this bucket: s3://BUCKET[/PREFIX]
+    /// (endpoint and credentials from AWS_*), gs://BUCKET[/PREFIX] or file:///DIR.
+    #[arg(long)]
+    object_store: Option<String>,
 }
 
 impl ServeArgs {
@@ -47,13 +51,20 @@ impl ServeArgs {
         self,
         from_file: impl FnOnce(&Path) -> Result<C, ConfigError>,
         default: impl FnOnce() -> C,
-        fields: impl FnOnce(&mut C) -> (&mut PathBuf, &mut String, &mut Option<PathBuf>),
+        fields: impl FnOnce(
+            &mut C,
+        ) -> (
+            &mut PathBuf,
+            &mut String,
+            &mut Option<PathBuf>,
+            &mut Option<String>,
+        ),
     ) -> Result<C, ConfigError> {
         let mut config = match &self.config {
             Some(path) => from_file(path)?,
             None => default(),
         };
-        let (data, addr, key) = fields(&mut config);
+        let (data, addr, key, object_store) = fields(&mut config);
         if let Some(value) = self.data {
             *data = value;
         }
@@ -62,6 +73,9 @@ impl ServeArgs {
         }
         if let Some(value) = self.key {
             *key = Some(value);
+        }
+        if let Some(value) = self.object_store {
+            *object_store = Some(value);
         }
         Ok(config)
     }
@@ -86,7 +100,7 @@ pub async fn run(args: TlogArgs) -> anyhow::Result<()> {
 
 fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
     let config = args.load(TlogConfig::from_file, TlogConfig::default, |c| {
-        (&mut c.data, &mut c.addr, &mut c.key)
+        (&mut c.data, &mut c.addr, &mut c.key, &mut c.object_store)
     })?;
     config.validate()?;
     Ok(config)
@@ -124,8 +138,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     super::serve(router, &config.addr, config.connections).await
 }
 
-/// Opens the log (its embedded store under `config.data`, keys, sequencer)
-/// and its admin token.
+/// Opens the log (its embedded store under `config.data`, keys, sequencer),
+/// its admin token, and its publisher to object storage if configured.
 pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let log = {
         let config = config.clone();
@@ -136,6 +150,11 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
         .await??
     };
     let admin_token = load_or_create_admin_token(&config.admin_token_path())?;
+    let state = AppState::new(log, config, &admin_token);
+    if let Some(url) = &config.object_store {
+        atesto_tlog_object_store::start(state.clone(), url).await?;
+    }
+    let log = &state.log;
     let view = log.view();
     let active = view.active().context("log has no shard")?;
     tracing::info!(
@@ -145,7 +164,7 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
         origin = %active.info.origin,
         "transparency log opened"
     );
-    Ok(AppState::new(log, config, &admin_token))
+    Ok(state)
 }
 
 pub(crate) async fn shutdown_signal() {

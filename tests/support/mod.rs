@@ -9,6 +9,7 @@ pub mod ca;
 pub mod clients;
 pub mod cosign;
 pub mod ct;
+pub mod deploy;
 pub mod dev;
 pub mod merkle;
 pub mod raw_http;
@@ -258,6 +259,31 @@ pub fn fresh_log(config: &str, extra: &[&str]) -> (tempfile::TempDir, Tlog, LogK
     let tlog = Tlog::start(&dir.path().join("data"), &args);
     let key = tlog.public_key();
     (dir, tlog, key)
+}
+
+/// Submits `n` unique entries from `threads` threads at once; returns them by index.
+pub fn submit_concurrently(tlog: &Tlog, key: &LogKey, n: usize, threads: usize) -> Vec<LogEntry> {
+    let mut entries: Vec<LogEntry> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let signer = Signer::new();
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| {
+                            tlog.submit(&signer.hashedrekord(format!("bulk {i}").as_bytes()), key)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    entries.sort_by_key(|e| e.log_index);
+    entries
 }
 
 pub fn client() -> reqwest::blocking::Client {

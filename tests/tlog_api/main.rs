@@ -83,31 +83,6 @@ fn submit_artifacts(tlog: &Tlog, key: &LogKey, signer: &Signer, n: usize) -> Vec
         .collect()
 }
 
-/// Submits `n` unique entries from `threads` threads at once.
-fn submit_concurrently(tlog: &Tlog, key: &LogKey, n: usize, threads: usize) -> Vec<LogEntry> {
-    let mut entries: Vec<LogEntry> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let signer = Signer::new();
-                    (t..n)
-                        .step_by(threads)
-                        .map(|i| {
-                            tlog.submit(&signer.hashedrekord(format!("bulk {i}").as_bytes()), key)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect()
-    });
-    entries.sort_by_key(|e| e.log_index);
-    entries
-}
-
 fn get_entry(tlog: &Tlog, path: &str) -> LogEntry {
     let reply = tlog.get(path);
     assert_eq!(reply.status, 200, "{path}: {}", reply.text);

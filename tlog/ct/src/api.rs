@@ -23,7 +23,7 @@ use atesto_tlog_engine::sequencer::SubmitError;
 use atesto_tlog_engine::submission;
 use atesto_tlog_http::{
     ApiOptions, Body, blocking, explorer, json_response, ops, parse_query, parse_u64_param,
-    submit_failure, with_common_layers,
+    submit_failure, tiles, with_common_layers,
 };
 
 use crate::chain::{self, Submission};
@@ -36,7 +36,10 @@ pub const MAX_GET_ENTRIES: u64 = 256;
 
 pub fn router(ct: Arc<CtLog>, options: &ApiOptions) -> Router {
     let metrics = ct.log.metrics().http.clone();
+    // The C2SP tiles too: what a bucket copy of the log (`--object-store`)
+    // holds, served where the log runs alone (`atesto dev` serves Rekor's there).
     let routes = ops::routes()
+        .merge(tiles::routes())
         .with_state(ct.clone())
         .merge(routes(ct))
         .merge(explorer::routes());

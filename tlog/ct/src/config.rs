@@ -32,6 +32,10 @@ pub struct CtConfig {
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
     pub connections: ConnectionLimits,
+    /// Bucket the C2SP read API is published to, off the write path:
+    /// `s3://BUCKET[/PREFIX]` (`AWS_*` variables), `gs://BUCKET[/PREFIX]`
+    /// or `file:///DIR`.
+    pub object_store: Option<String>,
 }
 
 impl Default for CtConfig {
@@ -48,6 +52,7 @@ impl Default for CtConfig {
             cache_mb: 64,
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
+            object_store: None,
         }
     }
 }

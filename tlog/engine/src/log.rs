@@ -42,6 +42,15 @@ pub enum LogError {
 /// What a submission resolves to: the entry with its proof, once durable.
 pub type Pending = oneshot::Receiver<Result<ProvenEntry, SubmitError>>;
 
+/// Work that follows the log outside its write path, such as publication to
+/// object storage: `/readyz` shows how it is doing but never fails on it,
+/// because the log takes writes whatever a follower does.
+pub trait Follower: Send + Sync {
+    /// One line on its state against the log's `view`; `Err` while it fails
+    /// or falls behind.
+    fn status(&self, view: &LogView) -> Result<String, String>;
+}
+
 pub struct Log {
     store: Arc<dyn LogStore>,
     view: SharedView,
@@ -49,6 +58,7 @@ pub struct Log {
     sequencer: SequencerHandle,
     metrics: Arc<Metrics>,
     hostname: String,
+    followers: std::sync::Mutex<Vec<Arc<dyn Follower>>>,
 }
 
 impl Log {
@@ -104,7 +114,27 @@ impl Log {
             sequencer,
             metrics,
             hostname,
+            followers: std::sync::Mutex::default(),
         })
+    }
+
+    /// Reports `follower` in `/readyz` from now on.
+    pub fn add_follower(&self, follower: Arc<dyn Follower>) {
+        self.followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(follower);
+    }
+
+    /// Each follower's status against the current view.
+    pub fn follower_status(&self) -> Vec<Result<String, String>> {
+        let view = self.view();
+        let followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        followers.iter().map(|f| f.status(&view)).collect()
     }
 
     /// Queues an entry for the next batch; fails at once with `PoolFull`

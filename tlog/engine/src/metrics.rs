@@ -89,6 +89,12 @@ impl Metrics {
         })
     }
 
+    /// Where a follower of the log (publication to object storage)
+    /// registers its own metrics, served with these.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Reports the disk space of the file system holding `dir` from now on.
     pub fn watch_disk(&self, dir: &Path) {
         let _ = self.data_dir.set(dir.to_owned());

@@ -24,21 +24,32 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when the store answers a read and its last commit did not fail
 /// for want of storage (the sequencer clears that once a commit succeeds).
-async fn readyz<S: LogState>(State(state): State<S>) -> Result<&'static str, ApiError> {
+/// Followers of the log (publication to object storage) add a line each,
+/// `degraded: ...` while they fail or lag, without making it unready: the
+/// store is the authority and takes writes whatever they do.
+async fn readyz<S: LogState>(State(state): State<S>) -> Result<String, ApiError> {
     if !state.log().is_writable() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the store cannot commit (is the disk full?)",
         ));
     }
-    blocking(move || {
+    let followers = blocking(move || {
         state.log().check_store().map_err(|err| {
             tracing::warn!(%err, "store not ready");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
-        })
+        })?;
+        Ok(state.log().follower_status())
     })
     .await?;
-    Ok("ready\n")
+    let mut body = String::from("ready\n");
+    for status in followers {
+        match status {
+            Ok(line) => body.push_str(&format!("{line}\n")),
+            Err(line) => body.push_str(&format!("degraded: {line}\n")),
+        }
+    }
+    Ok(body)
 }
 
 async fn metrics<S: LogState>(State(state): State<S>) -> Response {

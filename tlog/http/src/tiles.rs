@@ -2,6 +2,10 @@
 //! `/tile/entries/<N>[.p/<W>]`, for the active shard at the root and for any
 //! shard under `/shards/<treeID>/`. Tiles are cut from the store at the
 //! published checkpoint, so what is served never runs ahead of a signed tree.
+//!
+//! The paths (`TileRequest::path`) and the bytes (`tile_bytes`) are shared
+//! with the publisher to object storage (`atesto-tlog-object-store`), so a
+//! bucket holds exactly what this API serves.
 
 use atesto_common::error::ApiError;
 use axum::Router;
@@ -11,8 +15,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use atesto_tlog_engine::log::Log;
 use atesto_tlog_engine::merkle::{self, TILE_WIDTH};
-use atesto_tlog_engine::store::ShardState;
+use atesto_tlog_engine::store::{ShardInfo, ShardState};
 
 use crate::{LogState, blocking, parse_u64_param};
 
@@ -25,20 +30,59 @@ pub fn routes<S: LogState>() -> Router<S> {
         .route("/shards/{tree_id}/tile/{*path}", get(shard_tile::<S>))
 }
 
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Cache-Control of tiles and entry bundles: a path's bytes never change.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Content-Type of tiles and entry bundles.
+pub const TILE_CONTENT_TYPE: &str = "application/octet-stream";
+/// Content-Type and Cache-Control of a checkpoint, which moves on.
+pub const CHECKPOINT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+pub const CHECKPOINT_CACHE_CONTROL: &str = "no-cache";
 
-#[derive(Debug, PartialEq, Eq)]
-enum TileKind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileKind {
     Hashes { level: u8 },
     Entries,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct TileRequest {
-    kind: TileKind,
-    index: u64,
+/// One tile or entry bundle of a shard, as its C2SP path names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRequest {
+    pub kind: TileKind,
+    pub index: u64,
     /// Width of a partial tile (`.p/<W>`); `None` asks for the full tile.
-    partial: Option<u64>,
+    pub partial: Option<u64>,
+}
+
+impl TileRequest {
+    /// The level whose hashes (or, for entries, whose leaves) it holds.
+    pub fn level(&self) -> u8 {
+        match self.kind {
+            TileKind::Hashes { level } => level,
+            TileKind::Entries => 0,
+        }
+    }
+
+    /// Its path below a shard's root, as C2SP tlog-tiles writes it:
+    /// `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]`.
+    pub fn path(&self) -> String {
+        let mut path = match self.kind {
+            TileKind::Hashes { level } => format!("tile/{level}/"),
+            TileKind::Entries => "tile/entries/".to_owned(),
+        };
+        // N in 3-digit groups, all but the last prefixed with `x`.
+        let mut groups = vec![format!("{:03}", self.index % 1000)];
+        let mut rest = self.index / 1000;
+        while rest > 0 {
+            groups.push(format!("x{:03}", rest % 1000));
+            rest /= 1000;
+        }
+        groups.reverse();
+        path.push_str(&groups.join("/"));
+        if let Some(width) = self.partial {
+            path.push_str(&format!(".p/{width}"));
+        }
+        path
+    }
 }
 
 fn bad_path(path: &str) -> ApiError {
@@ -47,7 +91,7 @@ fn bad_path(path: &str) -> ApiError {
 
 /// Parses `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, N in 3-digit groups with
 /// an `x` before all but the last.
-fn parse_tile_path(path: &str) -> Result<TileRequest, ApiError> {
+pub fn parse_tile_path(path: &str) -> Result<TileRequest, ApiError> {
     let (head, rest) = path.split_once('/').ok_or_else(|| bad_path(path))?;
     let kind = if head == "entries" {
         TileKind::Entries
@@ -107,8 +151,8 @@ fn parse_tile_path(path: &str) -> Result<TileRequest, ApiError> {
 fn checkpoint_response(shard: &ShardState) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_TYPE, CHECKPOINT_CONTENT_TYPE),
+            (header::CACHE_CONTROL, CHECKPOINT_CACHE_CONTROL),
         ],
         shard.checkpoint.note.clone(),
     )
@@ -170,63 +214,64 @@ async fn serve_tile<S: LogState>(
 ) -> Result<Response, ApiError> {
     let request = parse_tile_path(path)?;
     let size = shard.checkpoint.size;
-    let level = match request.kind {
-        TileKind::Hashes { level } => level,
-        TileKind::Entries => 0,
-    };
+    let level = request.level();
     let width = request.partial.unwrap_or(TILE_WIDTH);
     if !merkle::tile_in_tree(size, level, request.index, width) {
         return Err(ApiError::not_found(format!(
             "tile {path} is not in the tree of size {size}"
         )));
     }
-    let data = blocking(move || {
-        let log = state.log();
-        match request.kind {
-            TileKind::Hashes { level } => {
-                let stored = log.read_tile(shard.info.ordinal, level, request.index)?;
-                let wanted = (width * 32) as usize;
-                match stored {
-                    Some(mut data) if data.len() >= wanted => {
-                        data.truncate(wanted);
-                        Ok(data)
-                    }
-                    _ => {
-                        tracing::error!(
-                            level,
-                            index = request.index,
-                            "a published tile is missing"
-                        );
-                        Err(ApiError::internal())
-                    }
-                }
-            }
-            TileKind::Entries => {
-                let first = shard.info.start + request.index * TILE_WIDTH;
-                let entries = log.read_entries(first..first + width)?;
-                if entries.len() as u64 != width {
-                    tracing::error!(index = request.index, "published entries are missing");
-                    return Err(ApiError::internal());
-                }
-                let mut bundle = Vec::new();
-                for entry in entries {
-                    // Bodies are capped below 64 KiB at submission.
-                    bundle.extend_from_slice(&(entry.body.len() as u16).to_be_bytes());
-                    bundle.extend_from_slice(&entry.body);
-                }
-                Ok(bundle)
-            }
-        }
-    })
-    .await?;
+    let data = blocking(move || tile_bytes(state.log(), &shard.info, &request, width)).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CONTENT_TYPE, TILE_CONTENT_TYPE),
             (header::CACHE_CONTROL, IMMUTABLE),
         ],
         data,
     )
         .into_response())
+}
+
+/// The bytes of a tile (`width` hashes) or an entry bundle (`width`
+/// entries) of `shard`, read from the store: the caller has checked that
+/// its published tree holds them. Blocking.
+pub fn tile_bytes(
+    log: &Log,
+    shard: &ShardInfo,
+    request: &TileRequest,
+    width: u64,
+) -> Result<Vec<u8>, ApiError> {
+    match request.kind {
+        TileKind::Hashes { level } => {
+            let stored = log.read_tile(shard.ordinal, level, request.index)?;
+            let wanted = (width * 32) as usize;
+            match stored {
+                Some(mut data) if data.len() >= wanted => {
+                    data.truncate(wanted);
+                    Ok(data)
+                }
+                _ => {
+                    tracing::error!(level, index = request.index, "a published tile is missing");
+                    Err(ApiError::internal())
+                }
+            }
+        }
+        TileKind::Entries => {
+            let first = shard.start + request.index * TILE_WIDTH;
+            let entries = log.read_entries(first..first + width)?;
+            if entries.len() as u64 != width {
+                tracing::error!(index = request.index, "published entries are missing");
+                return Err(ApiError::internal());
+            }
+            let mut bundle = Vec::new();
+            for entry in entries {
+                // Bodies are capped below 64 KiB at submission.
+                bundle.extend_from_slice(&(entry.body.len() as u16).to_be_bytes());
+                bundle.extend_from_slice(&entry.body);
+            }
+            Ok(bundle)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -258,5 +303,26 @@ mod tests {
         ] {
             assert!(parse_tile_path(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn paths_are_written_as_they_are_parsed() {
+        for path in [
+            "0/000",
+            "0/005.p/17",
+            "1/999",
+            "entries/x001/000",
+            "2/x001/x234/067.p/8",
+            "entries/x018/x446/x744/x073/x709/x551/615",
+        ] {
+            let request = parse_tile_path(path).unwrap();
+            assert_eq!(request.path(), format!("tile/{path}"));
+        }
+        let request = TileRequest {
+            kind: TileKind::Entries,
+            index: 1000,
+            partial: None,
+        };
+        assert_eq!(request.path(), "tile/entries/x001/000");
     }
 }

@@ -40,6 +40,10 @@ pub struct TlogConfig {
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
     pub connections: ConnectionLimits,
+    /// Bucket the C2SP read API is published to, off the write path:
+    /// `s3://BUCKET[/PREFIX]` (`AWS_*` variables), `gs://BUCKET[/PREFIX]`
+    /// or `file:///DIR`.
+    pub object_store: Option<String>,
 }
 
 impl Default for TlogConfig {
@@ -58,6 +62,7 @@ impl Default for TlogConfig {
             cache_mb: 64,
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
+            object_store: None,
         }
     }
 }
