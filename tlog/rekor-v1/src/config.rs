@@ -8,7 +8,7 @@ use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
 pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
-use atesto_tlog_engine::config::{LogOptions, hostname_of};
+use atesto_tlog_engine::config::{LogOptions, OriginStyle, hostname_of};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,10 @@ pub struct TlogConfig {
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
     pub connections: ConnectionLimits,
+    /// The Rekor v2 log served beside this one (its own tree, key and
+    /// listener): `atesto tlog` reads this section as the v2 personality's
+    /// options, which this crate does not know.
+    pub rekor_v2: Option<serde_yaml_ng::Value>,
 }
 
 impl Default for TlogConfig {
@@ -58,6 +62,7 @@ impl Default for TlogConfig {
             cache_mb: 64,
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
+            rekor_v2: None,
         }
     }
 }
@@ -89,6 +94,7 @@ impl TlogConfig {
     pub fn log_options(&self) -> LogOptions {
         LogOptions {
             hostname: self.hostname(),
+            origin: OriginStyle::HostnameAndTreeId,
             tree_id: self.tree_id,
             batch: self.batch.clone(),
             shards: self.shards.clone(),
