@@ -10,6 +10,7 @@ mod ct;
 mod daemon;
 mod history;
 mod identity_watch;
+mod rekor_v2;
 mod split_view;
 mod tiles;
 
