@@ -51,8 +51,9 @@ struct ServeArgs {
     /// Address of the transparency log and the CT log.
     #[arg(long, default_value = DEFAULT_TLOG_ADDR)]
     tlog_addr: String,
-    /// Address of the Rekor v2 log [default: 127.0.0.1:5557 beside the
-    /// default --tlog-addr, else a free port on the --tlog-addr host].
+    /// Address of the Rekor v2 log [default: its address at the last start,
+    /// else 127.0.0.1:5557 beside the default --tlog-addr, else a free port
+    /// on the --tlog-addr host].
     #[arg(long)]
     rekor_v2_addr: Option<String>,
     /// More issuers, in Fulcio's config format (JSON or YAML).
@@ -99,6 +100,10 @@ struct DevState {
     tlog_url: String,
     /// Issuer URL by identity kind (`email`, `kubernetes`, `github`).
     issuers: std::collections::BTreeMap<String, String>,
+    /// Where the Rekor v2 log listened: a restart without
+    /// `--rekor-v2-addr` listens there again, so the trust files stay.
+    #[serde(default)]
+    rekor_v2_addr: Option<String>,
 }
 
 /// The stack's files under DIR.
@@ -158,16 +163,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tlog = super::tlog::open(&tlog_config).await?;
     let ct = super::ct::open(&ct_config).await?;
     // Bound now: its URL goes into the trust files before it serves.
-    let v2_bind = args.rekor_v2_addr.clone().unwrap_or_else(|| {
-        if args.tlog_addr == DEFAULT_TLOG_ADDR {
-            DEFAULT_REKOR_V2_ADDR.to_owned()
-        } else {
-            format!("{}:0", hostname_of(&args.tlog_addr))
-        }
-    });
-    let v2_listener = tokio::net::TcpListener::bind(&v2_bind)
-        .await
-        .with_context(|| format!("listening on {v2_bind}"))?;
+    let v2_listener = match &args.rekor_v2_addr {
+        Some(addr) => tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?,
+        None => bind_rekor_v2(&files, &args.tlog_addr).await?,
+    };
     let v2_config = RekorV2Config {
         data: Some(files.path("rekor-v2")),
         addr: v2_listener.local_addr()?.to_string(),
@@ -236,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(kind, issuer)| ((*kind).to_owned(), issuer.issuer_url().to_owned()))
             .collect(),
+        rekor_v2_addr: Some(v2_config.addr.clone()),
     };
     write_file(
         &files.path("dev.json"),
@@ -279,6 +281,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         super::serve_on(v2_listener, v2_router, v2_config.connections),
     )?;
     Ok(())
+}
+
+/// The Rekor v2 log's listener without `--rekor-v2-addr`: where it listened
+/// before (DIR/dev.json) if that is free, else 127.0.0.1:5557 beside the
+/// default `--tlog-addr`, else any free port on the `--tlog-addr` host.
+async fn bind_rekor_v2(
+    files: &Layout,
+    tlog_addr: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let previous = std::fs::read_to_string(files.path("dev.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<DevState>(&text).ok())
+        .and_then(|state| state.rekor_v2_addr);
+    if let Some(addr) = previous
+        && let Ok(listener) = tokio::net::TcpListener::bind(&addr).await
+    {
+        return Ok(listener);
+    }
+    let addr = if tlog_addr == DEFAULT_TLOG_ADDR {
+        DEFAULT_REKOR_V2_ADDR.to_owned()
+    } else {
+        format!("{}:0", hostname_of(tlog_addr))
+    };
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))
 }
 
 /// The CA's and the TSA's chains: unencrypted keys, made on the first start.
