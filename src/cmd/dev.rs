@@ -286,10 +286,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// The Rekor v2 log's listener without `--rekor-v2-addr`: where it listened
 /// before (DIR/dev.json) if that is free, else 127.0.0.1:5557 beside the
 /// default `--tlog-addr`, else any free port on the `--tlog-addr` host.
-async fn bind_rekor_v2(
-    files: &Layout,
-    tlog_addr: &str,
-) -> anyhow::Result<tokio::net::TcpListener> {
+async fn bind_rekor_v2(files: &Layout, tlog_addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
     let previous = std::fs::read_to_string(files.path("dev.json"))
         .ok()
         .and_then(|text| serde_json::from_str::<DevState>(&text).ok())
