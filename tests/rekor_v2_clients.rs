@@ -21,20 +21,6 @@ use support::clients::*;
 use support::cosign::*;
 use support::dev::*;
 
-fn go_verify(root: &Path, bundle: &Path, artifact: &Path, who: &Who, dev: &Dev) -> Command {
-    let mut command = Command::new(go_client("sigstore-go-verify"));
-    command
-        .arg("--trusted-root")
-        .arg(root)
-        .arg("--bundle")
-        .arg(bundle)
-        .arg("--artifact")
-        .arg(artifact)
-        .args(["--san", &who.san(), "--issuer", &who.issuer(dev)])
-        .args(["--signed-timestamps", "1"]);
-    command
-}
-
 fn cosign3_verify(root: &Path, bundle: &Path, artifact: &Path, who: &Who, dev: &Dev) -> Command {
     let mut args = vec![
         "verify-blob".to_owned(),
@@ -203,7 +189,7 @@ fn clients_log_to_rekor_v2_and_every_verifier_accepts_the_bundles() {
         assert_rekor_v2_bundle(client, &dev, &path);
         ok(
             &format!("sigstore-go verifies the {client} bundle"),
-            go_verify(&dev.trusted_root(), &path, &artifact, &who, &dev),
+            go_verify_timestamped(&dev.trusted_root(), &path, &artifact, &who, &dev),
         );
         ok(
             &format!("sigstore-python verifies the {client} bundle"),
@@ -222,7 +208,7 @@ fn clients_log_to_rekor_v2_and_every_verifier_accepts_the_bundles() {
         );
         refused(
             &format!("sigstore-go: the {client} entry is from another v2 log"),
-            go_verify(&other_root, &path, &artifact, &who, &dev),
+            go_verify_timestamped(&other_root, &path, &artifact, &who, &dev),
         );
         refused(
             &format!("sigstore-python: the {client} entry is from another v2 log"),

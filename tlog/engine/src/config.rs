@@ -65,6 +65,11 @@ pub fn hostname_of(addr: &str) -> String {
     }
 }
 
+/// The name clients see: `configured`, else the host of the listen address.
+pub fn configured_hostname(configured: Option<&str>, addr: &str) -> String {
+    configured.map_or_else(|| hostname_of(addr), str::to_owned)
+}
+
 /// How checkpoint origins name a tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginStyle {

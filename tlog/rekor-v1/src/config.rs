@@ -8,7 +8,7 @@ use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
 pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
-use atesto_tlog_engine::config::{LogOptions, OriginStyle, hostname_of};
+use atesto_tlog_engine::config::{LogOptions, OriginStyle, configured_hostname};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,10 +104,7 @@ impl TlogConfig {
     /// The name clients see: configured, else the host of `addr` (loopback
     /// for a wildcard address).
     pub fn hostname(&self) -> String {
-        match &self.hostname {
-            Some(name) => name.clone(),
-            None => hostname_of(&self.addr),
-        }
+        configured_hostname(self.hostname.as_deref(), &self.addr)
     }
 
     pub fn key_path(&self) -> PathBuf {

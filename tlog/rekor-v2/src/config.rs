@@ -7,7 +7,9 @@ pub use atesto_common::config::ConfigError;
 use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::keys::KeyType;
 use atesto_common::serve::ConnectionLimits;
-use atesto_tlog_engine::config::{BatchConfig, LogOptions, OriginStyle, ShardConfig, hostname_of};
+use atesto_tlog_engine::config::{
+    BatchConfig, LogOptions, OriginStyle, ShardConfig, configured_hostname,
+};
 use serde::{Deserialize, Serialize};
 
 /// The checkpoint key types a v2 log may have.
@@ -112,10 +114,7 @@ impl RekorV2Config {
 
     /// Configured, else the host of `addr` (loopback for a wildcard address).
     pub fn hostname(&self) -> String {
-        match &self.hostname {
-            Some(name) => name.clone(),
-            None => hostname_of(&self.addr),
-        }
+        configured_hostname(self.hostname.as_deref(), &self.addr)
     }
 
     pub fn key_path(&self) -> PathBuf {
