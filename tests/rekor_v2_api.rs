@@ -1,7 +1,9 @@
 //! The Rekor v2 log over HTTP, against a real `atesto tlog` process with a
 //! `rekor_v2:` section: entries answered with a TransparencyLogEntry whose
 //! proof verifies against an Ed25519 checkpoint, duplicates, refusals, the
-//! C2SP tiles at both paths, and a restart that keeps the tree.
+//! C2SP tiles at both paths, a restart that keeps the tree; an ECDSA
+//! checkpoint key; one address for both logs refused; `atesto trust-root`
+//! listing a v2 log by its checkpoint key id.
 
 mod support;
 
@@ -191,4 +193,141 @@ fn a_restart_keeps_the_tree_and_its_duplicates() {
     assert_eq!(duplicate.header("x-log-index"), Some("0"));
     let next = log.submit(&requests[2]);
     assert_eq!((next.index, next.checkpoint.size), (2, 3));
+}
+
+#[test]
+fn an_ecdsa_checkpoint_key_names_the_log_by_its_spki() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2_addr = free_addr();
+    let config = write_config(
+        dir.path(),
+        &format!("rekor_v2:\n  addr: {v2_addr}\n  key_type: ecdsa-p256\n"),
+    );
+    let v1 = Tlog::start(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    // The key made on the first start, under the v1 log's data directory.
+    let pem = std::fs::read_to_string(dir.path().join("data/rekor-v2/checkpoint-key.pem")).unwrap();
+    let (_, pkcs8) = pem_rfc7468::decode_vec(pem.as_bytes()).unwrap();
+    let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &pkcs8,
+    )
+    .unwrap();
+    let spki = aws_lc_rs::encoding::AsDer::as_der(aws_lc_rs::signature::KeyPair::public_key(&pair))
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let reply = reqwest::blocking::Client::new()
+        .post(format!("http://{v2_addr}/api/v2/log/entries"))
+        .json(&hashed_rekord_request(&Signer::new(), b"ecdsa"))
+        .send()
+        .map(Reply::from)
+        .unwrap();
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let entry = reply.json();
+    assert_eq!(
+        entry["logId"]["keyId"],
+        STANDARD.encode(Sha256::digest(&spki))
+    );
+    let checkpoint = Checkpoint::parse(
+        entry["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(checkpoint.origin, "127.0.0.1");
+    checkpoint.verify(&LogKey::from_pem(
+        &pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &spki).unwrap(),
+    ));
+    drop(v1);
+
+    // One address for both logs cannot serve both roots: refused at start.
+    let v1_addr = free_addr();
+    let clash = write_config(dir.path(), &format!("rekor_v2:\n  addr: {v1_addr}\n"));
+    let mut child = Tlog::spawn(
+        &dir.path().join("clash"),
+        &v1_addr,
+        &["--config", clash.to_str().unwrap()],
+    );
+    let status = wait_exit(&mut child, std::time::Duration::from_secs(20)).expect("exits");
+    assert!(!status.success());
+    let stderr = read_stderr(&mut child);
+    assert!(
+        stderr.contains("rekor_v2.addr must differ from addr"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn trust_root_lists_a_v2_log_by_its_checkpoint_key_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = support::rekor_v2::CheckpointKey::write(&dir.path().join("v2-key.pem"));
+    std::fs::write(dir.path().join("v2.pub"), key.spki_pem()).unwrap();
+    let v1 = dir.path().join("v1.pem");
+    std::fs::write(dir.path().join("v1.pub"), support::ca::keygen(&v1)).unwrap();
+    let ca_dir = dir.path().join("ca");
+    let out = atesto(&["ca", "init", "--dir", ca_dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = dir.path().join("trust.yaml");
+    let write = |major: u32| {
+        std::fs::write(
+            &config,
+            format!(
+                "operator: o\n\
+                 cas:\n  - {{url: https://fulcio.example, chain: ca/chain.pem, valid_from: 2026-01-01T00:00:00Z}}\n\
+                 tlogs:\n  - {{url: https://rekor.example, public_key: v1.pub, valid_from: 2026-01-01T00:00:00Z}}\n  \
+                   - {{url: https://log2026.rekor.example, public_key: v2.pub, major_api_version: {major}, valid_from: 2026-01-01T00:00:00Z}}\n\
+                 ctlogs:\n  - {{url: https://ct.example, public_key: v1.pub, valid_from: 2026-01-01T00:00:00Z}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let out_dir = dir.path().join("out");
+    let run = || {
+        atesto(&[
+            "trust-root",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
+    write(2);
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out_dir.join(name)).unwrap()).unwrap()
+    };
+    let root = read("trusted_root.json");
+    assert_eq!(root["tlogs"][1]["publicKey"]["keyDetails"], "PKIX_ED25519");
+    assert_eq!(
+        root["tlogs"][1]["logId"]["keyId"],
+        STANDARD.encode(key.log_id("log2026.rekor.example"))
+    );
+    let signing = read("signing_config.json");
+    let versions: Vec<_> = signing["rekorTlogUrls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["majorApiVersion"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2]);
+
+    write(3);
+    let refused = run();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("neither 1 (Rekor v1) nor 2"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
