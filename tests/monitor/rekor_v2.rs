@@ -45,3 +45,64 @@ fn tiles_mode_follows_a_rekor_v2_log_signed_with_ed25519() {
     .unwrap();
     expect_alert(&output, "bad-signature");
 }
+
+/// A Rekor v2 request signed by `signer`'s certificate (its DER in
+/// `x509Certificate`).
+fn certificate_request(signer: &CertSigner, artifact: &[u8]) -> Value {
+    let (_, der) = pem_rfc7468::decode_vec(signer.cert_pem.as_bytes()).unwrap();
+    json!({"hashedRekordRequestV002": {
+        "digest": STANDARD.encode(Sha256::digest(artifact)),
+        "signature": {
+            "content": signer.sign(artifact),
+            "verifier": {
+                "x509Certificate": {"rawBytes": STANDARD.encode(der)},
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            },
+        },
+    }})
+}
+
+#[test]
+fn the_identity_watch_reads_rekor_v2_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = RekorV2::start(dir.path());
+    let key_path = dir.path().join("v2.pem");
+    std::fs::write(&key_path, log.key.spki_pem()).unwrap();
+    let state = dir.path().join("state.json");
+    let keyed = Signer::new();
+    let keyed_fingerprint = hex::encode(Sha256::digest(keyed.spki_der()));
+    let watch = dir.path().join("watch.yaml");
+    std::fs::write(
+        &watch,
+        format!(
+            "identities:\n  - name: alice\n    san: alice@example.com\n    issuer: {ISSUER}\n  \
+             - name: a-key\n    fingerprint: {keyed_fingerprint}\n"
+        ),
+    )
+    .unwrap();
+    let alice = CertSigner::new("alice@example.com", ISSUER, &[]);
+    let bob = CertSigner::new("bob@example.com", ISSUER, &[]);
+    log.submit(&hashed_rekord_request(&Signer::new(), b"unwatched"));
+    let a = log.submit(&certificate_request(&alice, b"alice")).index;
+    log.submit(&certificate_request(&bob, b"bob"));
+    let k = log.submit(&hashed_rekord_request(&keyed, b"keyed")).index;
+
+    let output = monitor_command(
+        &log.url(""),
+        &key_path,
+        &state,
+        &["--once", "--kind", "tiles"],
+    )
+    .arg("--watch")
+    .arg(&watch)
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let lines = json_lines(&output);
+    assert_eq!(
+        matches_of(&lines),
+        vec![(a, "alice", "hashedrekord"), (k, "a-key", "hashedrekord")]
+    );
+    let alice_match = lines.iter().find(|l| l["identity"] == "alice").unwrap();
+    assert_eq!(alice_match["sans"], json!(["alice@example.com"]));
+}
