@@ -48,6 +48,19 @@ fn monitor_command(log_url: &str, key: &Path, state: &Path, extra: &[&str]) -> C
     command
 }
 
+/// One check with `--watch FILE` that must succeed (exit 0); its JSON lines.
+fn watch_once(log_url: &str, key: &Path, state: &Path, watch: &Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["--once"];
+    args.extend(extra);
+    let output = monitor_command(log_url, key, state, &args)
+        .arg("--watch")
+        .arg(watch)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    json_lines(&output)
+}
+
 fn monitor_once(log_url: &str, key: &Path, state: &Path) -> Output {
     monitor_command(log_url, key, state, &["--once"])
         .output()

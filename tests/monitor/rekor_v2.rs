@@ -87,18 +87,13 @@ fn the_identity_watch_reads_rekor_v2_entries() {
     log.submit(&certificate_request(&bob, b"bob"));
     let k = log.submit(&hashed_rekord_request(&keyed, b"keyed")).index;
 
-    let output = monitor_command(
+    let lines = watch_once(
         &log.url(""),
         &key_path,
         &state,
-        &["--once", "--kind", "tiles"],
-    )
-    .arg("--watch")
-    .arg(&watch)
-    .output()
-    .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let lines = json_lines(&output);
+        &watch,
+        &["--kind", "tiles"],
+    );
     assert_eq!(
         matches_of(&lines),
         vec![(a, "alice", "hashedrekord"), (k, "a-key", "hashedrekord")]
