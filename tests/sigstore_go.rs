@@ -50,6 +50,8 @@ fn sign_with_every_client(dev: &Dev, who: &Who, artifact: &Path) -> Vec<(&'stati
     let bundle = |client: &str| dev.path(&format!("{client}-{}.sigstore.json", rand_suffix()));
     // cosign signs last: a bundle of the log's entry 0 has no logIndex in
     // cosign's protobuf JSON (zero is omitted), which sigstore-python refuses.
+    // cosign 3.x and sigstore-python (by default) take the Rekor v2 log of
+    // the signing config, so python writes its entry 0.
     let made = [
         ("python", bundle("python")),
         ("js4", bundle("js4")),
@@ -59,7 +61,7 @@ fn sign_with_every_client(dev: &Dev, who: &Who, artifact: &Path) -> Vec<(&'stati
     for (client, path) in &made {
         let command = match *client {
             "cosign3" => cosign3_sign(dev, &token, artifact, path),
-            "python" => py_sign(dev, &token, artifact, path),
+            "python" => py_sign_to(Rekor::Highest, dev, &token, artifact, path),
             "js4" => js_sign(dev, &token, artifact, path),
             _ => with_js5(js_sign(dev, &token, artifact, path)),
         };

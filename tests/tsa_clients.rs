@@ -9,7 +9,6 @@ mod support;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,27 +26,6 @@ fn tsa_url(dev: &Dev) -> String {
         .expect("a TSA in tsaUrls");
     assert_eq!(url, format!("{}/tsa/api/v1/timestamp", dev.fulcio_url()));
     url.to_owned()
-}
-
-/// `sigstore-go-verify`, requiring one RFC 3161 timestamp from a TSA of `root`.
-fn go_verify_timestamped(
-    root: &Path,
-    bundle: &Path,
-    artifact: &Path,
-    who: &Who,
-    dev: &Dev,
-) -> Command {
-    let mut command = Command::new(go_client("sigstore-go-verify"));
-    command
-        .arg("--trusted-root")
-        .arg(root)
-        .arg("--bundle")
-        .arg(bundle)
-        .arg("--artifact")
-        .arg(artifact)
-        .args(["--san", &who.san(), "--issuer", &who.issuer(dev)])
-        .args(["--signed-timestamps", "1"]);
-    command
 }
 
 /// trusted_root.json with its TSA replaced by another one's chain.

@@ -433,6 +433,11 @@ fn sigstore_python_and_js_trust_the_dev_stack_over_tuf() {
             &url,
             &[
                 OsStr::new("sign"),
+                // The Rekor v1 log: @sigstore/cli 0.8.1, below, verifies with
+                // @sigstore/verify 2.1, which cannot check a v2 entry (no
+                // integrated time, an Ed25519 checkpoint).
+                OsStr::new("--rekor-version"),
+                OsStr::new("1"),
                 OsStr::new("--identity-token"),
                 OsStr::new(token.trim()),
                 OsStr::new("--bundle"),

@@ -54,6 +54,20 @@ impl ApiError {
     }
 }
 
+/// Client text quoted in an error message, cut short: a refusal says what
+/// was sent without echoing a large or hostile input whole.
+pub fn echo(text: &str) -> String {
+    echo_at_most(text, 80)
+}
+
+/// [`echo`] with its own limit, in characters.
+pub fn echo_at_most(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or_default()),
+        None => text.to_owned(),
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.status.as_u16(), self.message)

@@ -27,22 +27,28 @@ pub struct NoteSigner {
 impl NoteSigner {
     pub fn new(name: impl Into<String>, key: Arc<PrivateKey>) -> Self {
         let name = name.into();
-        let key_id = match key.key_type() {
-            KeyType::EcdsaP256 => {
-                let digest = Sha256::digest(key.public_key_der());
-                u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
-            }
-            KeyType::Ed25519 => {
-                let mut encoded = vec![0x01];
-                encoded.extend(key.public_key_raw());
-                signed_note::key_id(&name, &encoded)
-            }
+        let mut signer = Self {
+            name,
+            key_id: 0,
+            key,
         };
-        Self { name, key_id, key }
+        let hash = signer.key_hash();
+        signer.key_id = u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]);
+        signer
     }
 
     pub fn key(&self) -> &PrivateKey {
         &self.key
+    }
+
+    /// The whole hash whose first 4 bytes are this signer's key hint.
+    pub fn key_hash(&self) -> [u8; 32] {
+        key_hash(
+            &self.name,
+            self.key.key_type(),
+            &self.key.public_key_raw(),
+            &self.key.public_key_der(),
+        )
     }
 }
 
@@ -55,6 +61,24 @@ impl signed_note::Signer for NoteSigner {
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, signature::Error> {
         self.key.sign(msg).map_err(|_| signature::Error::new())
+    }
+}
+
+/// The whole SHA-256 whose first 4 bytes are a signature line's key hint:
+/// for Ed25519 the C2SP key id, SHA-256(name || 0x0A || 0x01 || key); for
+/// ECDSA, SHA-256 of the DER SPKI, as Rekor signs. Rekor v2 names its log
+/// by it (`logId.keyId`), and trusted roots list its Ed25519 logs by it.
+/// `raw` is the 32-byte Ed25519 key, `spki_der` the DER SubjectPublicKeyInfo.
+pub fn key_hash(name: &str, key_type: KeyType, raw: &[u8], spki_der: &[u8]) -> [u8; 32] {
+    match key_type {
+        KeyType::EcdsaP256 => Sha256::digest(spki_der).into(),
+        KeyType::Ed25519 => {
+            let mut hasher = Sha256::new();
+            hasher.update(name.as_bytes());
+            hasher.update([b'\n', 0x01]);
+            hasher.update(raw);
+            hasher.finalize().into()
+        }
     }
 }
 

@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::keys::KeyType;
+use crate::note::key_hash;
 use crate::pubkey::{KeyAlgorithm, PublicKey};
 
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
@@ -39,6 +41,8 @@ pub enum TrustRootError {
     },
     #[error("CA {url}: {reason}")]
     Chain { url: String, reason: String },
+    #[error("log URL {0:?} has no host name: an Ed25519 log signs checkpoints under it")]
+    BaseUrl(String),
     #[error("timestamp out of range: {0}")]
     Time(String),
 }
@@ -106,14 +110,26 @@ pub fn trusted_root(
 ) -> Result<Value, TrustRootError> {
     Ok(json!({
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
-        "tlogs": tlogs.iter().map(log_json).collect::<Result<Vec<_>, _>>()?,
+        "tlogs": tlogs.iter().map(|log| log_json(log, LogIdRule::Checkpoint)).collect::<Result<Vec<_>, _>>()?,
         "certificateAuthorities": cas.iter().map(ca_json).collect::<Result<Vec<_>, _>>()?,
-        "ctlogs": ctlogs.iter().map(log_json).collect::<Result<Vec<_>, _>>()?,
+        "ctlogs": ctlogs.iter().map(|log| log_json(log, LogIdRule::Spki)).collect::<Result<Vec<_>, _>>()?,
         "timestampAuthorities": tsas.iter().map(ca_json).collect::<Result<Vec<_>, _>>()?,
     }))
 }
 
-fn log_json(log: &LogKey) -> Result<Value, TrustRootError> {
+/// How a log's `logId.keyId` is derived from its key.
+#[derive(Clone, Copy)]
+enum LogIdRule {
+    /// RFC 6962: SHA-256 of the DER SPKI (CT logs).
+    Spki,
+    /// A transparency log is named by its checkpoint key's hash: SHA-256 of
+    /// the SPKI for ECDSA (Rekor v1 and v2 alike), the C2SP key id of the
+    /// log's host name for Ed25519 (Rekor v2). sigstore-go finds a v2
+    /// entry's log by it, sigstore-python the checkpoint signature's hint.
+    Checkpoint,
+}
+
+fn log_json(log: &LogKey, rule: LogIdRule) -> Result<Value, TrustRootError> {
     let key =
         PublicKey::from_spki_der(&log.public_key_der).map_err(|source| TrustRootError::Key {
             url: log.base_url.clone(),
@@ -138,8 +154,29 @@ fn log_json(log: &LogKey) -> Result<Value, TrustRootError> {
             "keyDetails": key_details,
             "validFor": log.valid.to_json()?,
         },
-        "logId": {"keyId": STANDARD.encode(Sha256::digest(&log.public_key_der))},
+        "logId": {"keyId": STANDARD.encode(log_id(log, &key, rule)?)},
     }))
+}
+
+fn log_id(log: &LogKey, key: &PublicKey, rule: LogIdRule) -> Result<[u8; 32], TrustRootError> {
+    match (rule, key.algorithm()) {
+        (LogIdRule::Checkpoint, KeyAlgorithm::Ed25519) => {
+            let host = url::Url::parse(&log.base_url)
+                .ok()
+                .and_then(|url| {
+                    url.host_str()
+                        .map(|h| h.trim_matches(['[', ']']).to_owned())
+                })
+                .ok_or_else(|| TrustRootError::BaseUrl(log.base_url.clone()))?;
+            Ok(key_hash(
+                &host,
+                KeyType::Ed25519,
+                key.raw_key(),
+                key.spki_der(),
+            ))
+        }
+        _ => Ok(Sha256::digest(&log.public_key_der).into()),
+    }
 }
 
 fn ca_json(ca: &CaChain) -> Result<Value, TrustRootError> {
@@ -297,6 +334,38 @@ mod tests {
             valid: Validity::since(at(0)),
         };
         assert!(trusted_root(&[], &[], &[empty], &[]).is_err());
+    }
+
+    #[test]
+    fn an_ed25519_tlog_is_named_by_its_checkpoint_key_id_a_ct_log_by_its_spki() {
+        let key = PrivateKey::generate(KeyType::Ed25519).unwrap();
+        let log = LogKey {
+            base_url: "https://log2026.rekor.example:8443".into(),
+            public_key_der: key.public_key_der(),
+            valid: Validity::since(at(0)),
+        };
+        let root = trusted_root(
+            std::slice::from_ref(&log),
+            std::slice::from_ref(&log),
+            &[],
+            &[],
+        )
+        .unwrap();
+        let mut material = b"log2026.rekor.example\n\x01".to_vec();
+        material.extend(key.public_key_raw());
+        assert_eq!(
+            root["tlogs"][0]["logId"]["keyId"],
+            STANDARD.encode(Sha256::digest(&material))
+        );
+        assert_eq!(
+            root["ctlogs"][0]["logId"]["keyId"],
+            STANDARD.encode(Sha256::digest(key.public_key_der()))
+        );
+        let no_host = LogKey {
+            base_url: "not a url".into(),
+            ..log
+        };
+        assert!(trusted_root(&[no_host], &[], &[], &[]).is_err());
     }
 
     #[test]

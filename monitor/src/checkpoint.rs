@@ -69,7 +69,7 @@ pub fn verify_checkpoint(note: &str, keys: &TrustedKeys) -> Result<TreeHead, Che
         let signature = signed_note::Signature::from_bytes(line.as_bytes())
             .map_err(|e| malformed(&e.to_string()))?;
         let hint = signature.id().to_be_bytes();
-        let mut candidates = keys.by_hint(hint).peekable();
+        let mut candidates = keys.by_hint(signature.name(), hint).peekable();
         if candidates.peek().is_none() {
             continue; // another party's signature (a witness): not ours to judge
         }

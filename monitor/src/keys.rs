@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use atesto_common::pubkey::{HashAlgorithm, PublicKey};
+use atesto_common::keys::KeyType;
+use atesto_common::note::key_hash;
+use atesto_common::pubkey::{HashAlgorithm, KeyAlgorithm, PublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
@@ -126,8 +128,20 @@ impl TrustedKeys {
         Ok(Self::new(keys))
     }
 
-    pub fn by_hint(&self, hint: [u8; 4]) -> impl Iterator<Item = &TrustedKey> {
-        self.keys.iter().filter(move |k| k.hint() == hint)
+    /// The keys a checkpoint signature line by `name` with `hint` may be
+    /// from: an ECDSA (or RSA) key by its SPKI hint, an Ed25519 key (a
+    /// Rekor v2 log, a witness) by its C2SP key id, which covers the name.
+    pub fn by_hint<'a>(
+        &'a self,
+        name: &'a str,
+        hint: [u8; 4],
+    ) -> impl Iterator<Item = &'a TrustedKey> {
+        self.keys.iter().filter(move |k| match k.key.algorithm() {
+            KeyAlgorithm::Ed25519 => {
+                key_hash(name, KeyType::Ed25519, k.key.raw_key(), k.key.spki_der())[..4] == hint
+            }
+            _ => k.hint() == hint,
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &TrustedKey> {

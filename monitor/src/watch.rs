@@ -152,17 +152,33 @@ impl WatchList {
     }
 
     /// The matches among the signers of one entry body (canonical JSON of a
-    /// hashedrekord or dsse entry). Bodies of other kinds, or that do not
+    /// hashedrekord 0.0.1 or 0.0.2 or a dsse entry). Bodies of other kinds, or that do not
     /// parse, have no signers to match: the log accepted them, so a body the
     /// monitor cannot read is not evidence of anything.
     pub fn scan(&self, index: u64, body: &[u8]) -> Vec<Match> {
         let Ok(entry) = serde_json::from_slice::<EntryBody>(body) else {
             return Vec::new();
         };
-        let verifiers: Vec<&str> = match (&entry.kind[..], &entry.spec) {
+        // Each verifier's base64, and whether it is known to be a certificate.
+        let verifiers: Vec<(&str, bool)> = match (&entry.kind[..], &entry.spec) {
+            // Rekor v2 (hashedrekord 0.0.2): the DER of a certificate or a key.
+            ("hashedrekord", spec) if spec.get("hashedRekordV002").is_some() => {
+                [("x509Certificate", true), ("publicKey", false)]
+                    .into_iter()
+                    .filter_map(|(form, certificate)| {
+                        spec.pointer(&format!(
+                            "/hashedRekordV002/signature/verifier/{form}/rawBytes"
+                        ))
+                        .and_then(|v| v.as_str())
+                        .map(|v| (v, certificate))
+                    })
+                    .collect()
+            }
+            // Rekor v1: a PEM key or certificate.
             ("hashedrekord", spec) => spec
                 .pointer("/signature/publicKey/content")
                 .and_then(|v| v.as_str())
+                .map(|v| (v, false))
                 .into_iter()
                 .collect(),
             ("dsse", spec) => spec
@@ -171,19 +187,20 @@ impl WatchList {
                 .map(|sigs| {
                     sigs.iter()
                         .filter_map(|s| s.get("verifier").and_then(|v| v.as_str()))
+                        .map(|v| (v, false))
                         .collect()
                 })
                 .unwrap_or_default(),
             _ => return Vec::new(),
         };
         let mut matches = Vec::new();
-        for verifier in verifiers {
+        for (verifier, certificate) in verifiers {
             let Ok(pem) = STANDARD.decode(verifier) else {
                 continue;
             };
             // Skip parsing a bare key nobody can match (the common case in
             // bulk scans of key-signed logs).
-            if !self.wants_keys && !contains(&pem, b"CERTIFICATE") {
+            if !self.wants_keys && !certificate && !contains(&pem, b"CERTIFICATE") {
                 continue;
             }
             if let Ok(key) = PublicKey::parse(&pem) {

@@ -1,7 +1,8 @@
 //! `atesto dev`: the whole stack in one process, for trying Atesto and for
 //! tests. The CA (with built-in development OIDC issuers) listens on one
-//! address; the transparency log and the CT log share the other. All state
-//! lives under `--data`; keys are made on the first start and reused.
+//! address; the transparency log (Rekor v1) and the CT log share another;
+//! the Rekor v2 log has a third, as it serves its tiles at its root. All
+//! state lives under `--data`; keys are made on the first start and reused.
 //!
 //! THE DEVELOPMENT ISSUERS SIGN ANY IDENTITY FOR ANYONE WHO ASKS: never
 //! point a real deployment's trust at a dev stack.
@@ -19,6 +20,8 @@ use atesto_common::keys::{KeyType, PrivateKey};
 use atesto_common::trust_root::{self, CaChain, LogKey, Service, Validity};
 use atesto_ct_log::config::CtConfig;
 use atesto_rekor_v1::config::TlogConfig;
+use atesto_rekor_v2::config::RekorV2Config;
+use atesto_tlog_engine::config::hostname_of;
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -46,8 +49,13 @@ struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:5555")]
     ca_addr: String,
     /// Address of the transparency log and the CT log.
-    #[arg(long, default_value = "127.0.0.1:5556")]
+    #[arg(long, default_value = DEFAULT_TLOG_ADDR)]
     tlog_addr: String,
+    /// Address of the Rekor v2 log [default: its address at the last start,
+    /// else 127.0.0.1:5557 beside the default --tlog-addr, else a free port
+    /// on the --tlog-addr host].
+    #[arg(long)]
+    rekor_v2_addr: Option<String>,
     /// More issuers, in Fulcio's config format (JSON or YAML).
     #[arg(long)]
     oidc_config: Option<PathBuf>,
@@ -74,6 +82,9 @@ struct TokenArgs {
     expired: bool,
 }
 
+const DEFAULT_TLOG_ADDR: &str = "127.0.0.1:5556";
+const DEFAULT_REKOR_V2_ADDR: &str = "127.0.0.1:5557";
+
 /// The dev issuers' paths under the CA address, one per identity type
 /// (a Fulcio issuer has one type).
 const ISSUERS: [(&str, &str); 3] = [
@@ -89,6 +100,10 @@ struct DevState {
     tlog_url: String,
     /// Issuer URL by identity kind (`email`, `kubernetes`, `github`).
     issuers: std::collections::BTreeMap<String, String>,
+    /// Where the Rekor v2 log listened: a restart without
+    /// `--rekor-v2-addr` listens there again, so the trust files stay.
+    #[serde(default)]
+    rekor_v2_addr: Option<String>,
 }
 
 /// The stack's files under DIR.
@@ -147,8 +162,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ct_config.validate()?;
     let tlog = super::tlog::open(&tlog_config).await?;
     let ct = super::ct::open(&ct_config).await?;
+    // Bound now: its URL goes into the trust files before it serves.
+    let v2_listener = match &args.rekor_v2_addr {
+        Some(addr) => tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?,
+        None => bind_rekor_v2(&files, &args.tlog_addr).await?,
+    };
+    let v2_config = RekorV2Config {
+        data: Some(files.path("rekor-v2")),
+        addr: v2_listener.local_addr()?.to_string(),
+        ..RekorV2Config::default()
+    };
+    v2_config.validate()?;
+    let rekor_v2 = super::tlog::open_v2(&v2_config).await?;
+    let rekor_v2_url = format!("http://{}", v2_config.addr);
     write_file(&files.path("rekor.pub"), &tlog.log.keys().public_key_pem)?;
     write_file(&files.path("ctlog.pub"), &ct.keys().public_key_pem)?;
+    write_file(
+        &files.path("rekor-v2.pub"),
+        &rekor_v2.log.keys().public_key_pem,
+    )?;
 
     let mut issuers = IssuerConfig::from_str(&dev_issuers_yaml(&dev_issuers))?;
     if let Some(path) = &args.oidc_config {
@@ -189,11 +223,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     write_trust_files(
         &files,
-        &ca_url,
-        &tlog_url,
-        &chain_der,
+        (&ca_url, &chain_der),
         (&tsa_url, tsa.tsa.chain_der()),
-        &tlog.log.keys().public_key_der,
+        (&tlog_url, &tlog.log.keys().public_key_der),
+        (&rekor_v2_url, &rekor_v2.log.keys().public_key_der),
         &ct.keys().public_key_der,
     )?;
     publish_tuf(&files).await?;
@@ -204,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(kind, issuer)| ((*kind).to_owned(), issuer.issuer_url().to_owned()))
             .collect(),
+        rekor_v2_addr: Some(v2_config.addr.clone()),
     };
     write_file(
         &files.path("dev.json"),
@@ -234,13 +268,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &super::api_options(tlog_config.body_limit, tlog_config.request_timeout_secs),
     );
 
-    print_instructions(&files, &state);
+    let v2_router = atesto_rekor_v2::router(
+        rekor_v2,
+        &super::api_options(v2_config.body_limit, v2_config.request_timeout_secs),
+    );
+
+    print_instructions(&files, &state, &rekor_v2_url);
     print_tuf_instructions(&files, &state.ca_url);
     tokio::try_join!(
         super::serve(ca_router, &args.ca_addr, ca_connections),
         super::serve(tlog_router, &args.tlog_addr, tlog_config.connections),
+        super::serve_on(v2_listener, v2_router, v2_config.connections),
     )?;
     Ok(())
+}
+
+/// The Rekor v2 log's listener without `--rekor-v2-addr`: where it listened
+/// before (DIR/dev.json) if that is free, else 127.0.0.1:5557 beside the
+/// default `--tlog-addr`, else any free port on the `--tlog-addr` host.
+async fn bind_rekor_v2(files: &Layout, tlog_addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let previous = std::fs::read_to_string(files.path("dev.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<DevState>(&text).ok())
+        .and_then(|state| state.rekor_v2_addr);
+    if let Some(addr) = previous
+        && let Ok(listener) = tokio::net::TcpListener::bind(&addr).await
+    {
+        return Ok(listener);
+    }
+    let addr = if tlog_addr == DEFAULT_TLOG_ADDR {
+        DEFAULT_REKOR_V2_ADDR.to_owned()
+    } else {
+        format!("{}:0", hostname_of(tlog_addr))
+    };
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))
 }
 
 /// The CA's and the TSA's chains: unencrypted keys, made on the first start.
@@ -296,13 +359,15 @@ fn dev_issuers_yaml(issuers: &[(&str, DevIssuer)]) -> String {
 }
 
 /// trusted_root.json, signing_config.json, trust_config.json and cosign.env.
+/// Both logs are listed: clients take the highest `majorApiVersion` they
+/// support (2 needs the TSA, which is listed too). The CT log shares the
+/// Rekor v1 log's URL.
 fn write_trust_files(
     files: &Layout,
-    ca_url: &str,
-    tlog_url: &str,
-    chain_der: &[Vec<u8>],
+    (ca_url, chain_der): (&str, &[Vec<u8>]),
     (tsa_url, tsa_chain_der): (&str, &[Vec<u8>]),
-    tlog_key_der: &[u8],
+    (tlog_url, tlog_key_der): (&str, &[u8]),
+    (rekor_v2_url, rekor_v2_key_der): (&str, &[u8]),
     ct_key_der: &[u8],
 ) -> anyhow::Result<()> {
     // Every key of the stack was made when its CA was, on the first start:
@@ -312,14 +377,17 @@ fn write_trust_files(
     let (_, certificate) =
         X509Certificate::from_der(issuing).map_err(|e| anyhow::anyhow!("CA certificate: {e}"))?;
     let since = Validity::since(certificate.validity().not_before.to_datetime());
-    let log = |key: &[u8]| LogKey {
-        base_url: tlog_url.to_owned(),
+    let log = |url: &str, key: &[u8]| LogKey {
+        base_url: url.to_owned(),
         public_key_der: key.to_vec(),
         valid: since,
     };
     let trusted_root = trust_root::trusted_root(
-        &[log(tlog_key_der)],
-        &[log(ct_key_der)],
+        &[
+            log(tlog_url, tlog_key_der),
+            log(rekor_v2_url, rekor_v2_key_der),
+        ],
+        &[log(tlog_url, ct_key_der)],
         &[CaChain {
             url: ca_url.to_owned(),
             chain_der: chain_der.to_vec(),
@@ -331,17 +399,20 @@ fn write_trust_files(
             valid: since,
         }],
     )?;
-    let service = |url: String| Service {
+    let service = |url: String, major_api_version| Service {
         url,
-        major_api_version: 1,
+        major_api_version,
         valid: since,
         operator: "atesto-dev".into(),
     };
     let signing_config = trust_root::signing_config(
-        &[service(ca_url.to_owned())],
-        &[service(format!("{ca_url}/dev-oidc/email"))],
-        &[service(tlog_url.to_owned())],
-        &[service(tsa_url.to_owned())],
+        &[service(ca_url.to_owned(), 1)],
+        &[service(format!("{ca_url}/dev-oidc/email"), 1)],
+        &[
+            service(rekor_v2_url.to_owned(), 2),
+            service(tlog_url.to_owned(), 1),
+        ],
+        &[service(tsa_url.to_owned(), 1)],
     )?;
     write_file(
         &files.path("trusted_root.json"),
@@ -379,16 +450,16 @@ fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
 }
 
-fn print_instructions(files: &Layout, state: &DevState) {
+fn print_instructions(files: &Layout, state: &DevState, rekor_v2: &str) {
     let dir = files.dir.display();
     let (ca, tlog) = (&state.ca_url, &state.tlog_url);
     println!(
         "\n\
-         atesto dev: CA {ca}, transparency log {tlog}, CT log {tlog}/ct/v1, timestamp authority {ca}{DEV_TSA_PATH}/api/v1/timestamp\n\
+         atesto dev: CA {ca}, transparency log {tlog} (Rekor v1) and {rekor_v2} (Rekor v2), CT log {tlog}/ct/v1, timestamp authority {ca}{DEV_TSA_PATH}/api/v1/timestamp\n\
          !!! DEVELOPMENT ONLY: the built-in OIDC issuers under {ca}/dev-oidc/ sign any identity for anyone !!!\n\n\
          sigstore-python 4.x:\n  \
            TOKEN=$(atesto dev token --data {dir} --email you@example.com)\n  \
-           sigstore --trust-config {dir}/trust_config.json sign --identity-token \"$TOKEN\" FILE\n  \
+           sigstore --trust-config {dir}/trust_config.json sign --identity-token \"$TOKEN\" FILE   # Rekor v2 + TSA; --rekor-version 1 for v1\n  \
            sigstore --trust-config {dir}/trust_config.json verify identity \\\n    \
              --cert-identity you@example.com --cert-oidc-issuer {ca}/dev-oidc/email FILE\n\n\
          cosign 3.x, as tests/cosign_blob.rs runs it (tests/cosign_image.rs: the same trust flags for `cosign sign|verify IMAGE`):\n  \

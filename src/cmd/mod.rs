@@ -22,6 +22,16 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    serve_on(listener, router, limits).await
+}
+
+/// Serves `router` on a bound listener (one whose port was picked by the
+/// system, say) within `limits` until SIGINT or SIGTERM.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: ConnectionLimits,
+) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "serving");
     atesto_common::serve::serve(listener, router, limits, tlog::shutdown_signal()).await;
     Ok(())

@@ -1,4 +1,6 @@
-//! `atesto tlog`: serve the transparency log, and `atesto tlog rotate`.
+//! `atesto tlog`: serve the transparency log (Rekor v1, and Rekor v2 on its
+//! own listener when the config has a `rekor_v2:` section), and
+//! `atesto tlog rotate`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use atesto_rekor_v1::config::{ConfigError, TlogConfig};
 use atesto_rekor_v1::{self as rekor_v1, AppState};
+use atesto_rekor_v2::RekorV2;
+use atesto_rekor_v2::config::RekorV2Config;
 use atesto_tlog_engine::store::redb::RedbStore;
 
 #[derive(clap::Args)]
@@ -130,12 +134,63 @@ fn load_or_create_admin_token(path: &Path) -> anyhow::Result<String> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
+    let v2_config = rekor_v2_config(&config)?;
     let state = open(&config).await?;
     let router = rekor_v1::router(
         state,
         &super::api_options(config.body_limit, config.request_timeout_secs),
     );
-    super::serve(router, &config.addr, config.connections).await
+    let v1 = super::serve(router, &config.addr, config.connections);
+    let Some(v2_config) = v2_config else {
+        return v1.await;
+    };
+    let v2 = open_v2(&v2_config).await?;
+    let v2_router = atesto_rekor_v2::router(
+        v2,
+        &super::api_options(v2_config.body_limit, v2_config.request_timeout_secs),
+    );
+    let v2 = super::serve(v2_router, &v2_config.addr, v2_config.connections);
+    tokio::try_join!(v1, v2)?;
+    Ok(())
+}
+
+/// The `rekor_v2:` section, its store under the v1 log's data directory
+/// unless it names its own.
+pub fn rekor_v2_config(config: &TlogConfig) -> anyhow::Result<Option<RekorV2Config>> {
+    let Some(section) = &config.rekor_v2 else {
+        return Ok(None);
+    };
+    let mut v2: RekorV2Config = serde_yaml_ng::from_value(section.clone())
+        .map_err(|e| ConfigError::Invalid(format!("rekor_v2: {e}")))?;
+    v2.data.get_or_insert_with(|| config.data.join("rekor-v2"));
+    v2.validate()?;
+    if v2.addr == config.addr {
+        bail!(
+            "rekor_v2.addr must differ from addr: each log serves its tiles at the root of its own listener"
+        );
+    }
+    Ok(Some(v2))
+}
+
+/// Opens the Rekor v2 log: its own embedded store, key and sequencer.
+pub async fn open_v2(config: &RekorV2Config) -> anyhow::Result<Arc<RekorV2>> {
+    let v2 = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let store = RedbStore::open_dir(&config.data_dir(), config.cache_mb << 20)?;
+            Ok(atesto_rekor_v2::start(Arc::new(store), &config)?)
+        })
+        .await??
+    };
+    let view = v2.log.view();
+    let active = view.active().context("log has no tree")?;
+    tracing::info!(
+        data = %config.data_dir().display(),
+        tree_size = active.checkpoint.size,
+        origin = %active.info.origin,
+        "Rekor v2 log opened"
+    );
+    Ok(v2)
 }
 
 /// Opens the log (its embedded store under `config.data`, keys, sequencer),

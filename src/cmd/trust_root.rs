@@ -81,6 +81,14 @@ struct LogEntry {
     public_key: PathBuf,
     valid_from: String,
     valid_until: Option<String>,
+    /// Of a transparency log: 1 for Rekor v1, 2 for Rekor v2 (tiles; its
+    /// Ed25519 key is named by the URL's host, as it signs checkpoints).
+    #[serde(default = "rekor_v1")]
+    major_api_version: u32,
+}
+
+fn rekor_v1() -> u32 {
+    1
 }
 
 pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
@@ -154,10 +162,26 @@ pub async fn run(args: &TrustRootArgs) -> anyhow::Result<()> {
     };
     let ca_urls = chain_urls(&config.cas)?;
     let tsa_urls = chain_urls(&config.tsas)?;
+    if let Some(log) = config
+        .tlogs
+        .iter()
+        .find(|log| !(1..=2).contains(&log.major_api_version))
+    {
+        anyhow::bail!(
+            "{}: major_api_version {} is neither 1 (Rekor v1) nor 2 (Rekor v2)",
+            log.url,
+            log.major_api_version
+        );
+    }
     let rekor_urls = config
         .tlogs
         .iter()
-        .map(|log| service(&log.url, &log.valid_from, log.valid_until.as_deref()))
+        .map(|log| {
+            Ok(Service {
+                major_api_version: log.major_api_version,
+                ..service(&log.url, &log.valid_from, log.valid_until.as_deref())?
+            })
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let oidc_urls = config
         .oidc_urls

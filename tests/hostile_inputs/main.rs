@@ -1,4 +1,4 @@
-//! Hostile requests against real servers: `atesto dev` (CA and log),
+//! Hostile requests against real servers: `atesto dev` (CA, Rekor v1 and v2 logs),
 //! `atesto ct` and `atesto tsa`. Malformed JSON, base64, PEM, DER, tokens, proof ranges,
 //! ids, huge numbers, wrong content types, deep nesting, while slow
 //! clients hold connections open. No answer may be a 5xx or take long, every
@@ -6,7 +6,8 @@
 //! server still answers afterwards (it did not panic).
 //!
 //! Add a case: one line in the table of the service it targets
-//! (`log_cases.rs`, `ct_cases.rs`, `ca_cases.rs`, `tsa_cases.rs`); `cases.rs` sends and judges them.
+//! (`log_cases.rs`, `ct_cases.rs`, `ca_cases.rs`, `tsa_cases.rs`, `rekor_v2_cases.rs`);
+//! `cases.rs` sends and judges them.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -15,12 +16,14 @@ mod ca_cases;
 mod cases;
 mod ct_cases;
 mod log_cases;
+mod rekor_v2_cases;
 mod tsa_cases;
 
 use ca_cases::ca_cases;
 use cases::{assert_all_handled, run_cases};
 use ct_cases::ct_cases;
 use log_cases::log_cases;
+use rekor_v2_cases::rekor_v2_cases;
 use support::ca::CaStack;
 use support::dev::Dev;
 use support::tsa::Tsa;
@@ -33,6 +36,10 @@ fn dev_ca_and_log_refuse_hostile_inputs_cleanly() {
     assert_all_handled("atesto dev log", run_cases(&dev.tlog, log_cases()));
     // The dev log also serves the CT API on its address.
     assert_all_handled("atesto dev CT", run_cases(&dev.tlog, ct_cases()));
+    assert_all_handled(
+        "atesto dev Rekor v2",
+        run_cases(&dev.rekor_v2, rekor_v2_cases()),
+    );
 }
 
 #[test]

@@ -99,13 +99,7 @@ fn a_live_ct_log_is_discovered_and_verified_as_it_grows() {
         "identities:\n  - name: two\n    san: signer2.test\n  - name: release\n    san_regex: '.*\\.release\\.test'\n",
     )
     .unwrap();
-    let output = monitor_command(&url, &ct.key_path, &state, &["--once"])
-        .arg("--watch")
-        .arg(&watch)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let lines = json_lines(&output);
+    let lines = watch_once(&url, &ct.key_path, &state, &watch, &[]);
     let found = matches_of(&lines);
     assert_eq!(
         found,

@@ -180,13 +180,7 @@ fn without_tiles_the_watch_reads_entries_through_retrieve() {
         json!({"identities": [{"san": "alice@example.com", "issuer": ISSUER}]}).to_string(),
     )
     .unwrap();
-    let output = monitor_command(&proxy.url, &key_path, &state, &["--once"])
-        .arg("--watch")
-        .arg(&watch)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let lines = json_lines(&output);
+    let lines = watch_once(&proxy.url, &key_path, &state, &watch, &[]);
     let matches: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "match").collect();
     assert_eq!(matches.len(), 1, "{lines:?}");
     assert_eq!(matches[0]["index"], a);

@@ -10,6 +10,7 @@ mod ct;
 mod daemon;
 mod history;
 mod identity_watch;
+mod rekor_v2;
 mod split_view;
 mod tiles;
 
@@ -45,6 +46,19 @@ fn monitor_command(log_url: &str, key: &Path, state: &Path, extra: &[&str]) -> C
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null());
     command
+}
+
+/// One check with `--watch FILE` that must succeed (exit 0); its JSON lines.
+fn watch_once(log_url: &str, key: &Path, state: &Path, watch: &Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["--once"];
+    args.extend(extra);
+    let output = monitor_command(log_url, key, state, &args)
+        .arg("--watch")
+        .arg(watch)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    json_lines(&output)
 }
 
 fn monitor_once(log_url: &str, key: &Path, state: &Path) -> Output {

@@ -13,22 +13,60 @@ use super::dev::*;
 
 // --- sigstore-python CLI
 
-pub fn py_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
-    let token = std::fs::read_to_string(token).unwrap();
-    python(
-        dev,
-        &[
-            os("sign"),
-            os("--identity-token"),
-            os(&token),
-            os("--bundle"),
-            bundle.as_os_str(),
-            artifact.as_os_str(),
-        ],
-    )
+/// Which of `atesto dev`'s logs sigstore-python writes to: the signing
+/// config lists both, and without `--rekor-version` it takes the highest.
+#[derive(Clone, Copy)]
+pub enum Rekor {
+    V1,
+    V2,
+    /// No flag: the client's choice.
+    Highest,
 }
 
+impl Rekor {
+    fn flag(self) -> &'static [&'static str] {
+        match self {
+            Rekor::V1 => &["--rekor-version", "1"],
+            Rekor::V2 => &["--rekor-version", "2"],
+            Rekor::Highest => &[],
+        }
+    }
+}
+
+/// `sigstore sign` to the Rekor v1 log, which every verifier in the tests reads.
+pub fn py_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
+    py_sign_to(Rekor::V1, dev, token, artifact, bundle)
+}
+
+pub fn py_sign_to(
+    rekor: Rekor,
+    dev: &Dev,
+    token: &Path,
+    artifact: &Path,
+    bundle: &Path,
+) -> Command {
+    let token = std::fs::read_to_string(token).unwrap();
+    let mut command = python(dev, &[os("sign")]);
+    command
+        .args(rekor.flag())
+        .args([os("--identity-token"), os(&token), os("--bundle")])
+        .arg(bundle)
+        .arg(artifact);
+    command
+}
+
+/// `sigstore attest` to the Rekor v1 log.
 pub fn py_attest(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Command {
+    py_attest_to(Rekor::V1, dev, token, artifact, bundle)
+}
+
+pub fn py_attest_to(
+    rekor: Rekor,
+    dev: &Dev,
+    token: &Path,
+    artifact: &Path,
+    bundle: &Path,
+) -> Command {
     let token = std::fs::read_to_string(token).unwrap();
     let predicate = write(
         dev,
@@ -43,21 +81,19 @@ pub fn py_attest(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> Com
         .to_string()
         .as_bytes(),
     );
-    python(
-        dev,
-        &[
-            os("attest"),
-            os("--predicate"),
-            predicate.as_os_str(),
-            os("--predicate-type"),
-            os("https://slsa.dev/provenance/v1"),
-            os("--identity-token"),
-            os(&token),
-            os("--bundle"),
-            bundle.as_os_str(),
-            artifact.as_os_str(),
-        ],
-    )
+    let mut command = python(dev, &[os("attest")]);
+    command.args(rekor.flag()).args([
+        os("--predicate"),
+        predicate.as_os_str(),
+        os("--predicate-type"),
+        os("https://slsa.dev/provenance/v1"),
+        os("--identity-token"),
+        os(&token),
+        os("--bundle"),
+        bundle.as_os_str(),
+        artifact.as_os_str(),
+    ]);
+    command
 }
 
 /// `sigstore verify identity`: DSSE bundles are checked against the

@@ -135,6 +135,27 @@ pub fn cosign3_sign(dev: &Dev, token: &Path, artifact: &Path, bundle: &Path) -> 
     Cosign::V3.command(dev, &os_args(&args))
 }
 
+/// `sigstore-go-verify`, requiring one RFC 3161 timestamp from a TSA of `root`.
+pub fn go_verify_timestamped(
+    root: &Path,
+    bundle: &Path,
+    artifact: &Path,
+    who: &Who,
+    dev: &Dev,
+) -> Command {
+    let mut command = Command::new(go_client("sigstore-go-verify"));
+    command
+        .arg("--trusted-root")
+        .arg(root)
+        .arg("--bundle")
+        .arg(bundle)
+        .arg("--artifact")
+        .arg(artifact)
+        .args(["--san", &who.san(), "--issuer", &who.issuer(dev)])
+        .args(["--signed-timestamps", "1"]);
+    command
+}
+
 /// Borrows a list of strings as the `&OsStr`s a command takes.
 pub fn os_args(args: &[String]) -> Vec<&OsStr> {
     args.iter().map(OsStr::new).collect()

@@ -19,6 +19,8 @@ pub struct Dev {
     pub dir: tempfile::TempDir,
     pub ca: String,
     pub tlog: String,
+    /// The Rekor v2 log's address.
+    pub rekor_v2: String,
 }
 
 impl Dev {
@@ -26,6 +28,7 @@ impl Dev {
         let dir = tempfile::tempdir().unwrap();
         let ca = free_addr();
         let tlog = free_addr();
+        let rekor_v2 = free_addr();
         let args = [
             OsStr::new("dev"),
             OsStr::new("--data"),
@@ -34,6 +37,8 @@ impl Dev {
             OsStr::new(&ca),
             OsStr::new("--tlog-addr"),
             OsStr::new(&tlog),
+            OsStr::new("--rekor-v2-addr"),
+            OsStr::new(&rekor_v2),
         ];
         // Waits for /healthz on the CA address; the log address is polled below.
         let server = Tlog::start_args(&args, &ca);
@@ -59,6 +64,7 @@ impl Dev {
             dir,
             ca,
             tlog,
+            rekor_v2,
         }
     }
 
@@ -80,6 +86,10 @@ impl Dev {
 
     pub fn rekor_url(&self) -> String {
         format!("http://{}", self.tlog)
+    }
+
+    pub fn rekor_v2_url(&self) -> String {
+        format!("http://{}", self.rekor_v2)
     }
 
     pub fn issuer(&self, kind: &str) -> String {

@@ -14,6 +14,7 @@ pub mod dev;
 pub mod merkle;
 pub mod raw_http;
 pub mod rekor;
+pub mod rekor_v2;
 pub mod services;
 pub mod signer;
 pub mod tsa;

@@ -35,6 +35,16 @@ impl Signer {
             .expect("pem")
     }
 
+    /// The public key's DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Vec<u8> {
+        self.key
+            .public_key()
+            .as_der()
+            .expect("public key der")
+            .as_ref()
+            .to_vec()
+    }
+
     /// ASN.1 ECDSA signature over SHA-256(message).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.key

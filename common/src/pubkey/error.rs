@@ -59,8 +59,5 @@ pub enum PubKeyError {
 
 /// Client text for an error message, cut short.
 pub(super) fn echo(text: &str) -> String {
-    match text.char_indices().nth(ECHO_LIMIT) {
-        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or_default()),
-        None => text.to_string(),
-    }
+    crate::error::echo_at_most(text, ECHO_LIMIT)
 }

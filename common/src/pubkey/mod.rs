@@ -35,7 +35,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use self::identities::{Identities, certificate_identities};
 use self::pem_block::{PemBlock, decode_pem, encode_pem, find};
-use self::signature::{ecdsa_fixed_to_der, ed25519ph_verify_digest};
+use self::signature::{ecdsa_fixed_to_der, ed25519ph_verify_digest, is_der_ecdsa_signature};
 use self::spki::check_spki;
 
 /// A parsed, validated client public key, possibly from a certificate.
@@ -171,6 +171,26 @@ impl PublicKey {
     /// username otherName if there is exactly one. Empty for a bare key.
     pub fn subjects(&self) -> &[String] {
         &self.identities.subjects
+    }
+
+    /// Whether this key may check `signature` at all when the log must take
+    /// only what Rekor's verifiers take: ECDSA signatures must be ASN.1 DER
+    /// (Go's `ecdsa.VerifyASN1`). Raw `r || s` is refused, so one signature
+    /// has one encoding in a log. High-S DER signatures verify, as in Go,
+    /// and are a distinct entry there too.
+    pub fn signature_encoding_ok(&self, signature: &[u8]) -> bool {
+        match self.algorithm {
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
+                is_der_ecdsa_signature(signature)
+            }
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::Rsa(_) => true,
+        }
+    }
+
+    /// The subjectPublicKey bits: the 32-byte key of an Ed25519 key, the
+    /// SEC1 point of an ECDSA key, the RSAPublicKey DER of an RSA key.
+    pub fn raw_key(&self) -> &[u8] {
+        &self.raw
     }
 
     /// Verifies `signature` over `message`, hashed with `hash` for ECDSA and

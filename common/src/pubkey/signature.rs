@@ -1,5 +1,6 @@
 //! Signature forms aws-lc-rs does not take directly: Ed25519ph over a
-//! digest, and raw `r || s` ECDSA signatures.
+//! digest, and raw `r || s` ECDSA signatures; the strict DER check Go's
+//! `ecdsa.VerifyASN1` makes.
 
 /// Verifies an Ed25519ph (RFC 8032 HashEdDSA, empty context) signature over a
 /// SHA-512 digest, as Go's `ed25519.VerifyWithOptions` does for sigstore.
@@ -57,4 +58,41 @@ fn push_der_length(out: &mut Vec<u8>, len: usize) {
         out.push(0x81);
         out.push(len as u8);
     }
+}
+
+/// `SEQUENCE { INTEGER r, INTEGER s }` in DER: definite minimal lengths,
+/// positive minimal integers, nothing after.
+pub(super) fn is_der_ecdsa_signature(der: &[u8]) -> bool {
+    /// Splits one DER length off `bytes`: short form, or `0x81` then a byte >= 0x80.
+    fn length(bytes: &[u8]) -> Option<(usize, &[u8])> {
+        match bytes {
+            [short, rest @ ..] if *short < 0x80 => Some((usize::from(*short), rest)),
+            [0x81, long, rest @ ..] if *long >= 0x80 => Some((usize::from(*long), rest)),
+            _ => None,
+        }
+    }
+    fn integer(bytes: &[u8]) -> Option<&[u8]> {
+        let [0x02, rest @ ..] = bytes else {
+            return None;
+        };
+        let (len, rest) = length(rest)?;
+        let (value, rest) = (rest.get(..len)?, rest.get(len..)?);
+        let minimal_positive = match value {
+            [] => false,
+            [0x00] => true,
+            [0x00, next, ..] => *next >= 0x80,
+            [first, ..] => *first < 0x80,
+        };
+        minimal_positive.then_some(rest)
+    }
+    let [0x30, rest @ ..] = der else {
+        return false;
+    };
+    let Some((len, content)) = length(rest) else {
+        return false;
+    };
+    content.len() == len
+        && integer(content)
+            .and_then(integer)
+            .is_some_and(<[u8]>::is_empty)
 }

@@ -1,4 +1,5 @@
-//! Signed hashedrekord entries for unique artifacts, pre-signed on every core.
+//! Signed hashedrekord entries for unique artifacts, pre-signed on every
+//! core: Rekor v1 ProposedEntries and Rekor v2 CreateEntryRequests.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
@@ -11,10 +12,21 @@ use super::error::BenchError;
 /// A handful of signers, as a real log sees many clients but few keys per run.
 const SIGNING_KEYS: usize = 8;
 
+/// One artifact's digest signed by one of the factory's keys.
+struct Signed<'a> {
+    hash: Vec<u8>,
+    signature: Vec<u8>,
+    /// Base64 of the key's PEM (Rekor v1 entries carry it).
+    pem_b64: &'a str,
+    /// Base64 of the key's DER SPKI (Rekor v2 requests carry it).
+    spki_b64: &'a str,
+}
+
 /// Makes signed hashedrekord entries for unique artifacts.
 pub(super) struct EntryFactory {
-    /// Each key with the base64 of its PEM public key, as the entry carries it.
-    keys: Vec<(EcdsaKeyPair, String)>,
+    /// Each key with the base64 of its PEM public key (v1 entries carry it)
+    /// and of its DER SPKI (v2 requests do).
+    keys: Vec<(EcdsaKeyPair, String, String)>,
     /// Part of every artifact, so that runs do not collide.
     run: u64,
 }
@@ -30,29 +42,63 @@ impl EntryFactory {
                     .as_der()
                     .map_err(|_| BenchError::Crypto("encoding a public key"))?;
                 let pem = public_key_pem(der.as_ref());
-                Ok((key, STANDARD.encode(pem)))
+                Ok((key, STANDARD.encode(pem), STANDARD.encode(der.as_ref())))
             })
             .collect::<Result<_, BenchError>>()?;
         Ok(Self { keys, run })
     }
 
-    /// The ProposedEntry JSON for artifact number `n`.
-    pub(super) fn body(&self, n: u64) -> Result<Vec<u8>, BenchError> {
+    /// Artifact number `n`'s SHA-256, its signature and its signer's keys.
+    fn signed(&self, n: u64) -> Result<Signed<'_>, BenchError> {
         let artifact = format!("atesto bench artifact {:016x} {n}", self.run);
         let hash = digest(&SHA256, artifact.as_bytes());
-        let (key, public_key) = &self.keys[(n % self.keys.len() as u64) as usize];
+        let (key, pem, spki) = &self.keys[(n % self.keys.len() as u64) as usize];
         // Signing the digest is signing the artifact: hashedrekord verifies
         // the signature against the artifact's SHA-256.
         let signature = key
             .sign_digest(&hash)
             .map_err(|_| BenchError::Crypto("signing an artifact"))?;
+        Ok(Signed {
+            hash: hash.as_ref().to_vec(),
+            signature: signature.as_ref().to_vec(),
+            pem_b64: pem,
+            spki_b64: spki,
+        })
+    }
+
+    /// The Rekor v2 CreateEntryRequest JSON for artifact number `n`.
+    pub(super) fn v2_body(&self, n: u64) -> Result<Vec<u8>, BenchError> {
+        let Signed {
+            hash,
+            signature,
+            spki_b64: spki,
+            ..
+        } = self.signed(n)?;
+        let request = serde_json::json!({"hashedRekordRequestV002": {
+            "digest": STANDARD.encode(hash),
+            "signature": {
+                "content": STANDARD.encode(signature),
+                "verifier": {"publicKey": {"rawBytes": spki}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
+            },
+        }});
+        Ok(serde_json::to_vec(&request)?)
+    }
+
+    /// The ProposedEntry JSON for artifact number `n`.
+    pub(super) fn body(&self, n: u64) -> Result<Vec<u8>, BenchError> {
+        let Signed {
+            hash,
+            signature,
+            pem_b64: public_key,
+            ..
+        } = self.signed(n)?;
         let proposed = serde_json::json!({
             "apiVersion": "0.0.1",
             "kind": "hashedrekord",
             "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": hex::encode(hash.as_ref())}},
+                "data": {"hash": {"algorithm": "sha256", "value": hex::encode(hash)}},
                 "signature": {
-                    "content": STANDARD.encode(signature.as_ref()),
+                    "content": STANDARD.encode(signature),
                     "publicKey": {"content": public_key}
                 }
             }
@@ -79,6 +125,15 @@ pub(super) fn threads() -> u64 {
 
 /// Signs `count` entries on every core.
 pub(super) fn presign(factory: &EntryFactory, count: u64) -> Result<Vec<Vec<u8>>, BenchError> {
+    presign_with(factory, count, EntryFactory::body)
+}
+
+/// Signs `count` bodies made by `make` on every core.
+pub(super) fn presign_with(
+    factory: &EntryFactory,
+    count: u64,
+    make: fn(&EntryFactory, u64) -> Result<Vec<u8>, BenchError>,
+) -> Result<Vec<Vec<u8>>, BenchError> {
     let chunk = count.div_ceil(threads()).max(1);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..count)
@@ -87,7 +142,7 @@ pub(super) fn presign(factory: &EntryFactory, count: u64) -> Result<Vec<Vec<u8>>
                 let last = (first + chunk).min(count);
                 scope.spawn(move || {
                     (first..last)
-                        .map(|n| factory.body(n))
+                        .map(|n| make(factory, n))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })

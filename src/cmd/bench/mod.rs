@@ -9,15 +9,17 @@
 //!   the large logs the read figures are measured on.
 //! - `ca` sends signing requests to a running CA.
 //! - `tsa` times an in-process TSA beside its signing bound.
+//! - `rekor-v2` times an in-process Rekor v2 log beside its crypto bound.
 //!
 //! One file per command (`tlog.rs`, `tlog_proofs.rs`, `tlog_fill.rs`,
-//! `ca.rs`, `tsa.rs`); `driver.rs` is the HTTP load driver they share, `entries.rs`
+//! `ca.rs`, `tsa.rs`, `rekor_v2.rs`); `driver.rs` is the HTTP load driver they share, `entries.rs`
 //! the pre-signed entries.
 
 mod ca;
 mod driver;
 mod entries;
 mod error;
+mod rekor_v2;
 mod tlog;
 mod tlog_fill;
 mod tlog_proofs;
@@ -44,6 +46,8 @@ enum Target {
     Ca(ca::CaLoadArgs),
     /// Timestamps per second from an in-process TSA, beside its signing bound.
     Tsa(tsa::TsaLoadArgs),
+    /// Durable entries per second of an in-process Rekor v2 log, beside its crypto bound.
+    RekorV2(rekor_v2::RekorV2LoadArgs),
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
@@ -55,5 +59,6 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         }
         Target::Ca(args) => ca::load(args).await,
         Target::Tsa(args) => tsa::load(args).await,
+        Target::RekorV2(args) => rekor_v2::load(args).await,
     }
 }

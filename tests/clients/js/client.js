@@ -3,6 +3,8 @@
 //
 //   node client.js sign   --fulcio URL --rekor URL [--tsa URL] --token-file F --artifact A --bundle OUT
 //   node client.js attest --fulcio URL --rekor URL --token-file F --statement S --bundle OUT
+//   node client.js sign|attest --signing-config F ... (sigstore-js 5: CA, log and TSA
+//                         from the signing config, the log of the highest version it speaks)
 //   node client.js verify --trusted-root F --bundle B --artifact A --san S --issuer I
 //                         [--oid OID=VALUE ...]
 //
@@ -32,6 +34,25 @@ function signOptions(args) {
   };
 }
 
+// sigstore-js 5's bundle builder made from a signing config: what a client
+// configured the way sigstore configures clients now does.
+async function signFromConfig(args, payload, payloadType) {
+  const { bundleBuilderFromSigningConfig } = require('@sigstore/sign');
+  const { SigningConfig } = require('@sigstore/protobuf-specs');
+  const { bundleToJSON } = require('@sigstore/bundle');
+  const token = fs.readFileSync(args['token-file'], 'utf8').trim();
+  const builder = bundleBuilderFromSigningConfig({
+    signingConfig: SigningConfig.fromJSON(
+      JSON.parse(fs.readFileSync(args['signing-config'], 'utf8'))
+    ),
+    identityProvider: { getToken: async () => token },
+    bundleType: payloadType ? 'dsseEnvelope' : 'messageSignature',
+    fetchOptions: { timeout: 20000, retry: 0 },
+  });
+  const artifact = payloadType ? { data: payload, type: payloadType } : { data: payload };
+  return bundleToJSON(await builder.create(artifact));
+}
+
 // The policy's SAN is a regular expression in sigstore-js: anchor and escape
 // it so only the exact identity matches.
 function exact(s) {
@@ -53,6 +74,7 @@ async function main() {
       fulcio: { type: 'string' },
       rekor: { type: 'string' },
       tsa: { type: 'string' },
+      'signing-config': { type: 'string' },
       'token-file': { type: 'string' },
       artifact: { type: 'string' },
       statement: { type: 'string' },
@@ -66,16 +88,18 @@ async function main() {
 
   switch (positionals[0]) {
     case 'sign': {
-      const bundle = await sigstore.sign(fs.readFileSync(args.artifact), signOptions(args));
+      const artifact = fs.readFileSync(args.artifact);
+      const bundle = args['signing-config']
+        ? await signFromConfig(args, artifact)
+        : await sigstore.sign(artifact, signOptions(args));
       fs.writeFileSync(args.bundle, JSON.stringify(bundle));
       break;
     }
     case 'attest': {
-      const bundle = await sigstore.attest(
-        fs.readFileSync(args.statement),
-        INTOTO,
-        signOptions(args)
-      );
+      const statement = fs.readFileSync(args.statement);
+      const bundle = args['signing-config']
+        ? await signFromConfig(args, statement, INTOTO)
+        : await sigstore.attest(statement, INTOTO, signOptions(args));
       fs.writeFileSync(args.bundle, JSON.stringify(bundle));
       break;
     }

@@ -6,7 +6,7 @@ pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
-use atesto_tlog_engine::config::{BatchConfig, LogOptions, ShardConfig, hostname_of};
+use atesto_tlog_engine::config::{BatchConfig, LogOptions, OriginStyle, ShardConfig, hostname_of};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +66,7 @@ impl CtConfig {
     pub fn log_options(&self) -> LogOptions {
         LogOptions {
             hostname: self.hostname(),
+            origin: OriginStyle::HostnameAndTreeId,
             tree_id: None,
             batch: self.batch.clone(),
             shards: ShardConfig::default(),

@@ -72,6 +72,25 @@ impl LogKeys {
         })
     }
 
+    /// Keys of a log that signs checkpoints only, no per-entry promises (a
+    /// C2SP log such as Rekor v2): `key` may be Ed25519 or ECDSA P-256.
+    pub fn checkpoints_only(hostname: &str, key: PrivateKey) -> Self {
+        let key = Arc::new(key);
+        Self {
+            log_id_hex: hex::encode(key.log_id()),
+            public_key_der: key.public_key_der(),
+            public_key_pem: key.public_key_pem(),
+            checkpoint_signer: NoteSigner::new(hostname, key),
+            witness_signer: None,
+        }
+    }
+
+    /// The key hint of the checkpoint signature line, as a whole SHA-256
+    /// (`atesto_common::note::key_hash`): Rekor v2's `logId.keyId`.
+    pub fn checkpoint_key_hash(&self) -> [u8; 32] {
+        self.checkpoint_signer.key_hash()
+    }
+
     /// ECDSA P-256 signature (ASN.1) over `message` with SHA-256; `what`
     /// names it in the error.
     pub fn sign(&self, what: &'static str, message: &[u8]) -> Result<Vec<u8>, SignError> {

@@ -65,11 +65,36 @@ pub fn hostname_of(addr: &str) -> String {
     }
 }
 
+/// The name clients see: `configured`, else the host of the listen address.
+pub fn configured_hostname(configured: Option<&str>, addr: &str) -> String {
+    configured.map_or_else(|| hostname_of(addr), str::to_owned)
+}
+
+/// How checkpoint origins name a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginStyle {
+    /// `<hostname> - <tree id>`: Rekor v1, whose shards share one name.
+    HostnameAndTreeId,
+    /// The hostname alone: a C2SP log (Rekor v2), one tree per name.
+    Hostname,
+}
+
+impl OriginStyle {
+    pub fn origin(self, hostname: &str, tree_id: u64) -> String {
+        match self {
+            OriginStyle::HostnameAndTreeId => format!("{hostname} - {tree_id}"),
+            OriginStyle::Hostname => hostname.to_owned(),
+        }
+    }
+}
+
 /// What `Log::start` needs besides its store and keys.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
-    /// Name in checkpoint origins (`<hostname> - <tree id>`) and signature lines.
+    /// Name in checkpoint origins and signature lines.
     pub hostname: String,
+    /// How the origin line is made of `hostname`.
+    pub origin: OriginStyle,
     /// Tree id of the first shard of a new store; random when absent.
     pub tree_id: Option<u64>,
     pub batch: BatchConfig,

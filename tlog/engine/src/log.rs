@@ -79,7 +79,7 @@ impl Log {
                 ordinal: 0,
                 tree_id,
                 start: 0,
-                origin: format!("{hostname} - {tree_id}"),
+                origin: options.origin.origin(&hostname, tree_id),
             };
             let checkpoint = keys.checkpoint(&info.origin, 0, RightEdge::empty().root())?;
             let first = ShardState { info, checkpoint };
@@ -100,6 +100,7 @@ impl Log {
                 pool_size: options.batch.pool_size,
                 rotate_at_size: options.shards.rotate_at_size,
                 hostname: hostname.clone(),
+                origin: options.origin,
             },
             store.clone(),
             keys.clone(),

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::checkpoint::{LogKeys, SignError};
+use crate::config::OriginStyle;
 use crate::merkle::{self, RightEdge};
 use crate::metrics::Metrics;
 use crate::store::{
@@ -62,6 +63,7 @@ pub struct SequencerConfig {
     pub pool_size: usize,
     pub rotate_at_size: Option<u64>,
     pub hostname: String,
+    pub origin: OriginStyle,
 }
 
 /// Cheap handle to hand submissions to the sequencer thread.
@@ -529,7 +531,7 @@ impl Sequencer {
             ordinal: self.shard.ordinal + 1,
             tree_id,
             start,
-            origin: format!("{} - {tree_id}", self.config.hostname),
+            origin: self.config.origin.origin(&self.config.hostname, tree_id),
         };
         let checkpoint =
             self.keys

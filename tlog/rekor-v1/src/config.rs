@@ -8,7 +8,7 @@ use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
 pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
-use atesto_tlog_engine::config::{LogOptions, hostname_of};
+use atesto_tlog_engine::config::{LogOptions, OriginStyle, configured_hostname};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +44,10 @@ pub struct TlogConfig {
     /// `s3://BUCKET[/PREFIX]` (`AWS_*` variables), `gs://BUCKET[/PREFIX]`
     /// or `file:///DIR`.
     pub object_store: Option<String>,
+    /// The Rekor v2 log served beside this one (its own tree, key and
+    /// listener): `atesto tlog` reads this section as the v2 personality's
+    /// options, which this crate does not know.
+    pub rekor_v2: Option<serde_yaml_ng::Value>,
 }
 
 impl Default for TlogConfig {
@@ -63,6 +67,7 @@ impl Default for TlogConfig {
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
             object_store: None,
+            rekor_v2: None,
         }
     }
 }
@@ -94,6 +99,7 @@ impl TlogConfig {
     pub fn log_options(&self) -> LogOptions {
         LogOptions {
             hostname: self.hostname(),
+            origin: OriginStyle::HostnameAndTreeId,
             tree_id: self.tree_id,
             batch: self.batch.clone(),
             shards: self.shards.clone(),
@@ -103,10 +109,7 @@ impl TlogConfig {
     /// The name clients see: configured, else the host of `addr` (loopback
     /// for a wildcard address).
     pub fn hostname(&self) -> String {
-        match &self.hostname {
-            Some(name) => name.clone(),
-            None => hostname_of(&self.addr),
-        }
+        configured_hostname(self.hostname.as_deref(), &self.addr)
     }
 
     pub fn key_path(&self) -> PathBuf {

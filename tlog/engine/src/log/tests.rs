@@ -7,7 +7,7 @@ use atesto_common::keys::{KeyType, PrivateKey};
 
 use super::Log;
 use crate::checkpoint::LogKeys;
-use crate::config::{BatchConfig, LogOptions, ShardConfig};
+use crate::config::{BatchConfig, LogOptions, OriginStyle, ShardConfig};
 use crate::merkle;
 use crate::store::LogStore;
 use crate::store::memory::MemoryStore;
@@ -16,6 +16,7 @@ use crate::submission::Submission;
 fn options() -> LogOptions {
     LogOptions {
         hostname: "log.test".into(),
+        origin: OriginStyle::HostnameAndTreeId,
         tree_id: Some(42),
         batch: BatchConfig::default(),
         shards: ShardConfig::default(),

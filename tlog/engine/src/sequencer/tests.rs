@@ -10,6 +10,7 @@ use atesto_common::keys::{KeyType, PrivateKey};
 
 use super::{SequencerConfig, SequencerHandle, SubmitError, start};
 use crate::checkpoint::{LogKeys, SignError};
+use crate::config::OriginStyle;
 use crate::merkle::{self, RightEdge};
 use crate::metrics::Metrics;
 use crate::store::memory::{Failure, MemoryStore};
@@ -35,6 +36,7 @@ fn config(max_size: usize, max_age: Duration) -> SequencerConfig {
         pool_size: 64,
         rotate_at_size: None,
         hostname: "log.test".into(),
+        origin: OriginStyle::HostnameAndTreeId,
     }
 }
 

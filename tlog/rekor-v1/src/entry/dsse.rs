@@ -17,10 +17,7 @@ use atesto_common::pubkey::{HashAlgorithm, PublicKey};
 use serde_json::{Value, json};
 
 use super::error::EntryError;
-use super::fields::{
-    Fields, GO_STD, GO_URL, decode_base64, encode_base64, go_decode, parse_key,
-    signature_encoding_ok,
-};
+use super::fields::{Fields, GO_STD, GO_URL, decode_base64, encode_base64, go_decode, parse_key};
 use super::index::{digest_key, key_keys};
 use super::limits::{MAX_SIGNATURE_CHECKS, MAX_SIGNATURES, MAX_VERIFIERS};
 
@@ -75,7 +72,7 @@ pub(super) fn prepare(spec: &Fields<'_>) -> Result<(Value, Vec<String>), EntryEr
             .signatures
             .iter()
             .find(|(_, signature)| {
-                signature_encoding_ok(&key, signature)
+                key.signature_encoding_ok(signature)
                     && key.verify(HashAlgorithm::Sha256, &pae, signature).is_ok()
             })
             .ok_or(EntryError::UnusedVerifier(index))?;

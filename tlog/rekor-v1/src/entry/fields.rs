@@ -1,12 +1,15 @@
 //! Reading a proposed entry's JSON: fields with their paths, Go-compatible
 //! base64, keys, signature encodings and echoed client text.
 
-use atesto_common::pubkey::{KeyAlgorithm, PublicKey};
+use atesto_common::pubkey::PublicKey;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 use super::error::EntryError;
+
+/// Client text for an error message, cut short.
+pub(super) use atesto_common::error::echo;
 
 /// A JSON object being read, with its dotted path for error messages.
 /// A null member counts as missing, as in Rekor's decoders.
@@ -140,63 +143,4 @@ pub(super) fn parse_key(bytes: &[u8], field: &str) -> Result<PublicKey, EntryErr
         field: field.to_string(),
         source,
     })
-}
-
-/// Whether `key` may check `signature` at all: ECDSA signatures must be
-/// ASN.1 DER, as Rekor's verifier (Go's `ecdsa.VerifyASN1`) requires. Raw
-/// `r || s` is refused, so one signature has one encoding in the log. High-S
-/// DER signatures verify, as in Go, and are a distinct entry there too.
-pub(super) fn signature_encoding_ok(key: &PublicKey, signature: &[u8]) -> bool {
-    match key.algorithm() {
-        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
-            is_der_ecdsa_signature(signature)
-        }
-        KeyAlgorithm::Ed25519 | KeyAlgorithm::Rsa(_) => true,
-    }
-}
-
-/// `SEQUENCE { INTEGER r, INTEGER s }` in DER: definite minimal lengths,
-/// positive minimal integers, nothing after.
-pub(super) fn is_der_ecdsa_signature(der: &[u8]) -> bool {
-    /// Splits one DER length off `bytes`: short form, or `0x81` then a byte >= 0x80.
-    fn length(bytes: &[u8]) -> Option<(usize, &[u8])> {
-        match bytes {
-            [short, rest @ ..] if *short < 0x80 => Some((usize::from(*short), rest)),
-            [0x81, long, rest @ ..] if *long >= 0x80 => Some((usize::from(*long), rest)),
-            _ => None,
-        }
-    }
-    fn integer(bytes: &[u8]) -> Option<&[u8]> {
-        let [0x02, rest @ ..] = bytes else {
-            return None;
-        };
-        let (len, rest) = length(rest)?;
-        let (value, rest) = (rest.get(..len)?, rest.get(len..)?);
-        let minimal_positive = match value {
-            [] => false,
-            [0x00] => true,
-            [0x00, next, ..] => *next >= 0x80,
-            [first, ..] => *first < 0x80,
-        };
-        minimal_positive.then_some(rest)
-    }
-    let [0x30, rest @ ..] = der else {
-        return false;
-    };
-    let Some((len, content)) = length(rest) else {
-        return false;
-    };
-    content.len() == len
-        && integer(content)
-            .and_then(integer)
-            .is_some_and(<[u8]>::is_empty)
-}
-
-/// Client text for an error message, cut short.
-pub(super) fn echo(text: &str) -> String {
-    const LIMIT: usize = 80;
-    match text.char_indices().nth(LIMIT) {
-        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or_default()),
-        None => text.to_string(),
-    }
 }

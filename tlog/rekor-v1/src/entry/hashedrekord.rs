@@ -9,7 +9,7 @@ use atesto_common::pubkey::HashAlgorithm;
 use serde_json::{Value, json};
 
 use super::error::EntryError;
-use super::fields::{Fields, echo, encode_base64, parse_key, signature_encoding_ok};
+use super::fields::{Fields, echo, encode_base64, parse_key};
 use super::index::{digest_key, key_keys};
 
 const HASH_VALUE: &str = "spec.data.hash.value";
@@ -41,7 +41,7 @@ pub(super) fn prepare(spec: &Fields<'_>) -> Result<(Value, Vec<String>), EntryEr
     let key_content = signature.object("publicKey")?.base64("content")?;
     let key = parse_key(&key_content, "spec.signature.publicKey.content")?;
     let signature = signature.base64("content")?;
-    if !signature_encoding_ok(&key, &signature) {
+    if !key.signature_encoding_ok(&signature) {
         return Err(EntryError::EcdsaNotDer("spec.signature.content".into()));
     }
     key.verify_digest(algorithm, &digest, &signature)
