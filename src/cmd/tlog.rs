@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use atesto_rekor_v1::config::{ConfigError, TlogConfig};
 use atesto_rekor_v1::{self as rekor_v1, AppState};
-use atesto_tlog_engine::store::redb::RedbStore;
+use atesto_tlog_engine::store::LogStore;
+use atesto_tlog_engine::store::postgres::{self, PostgresStore};
+use atesto_tlog_engine::store::redb::{self, RedbStore};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -39,6 +41,22 @@ pub struct ServeArgs {
     /// YAML file with every option; flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// PostgreSQL URL of a scale-out log (the store goes there, not under
+    /// --data); from the environment when it holds a password.
+    #[arg(long, env = "ATESTO_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// PostgreSQL schema of this log's tables (logs sharing a database each take their own).
+    #[arg(long)]
+    database_schema: Option<String>,
+}
+
+/// The fields of a config that the shared flags override.
+pub struct ServeFields<'a> {
+    pub data: &'a mut PathBuf,
+    pub addr: &'a mut String,
+    pub key: &'a mut Option<PathBuf>,
+    pub database: &'a mut Option<String>,
+    pub database_schema: &'a mut String,
 }
 
 impl ServeArgs {
@@ -47,21 +65,27 @@ impl ServeArgs {
         self,
         from_file: impl FnOnce(&Path) -> Result<C, ConfigError>,
         default: impl FnOnce() -> C,
-        fields: impl FnOnce(&mut C) -> (&mut PathBuf, &mut String, &mut Option<PathBuf>),
+        fields: impl FnOnce(&mut C) -> ServeFields<'_>,
     ) -> Result<C, ConfigError> {
         let mut config = match &self.config {
             Some(path) => from_file(path)?,
             None => default(),
         };
-        let (data, addr, key) = fields(&mut config);
+        let fields = fields(&mut config);
         if let Some(value) = self.data {
-            *data = value;
+            *fields.data = value;
         }
         if let Some(value) = self.addr {
-            *addr = value;
+            *fields.addr = value;
         }
         if let Some(value) = self.key {
-            *key = Some(value);
+            *fields.key = Some(value);
+        }
+        if let Some(value) = self.database {
+            *fields.database = Some(value);
+        }
+        if let Some(value) = self.database_schema {
+            *fields.database_schema = value;
         }
         Ok(config)
     }
@@ -86,7 +110,13 @@ pub async fn run(args: TlogArgs) -> anyhow::Result<()> {
 
 fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
     let config = args.load(TlogConfig::from_file, TlogConfig::default, |c| {
-        (&mut c.data, &mut c.addr, &mut c.key)
+        ServeFields {
+            data: &mut c.data,
+            addr: &mut c.addr,
+            key: &mut c.key,
+            database: &mut c.database,
+            database_schema: &mut c.database_schema,
+        }
     })?;
     config.validate()?;
     Ok(config)
@@ -124,14 +154,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     super::serve(router, &config.addr, config.connections).await
 }
 
-/// Opens the log (its embedded store under `config.data`, keys, sequencer)
-/// and its admin token.
+/// The log's store: its PostgreSQL schema with a database URL, else the
+/// embedded store under `data`. Blocking.
+pub fn open_store(
+    data: &Path,
+    cache_mb: usize,
+    database: Option<&str>,
+    schema: &str,
+) -> anyhow::Result<Arc<dyn LogStore>> {
+    Ok(match database {
+        Some(url) => Arc::new(
+            PostgresStore::open(url, schema, postgres::DEFAULT_POOL_SIZE)
+                .with_context(|| format!("opening the log's PostgreSQL schema {schema}"))?
+                .hold_dir_lock(redb::lock_dir(data)?),
+        ),
+        None => Arc::new(RedbStore::open_dir(data, cache_mb << 20)?),
+    })
+}
+
+/// Opens the log (its store, keys, sequencer) and its admin token.
 pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let log = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let store = RedbStore::open_dir(&config.data, config.cache_mb << 20)?;
-            Ok(rekor_v1::start(Arc::new(store), &config)?)
+            let store = open_store(
+                &config.data,
+                config.cache_mb,
+                config.database.as_deref(),
+                &config.database_schema,
+            )?;
+            Ok(rekor_v1::start(store, &config)?)
         })
         .await??
     };
@@ -140,6 +192,7 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let active = view.active().context("log has no shard")?;
     tracing::info!(
         data = %config.data.display(),
+        store = if config.database.is_some() { "postgres" } else { "redb" },
         tree_id = active.info.tree_id,
         tree_size = active.checkpoint.size,
         origin = %active.info.origin,

@@ -9,6 +9,7 @@ pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
 pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
 use atesto_tlog_engine::config::{LogOptions, hostname_of};
+use atesto_tlog_engine::store::postgres::valid_schema_name;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,12 @@ pub struct TlogConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// PostgreSQL URL (`postgres://user@host:port/db`) of a scale-out log:
+    /// the store goes there instead of under `data`.
+    pub database: Option<String>,
+    /// The PostgreSQL schema holding this log's tables: logs sharing a
+    /// database each take their own.
+    pub database_schema: String,
     /// Bounds on signature verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
@@ -56,6 +63,8 @@ impl Default for TlogConfig {
             body_limit: 4 << 20,
             request_timeout_secs: 30,
             cache_mb: 64,
+            database: None,
+            database_schema: "tlog".into(),
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
         }
@@ -72,6 +81,11 @@ impl TlogConfig {
         self.batch.check().or_else(invalid)?;
         if self.body_limit < 1024 {
             return invalid("body_limit below 1 KiB cannot hold an entry");
+        }
+        if !valid_schema_name(&self.database_schema) {
+            return invalid(
+                "database_schema must be lower-case letters, digits and '_', not starting with a digit",
+            );
         }
         self.connections.validate().map_err(ConfigError::Invalid)?;
         if matches!(self.tree_id, Some(0)) || self.tree_id.is_some_and(|t| t > i64::MAX as u64) {

@@ -11,8 +11,13 @@
 //!
 //! - `redb`: the embedded backend, one file under the data directory.
 //! - `memory`: in memory, with fault injection, for tests of the engine.
+//! - `postgres/`: PostgreSQL, the authority for replicas of one log.
+//! - `contract_tests`: the contract as tests every backend runs.
 
+#[cfg(test)]
+pub mod contract_tests;
 pub mod memory;
+pub mod postgres;
 pub mod redb;
 
 use std::ops::Range;
