@@ -102,9 +102,18 @@ fn the_rekor_api_works_on_postgres_and_the_tree_lives_in_the_database() {
     let info = second.log_info();
     assert_eq!(info["treeSize"], 6);
     assert_eq!(info["rootHash"], hex::encode(checkpoint.root));
-    second
-        .post("/api/v1/log/entries", &proposed[2])
-        .expect_error(409);
+    // The dead process's integrator lease runs out first (5 s): until
+    // then writes are 503 with Retry-After, then the new process takes over.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let duplicate = loop {
+        let reply = second.post("/api/v1/log/entries", &proposed[2]);
+        if reply.status != 503 || std::time::Instant::now() > deadline {
+            break reply;
+        }
+        assert!(reply.header("Retry-After").is_some());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    duplicate.expect_error(409);
     let next = second.submit(&signer.hashedrekord(b"pg 6"), &key);
     assert_eq!(next.log_index, 6);
     check_consistency(&second, None, (6, checkpoint.root), (7, next.root));

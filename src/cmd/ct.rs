@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::tlog::{ServeArgs, ServeFields, open_store};
+use super::tlog::{ServeArgs, ServeFields, load_or_create_replica_id, open_store};
 use atesto_ct_log::config::CtConfig;
 use atesto_ct_log::{self as ct, CtLog};
 
@@ -25,6 +25,7 @@ fn load_config(args: CtArgs) -> anyhow::Result<CtConfig> {
             key: &mut c.key,
             database: &mut c.database,
             database_schema: &mut c.database_schema,
+            advertise_url: &mut c.replicas.advertise_url,
         })?;
     if let Some(roots) = args.roots {
         config.roots = vec![roots];
@@ -50,7 +51,7 @@ pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
         roots.extend(ct::read_roots(path).map_err(anyhow::Error::msg)?);
     }
     let log = {
-        let config = config.clone();
+        let mut config = config.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let store = open_store(
                 &config.data,
@@ -58,6 +59,9 @@ pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
                 config.database.as_deref(),
                 &config.database_schema,
             )?;
+            if config.database.is_some() {
+                config.replicas.id = Some(load_or_create_replica_id(&config.data)?);
+            }
             Ok(CtLog::start(store, &config, roots)?)
         })
         .await??

@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// PostgreSQL schema of this log's tables (logs sharing a database each take their own).
     #[arg(long)]
     database_schema: Option<String>,
+    /// Replicas: the base URL other replicas forward writes to while this
+    /// one integrates (default http://<addr>).
+    #[arg(long)]
+    advertise_url: Option<String>,
 }
 
 /// The fields of a config that the shared flags override.
@@ -57,6 +61,7 @@ pub struct ServeFields<'a> {
     pub key: &'a mut Option<PathBuf>,
     pub database: &'a mut Option<String>,
     pub database_schema: &'a mut String,
+    pub advertise_url: &'a mut Option<String>,
 }
 
 impl ServeArgs {
@@ -87,6 +92,9 @@ impl ServeArgs {
         if let Some(value) = self.database_schema {
             *fields.database_schema = value;
         }
+        if let Some(value) = self.advertise_url {
+            *fields.advertise_url = Some(value);
+        }
         Ok(config)
     }
 }
@@ -116,6 +124,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
             key: &mut c.key,
             database: &mut c.database,
             database_schema: &mut c.database_schema,
+            advertise_url: &mut c.replicas.advertise_url,
         }
     })?;
     config.validate()?;
@@ -172,10 +181,24 @@ pub fn open_store(
     })
 }
 
+/// The id of the replica whose data directory this is (made on first
+/// start): the directory's lock makes it one process's at a time.
+pub fn load_or_create_replica_id(data: &Path) -> anyhow::Result<String> {
+    let path = data.join("replica.id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_owned());
+    }
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let id = hex::encode(bytes);
+    std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
 /// Opens the log (its store, keys, sequencer) and its admin token.
 pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let log = {
-        let config = config.clone();
+        let mut config = config.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let store = open_store(
                 &config.data,
@@ -183,6 +206,9 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
                 config.database.as_deref(),
                 &config.database_schema,
             )?;
+            if config.database.is_some() {
+                config.replicas.id = Some(load_or_create_replica_id(&config.data)?);
+            }
             Ok(rekor_v1::start(store, &config)?)
         })
         .await??

@@ -6,7 +6,9 @@ pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
-use atesto_tlog_engine::config::{BatchConfig, LogOptions, ShardConfig, hostname_of};
+use atesto_tlog_engine::config::{
+    BatchConfig, LogOptions, ReplicaConfig, ShardConfig, hostname_of,
+};
 use atesto_tlog_engine::store::postgres::valid_schema_name;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,8 @@ pub struct CtConfig {
     /// The PostgreSQL schema holding this log's tables: logs sharing a
     /// database each take their own.
     pub database_schema: String,
+    /// Replicas on the shared database: the lease and the advertised URL.
+    pub replicas: ReplicaConfig,
     /// Bounds on chain verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
@@ -55,6 +59,7 @@ impl Default for CtConfig {
             cache_mb: 64,
             database: None,
             database_schema: "ct".into(),
+            replicas: ReplicaConfig::default(),
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
         }
@@ -73,6 +78,7 @@ impl CtConfig {
             tree_id: None,
             batch: self.batch.clone(),
             shards: ShardConfig::default(),
+            replica: self.replicas.options(&self.addr),
         }
     }
 
@@ -102,6 +108,7 @@ impl CtConfig {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
         self.batch.check().or_else(invalid)?;
+        self.replicas.check().or_else(invalid)?;
         if !valid_schema_name(&self.database_schema) {
             return invalid(
                 "database_schema must be lower-case letters, digits and '_', not starting with a digit",

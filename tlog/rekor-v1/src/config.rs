@@ -7,7 +7,7 @@ pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
-pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
+pub use atesto_tlog_engine::config::{BatchConfig, ReplicaConfig, ShardConfig};
 use atesto_tlog_engine::config::{LogOptions, hostname_of};
 use atesto_tlog_engine::store::postgres::valid_schema_name;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,8 @@ pub struct TlogConfig {
     /// The PostgreSQL schema holding this log's tables: logs sharing a
     /// database each take their own.
     pub database_schema: String,
+    /// Replicas on the shared database: the lease and the advertised URL.
+    pub replicas: ReplicaConfig,
     /// Bounds on signature verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
@@ -65,6 +67,7 @@ impl Default for TlogConfig {
             cache_mb: 64,
             database: None,
             database_schema: "tlog".into(),
+            replicas: ReplicaConfig::default(),
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
         }
@@ -82,6 +85,7 @@ impl TlogConfig {
         if self.body_limit < 1024 {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
+        self.replicas.check().or_else(invalid)?;
         if !valid_schema_name(&self.database_schema) {
             return invalid(
                 "database_schema must be lower-case letters, digits and '_', not starting with a digit",
@@ -106,6 +110,7 @@ impl TlogConfig {
             tree_id: self.tree_id,
             batch: self.batch.clone(),
             shards: self.shards.clone(),
+            replica: self.replicas.options(&self.addr),
         }
     }
 

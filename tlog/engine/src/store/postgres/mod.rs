@@ -14,21 +14,30 @@
 //! the blocking `postgres` crate, called from the sequencer thread and
 //! `spawn_blocking` readers like every store method.
 
+pub mod lease;
 pub mod pool;
 
 use std::fs::File;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use postgres::Client;
 use postgres::types::ToSql;
 
-use super::{Batch, LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry};
+use super::{
+    Batch, Coordinator, LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
+};
 use pool::{Pool, is_transport};
 
 /// The log's tables, created if missing.
 const SCHEMA: &str = include_str!("schema.sql");
+
+/// How long the server lets a transaction wait for its client before
+/// ending the session: far beyond a commit's round trips.
+const STALLED_TRANSACTION: Duration = Duration::from_secs(2);
 
 /// Connections of one store: the sequencer's and the readers'.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -36,6 +45,11 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub struct PostgresStore {
     pool: Pool,
     schema: String,
+    /// Set by the first lease claim (`lease.rs`): from then on a commit
+    /// needs the lease's current epoch.
+    fencing: AtomicBool,
+    /// The lease epoch this process holds, 0 for none.
+    epoch: AtomicU64,
     /// The data directory's lock (key, admin token): one process per directory.
     dir_lock: Option<File>,
 }
@@ -107,8 +121,13 @@ impl PostgresStore {
         }
         let mut config = postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
-        // Every statement of the store names its tables unqualified.
-        config.options(&format!("-c search_path={schema}"));
+        // Every statement of the store names its tables unqualified. A
+        // process stalled inside a transaction (SIGSTOP, a pause) loses its
+        // session, and with it the row locks a takeover would wait for.
+        config.options(&format!(
+            "-c search_path={schema} -c idle_in_transaction_session_timeout={}",
+            STALLED_TRANSACTION.as_millis()
+        ));
         if config.get_application_name().is_none() {
             config.application_name("atesto");
         }
@@ -121,6 +140,8 @@ impl PostgresStore {
         let store = Self {
             pool: Pool::new(config, pool_size),
             schema: schema.to_owned(),
+            fencing: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
             dir_lock: None,
         };
         store.create_tables()?;
@@ -131,6 +152,13 @@ impl PostgresStore {
     pub fn hold_dir_lock(mut self, lock: File) -> Self {
         self.dir_lock = Some(lock);
         self
+    }
+
+    /// The lease epoch a write needs, when replicas share the store.
+    fn fence(&self) -> Option<u64> {
+        self.fencing
+            .load(Ordering::Acquire)
+            .then(|| self.epoch.load(Ordering::Acquire))
     }
 
     /// The PostgreSQL schema holding this log's tables.
@@ -168,9 +196,29 @@ impl PostgresStore {
     }
 }
 
-fn write_batch(client: &mut Client, batch: &Batch) -> Result<(), StoreError> {
+/// Inside a write transaction: refuses unless `fence` (the epoch this
+/// process holds) is the lease's. The share lock makes a takeover wait
+/// for this transaction, and every later one see the new epoch.
+fn check_fence(txn: &mut postgres::Transaction<'_>, fence: Option<u64>) -> Result<(), StoreError> {
+    let Some(held) = fence else {
+        return Ok(());
+    };
+    let current = txn
+        .query_opt("SELECT epoch FROM lease FOR SHARE", &[])
+        .map_err(backend)?
+        .map(|row| to_u64(row.get(0), "lease epoch"))
+        .transpose()?
+        .unwrap_or(0);
+    if held == 0 || held != current {
+        return Err(StoreError::Fenced { held, current });
+    }
+    Ok(())
+}
+
+fn write_batch(client: &mut Client, batch: &Batch, fence: Option<u64>) -> Result<(), StoreError> {
     let shard = i64::from(batch.shard);
     let mut txn = client.transaction().map_err(backend)?;
+    check_fence(&mut txn, fence)?;
     let row = txn
         .query_opt(
             "SELECT ordinal, tree_id, start_index, origin, size, root, note
@@ -273,8 +321,12 @@ impl LogStore for PostgresStore {
         let start = to_i64(shard.info.start, "shard start")?;
         let size = to_i64(shard.checkpoint.size, "tree size")?;
         let root = &shard.checkpoint.root[..];
+        // The first shard is made by whichever replica starts first; later
+        // ones (rotation) only by the integrator.
+        let fence = self.fence().filter(|_| shard.info.ordinal > 0);
         self.pool.with(|client| {
             let mut txn = client.transaction().map_err(backend)?;
+            check_fence(&mut txn, fence)?;
             let created = txn
                 .execute(
                     "INSERT INTO shards (ordinal, tree_id, start_index, origin, size, root, note)
@@ -308,7 +360,8 @@ impl LogStore for PostgresStore {
     fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError> {
         // Never retried here: whether a commit whose reply was lost landed
         // is for the sequencer to find out (`recover`, then its resync).
-        self.pool.with(|client| write_batch(client, batch))
+        let fence = self.fence();
+        self.pool.with(|client| write_batch(client, batch, fence))
     }
 
     fn read_tile(&self, shard: u32, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -415,6 +468,10 @@ impl LogStore for PostgresStore {
                 .map_err(backend)?;
             txn.commit().map_err(backend)
         })
+    }
+
+    fn coordinator(self: Arc<Self>) -> Option<Arc<dyn Coordinator>> {
+        Some(self)
     }
 }
 

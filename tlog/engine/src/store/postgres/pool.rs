@@ -33,13 +33,27 @@ pub fn is_transport(err: &postgres::Error) -> bool {
         return true;
     }
     match err.code() {
-        // No SQLSTATE: an I/O error, a timeout, a refused connection.
-        None => err.as_db_error().is_none(),
+        // No SQLSTATE: a transport failure (an I/O error, a refused
+        // connection, a timeout), or a fault of ours (a parameter that does
+        // not encode), which is no reason to retry.
+        None => {
+            std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>())
+                || err.to_string().starts_with("timeout waiting for server")
+        }
         Some(code) => {
             let code = code.code();
             // Connection exceptions, operator intervention (shutdown, admin
-            // termination), insufficient resources.
-            code.starts_with("08") || code.starts_with("57") || code.starts_with("53")
+            // termination), insufficient resources, a session ended for
+            // idling in a transaction (a stalled process), a lock not
+            // granted in time, a transaction rolled back by the server
+            // (serialization, deadlock): all pass, so the store is only
+            // unavailable for now.
+            code.starts_with("08")
+                || code.starts_with("57")
+                || code.starts_with("53")
+                || code.starts_with("40")
+                || code == "25P03"
+                || code == "55P03"
         }
     }
 }

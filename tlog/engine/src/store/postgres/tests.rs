@@ -130,3 +130,50 @@ fn a_server_that_cannot_be_reached_is_unavailable_and_bad_names_are_refused() {
     }
     assert!(valid_schema_name("rekor_v1"));
 }
+
+#[test]
+fn only_the_lease_holder_commits_and_a_stale_holder_is_fenced_after_a_takeover() {
+    use crate::store::{Candidate, Coordinator};
+    use std::time::Duration;
+
+    let schema = fresh_schema();
+    let (first, second) = (open(&schema), open(&schema));
+    first.create_shard(&shard(0, 0)).unwrap();
+    let candidate = |id: &str, ttl_ms| Candidate {
+        id: id.into(),
+        url: format!("http://{id}"),
+        ttl: Duration::from_millis(ttl_ms),
+    };
+    let lease = first.claim(&candidate("a", 300)).unwrap();
+    assert!(lease.mine);
+    let seen = second.claim(&candidate("b", 300)).unwrap();
+    assert!(!seen.mine);
+    assert_eq!((seen.epoch, seen.url.as_str()), (lease.epoch, "http://a"));
+
+    // The follower cannot write; the holder can.
+    assert!(matches!(
+        second.commit_batch(&batch(0, 1)),
+        Err(StoreError::Fenced { held: 0, .. })
+    ));
+    first.commit_batch(&batch(0, 1)).unwrap();
+    // Renewal keeps the epoch.
+    assert_eq!(
+        first.claim(&candidate("a", 300)).unwrap().epoch,
+        lease.epoch
+    );
+
+    // The holder stalls past its term: the other takes over, and the stale
+    // holder's next batch, however well built, is refused.
+    std::thread::sleep(Duration::from_millis(400));
+    let taken = second.claim(&candidate("b", 300)).unwrap();
+    assert!(taken.mine);
+    assert_eq!(taken.epoch, lease.epoch + 1);
+    assert!(matches!(
+        first.commit_batch(&batch(1, 2)),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(first.shards().unwrap()[0].checkpoint, checkpoint(1));
+    second.commit_batch(&batch(1, 2)).unwrap();
+    // The old holder learns it on its next claim.
+    assert!(!first.claim(&candidate("a", 300)).unwrap().mine);
+}
