@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::tlog::{ServeArgs, ServeFields, load_or_create_replica_id, open_store};
 use atesto_ct_log::config::CtConfig;
 use atesto_ct_log::{self as ct, CtLog};
-use atesto_tlog_engine::store::redb::RedbStore;
-
-use super::tlog::ServeArgs;
 
 #[derive(clap::Args)]
 pub struct CtArgs {
@@ -21,8 +19,14 @@ pub struct CtArgs {
 fn load_config(args: CtArgs) -> anyhow::Result<CtConfig> {
     let mut config = args
         .serve
-        .load(CtConfig::from_file, CtConfig::default, |c| {
-            (&mut c.data, &mut c.addr, &mut c.key, &mut c.object_store)
+        .load(CtConfig::from_file, CtConfig::default, |c| ServeFields {
+            data: &mut c.data,
+            addr: &mut c.addr,
+            key: &mut c.key,
+            database: &mut c.database,
+            database_schema: &mut c.database_schema,
+            advertise_url: &mut c.replicas.advertise_url,
+            object_store: &mut c.object_store,
         })?;
     if let Some(roots) = args.roots {
         config.roots = vec![roots];
@@ -48,10 +52,18 @@ pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
         roots.extend(ct::read_roots(path).map_err(anyhow::Error::msg)?);
     }
     let log = {
-        let config = config.clone();
+        let mut config = config.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let store = RedbStore::open_dir(&config.data, config.cache_mb << 20)?;
-            Ok(CtLog::start(Arc::new(store), &config, roots)?)
+            let store = open_store(
+                &config.data,
+                config.cache_mb,
+                config.database.as_deref(),
+                &config.database_schema,
+            )?;
+            if config.database.is_some() {
+                config.replicas.id = Some(load_or_create_replica_id(&config.data)?);
+            }
+            Ok(CtLog::start(store, &config, roots)?)
         })
         .await??
     };

@@ -11,7 +11,9 @@ use atesto_rekor_v1::config::{ConfigError, TlogConfig};
 use atesto_rekor_v1::{self as rekor_v1, AppState};
 use atesto_rekor_v2::RekorV2;
 use atesto_rekor_v2::config::RekorV2Config;
-use atesto_tlog_engine::store::redb::RedbStore;
+use atesto_tlog_engine::store::LogStore;
+use atesto_tlog_engine::store::postgres::{self, PostgresStore};
+use atesto_tlog_engine::store::redb::{self, RedbStore};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -47,6 +49,28 @@ pub struct ServeArgs {
     /// (endpoint and credentials from AWS_*), gs://BUCKET[/PREFIX] or file:///DIR.
     #[arg(long)]
     object_store: Option<String>,
+    /// PostgreSQL URL of a scale-out log (the store goes there, not under
+    /// --data); from the environment when it holds a password.
+    #[arg(long, env = "ATESTO_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// PostgreSQL schema of this log's tables (logs sharing a database each take their own).
+    #[arg(long)]
+    database_schema: Option<String>,
+    /// Replicas: the base URL other replicas forward writes to while this
+    /// one integrates (default http://<addr>).
+    #[arg(long)]
+    advertise_url: Option<String>,
+}
+
+/// The fields of a config that the shared flags override.
+pub struct ServeFields<'a> {
+    pub data: &'a mut PathBuf,
+    pub addr: &'a mut String,
+    pub key: &'a mut Option<PathBuf>,
+    pub database: &'a mut Option<String>,
+    pub database_schema: &'a mut String,
+    pub advertise_url: &'a mut Option<String>,
+    pub object_store: &'a mut Option<String>,
 }
 
 impl ServeArgs {
@@ -55,31 +79,33 @@ impl ServeArgs {
         self,
         from_file: impl FnOnce(&Path) -> Result<C, ConfigError>,
         default: impl FnOnce() -> C,
-        fields: impl FnOnce(
-            &mut C,
-        ) -> (
-            &mut PathBuf,
-            &mut String,
-            &mut Option<PathBuf>,
-            &mut Option<String>,
-        ),
+        fields: impl FnOnce(&mut C) -> ServeFields<'_>,
     ) -> Result<C, ConfigError> {
         let mut config = match &self.config {
             Some(path) => from_file(path)?,
             None => default(),
         };
-        let (data, addr, key, object_store) = fields(&mut config);
+        let fields = fields(&mut config);
         if let Some(value) = self.data {
-            *data = value;
+            *fields.data = value;
         }
         if let Some(value) = self.addr {
-            *addr = value;
+            *fields.addr = value;
         }
         if let Some(value) = self.key {
-            *key = Some(value);
+            *fields.key = Some(value);
+        }
+        if let Some(value) = self.database {
+            *fields.database = Some(value);
+        }
+        if let Some(value) = self.database_schema {
+            *fields.database_schema = value;
+        }
+        if let Some(value) = self.advertise_url {
+            *fields.advertise_url = Some(value);
         }
         if let Some(value) = self.object_store {
-            *object_store = Some(value);
+            *fields.object_store = Some(value);
         }
         Ok(config)
     }
@@ -104,7 +130,15 @@ pub async fn run(args: TlogArgs) -> anyhow::Result<()> {
 
 fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
     let config = args.load(TlogConfig::from_file, TlogConfig::default, |c| {
-        (&mut c.data, &mut c.addr, &mut c.key, &mut c.object_store)
+        ServeFields {
+            data: &mut c.data,
+            addr: &mut c.addr,
+            key: &mut c.key,
+            database: &mut c.database,
+            database_schema: &mut c.database_schema,
+            advertise_url: &mut c.replicas.advertise_url,
+            object_store: &mut c.object_store,
+        }
     })?;
     config.validate()?;
     Ok(config)
@@ -193,14 +227,54 @@ pub async fn open_v2(config: &RekorV2Config) -> anyhow::Result<Arc<RekorV2>> {
     Ok(v2)
 }
 
-/// Opens the log (its embedded store under `config.data`, keys, sequencer),
-/// its admin token, and its publisher to object storage if configured.
+/// The log's store: its PostgreSQL schema with a database URL, else the
+/// embedded store under `data`. Blocking.
+pub fn open_store(
+    data: &Path,
+    cache_mb: usize,
+    database: Option<&str>,
+    schema: &str,
+) -> anyhow::Result<Arc<dyn LogStore>> {
+    Ok(match database {
+        Some(url) => Arc::new(
+            PostgresStore::open(url, schema, postgres::DEFAULT_POOL_SIZE)
+                .with_context(|| format!("opening the log's PostgreSQL schema {schema}"))?
+                .hold_dir_lock(redb::lock_dir(data)?),
+        ),
+        None => Arc::new(RedbStore::open_dir(data, cache_mb << 20)?),
+    })
+}
+
+/// The id of the replica whose data directory this is (made on first
+/// start): the directory's lock makes it one process's at a time.
+pub fn load_or_create_replica_id(data: &Path) -> anyhow::Result<String> {
+    let path = data.join("replica.id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_owned());
+    }
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let id = hex::encode(bytes);
+    std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
+/// Opens the log (its store, keys, sequencer), its admin token, and its
+/// publisher to object storage if configured.
 pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let log = {
-        let config = config.clone();
+        let mut config = config.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let store = RedbStore::open_dir(&config.data, config.cache_mb << 20)?;
-            Ok(rekor_v1::start(Arc::new(store), &config)?)
+            let store = open_store(
+                &config.data,
+                config.cache_mb,
+                config.database.as_deref(),
+                &config.database_schema,
+            )?;
+            if config.database.is_some() {
+                config.replicas.id = Some(load_or_create_replica_id(&config.data)?);
+            }
+            Ok(rekor_v1::start(store, &config)?)
         })
         .await??
     };
@@ -214,6 +288,7 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
     let active = view.active().context("log has no shard")?;
     tracing::info!(
         data = %config.data.display(),
+        store = if config.database.is_some() { "postgres" } else { "redb" },
         tree_id = active.info.tree_id,
         tree_size = active.checkpoint.size,
         origin = %active.info.origin,

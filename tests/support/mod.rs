@@ -130,6 +130,7 @@ impl Tlog {
             .args([service, "--data"])
             .arg(data)
             .args(["--addr", addr])
+            .args(services::store_args(service, data))
             .args(extra);
         command
     }

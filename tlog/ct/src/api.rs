@@ -8,8 +8,8 @@ use atesto_common::ct::{AddChainResponse, TimestampedEntry};
 use atesto_common::error::ApiError;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -21,6 +21,7 @@ use atesto_tlog_engine::log::LogError;
 use atesto_tlog_engine::merkle;
 use atesto_tlog_engine::sequencer::SubmitError;
 use atesto_tlog_engine::submission;
+use atesto_tlog_http::forward::forward_write;
 use atesto_tlog_http::{
     ApiOptions, Body, blocking, explorer, json_response, ops, parse_query, parse_u64_param,
     submit_failure, tiles, with_common_layers,
@@ -87,14 +88,28 @@ struct AddChainRequest {
     chain: Vec<String>,
 }
 
-async fn add_chain(State(ct): State<Arc<CtLog>>, Body(body): Body) -> Result<Response, ApiError> {
+async fn add_chain(
+    State(ct): State<Arc<CtLog>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    // Replicas: the integrator takes the write.
+    if let Some(answer) = forward_write(&ct.log, &headers, uri.path(), &body).await {
+        return Ok(answer);
+    }
     submit(ct, &body, Submission::Final).await
 }
 
 async fn add_pre_chain(
     State(ct): State<Arc<CtLog>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    if let Some(answer) = forward_write(&ct.log, &headers, uri.path(), &body).await {
+        return Ok(answer);
+    }
     submit(ct, &body, Submission::Precert).await
 }
 

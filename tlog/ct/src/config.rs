@@ -6,7 +6,10 @@ pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
-use atesto_tlog_engine::config::{BatchConfig, LogOptions, OriginStyle, ShardConfig, hostname_of};
+use atesto_tlog_engine::config::{
+    BatchConfig, LogOptions, OriginStyle, ReplicaConfig, ShardConfig, hostname_of,
+};
+use atesto_tlog_engine::store::postgres::valid_schema_name;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +31,14 @@ pub struct CtConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// PostgreSQL URL (`postgres://user@host:port/db`) of a scale-out log:
+    /// the store goes there instead of under `data`.
+    pub database: Option<String>,
+    /// The PostgreSQL schema holding this log's tables: logs sharing a
+    /// database each take their own.
+    pub database_schema: String,
+    /// Replicas on the shared database: the lease and the advertised URL.
+    pub replicas: ReplicaConfig,
     /// Bounds on chain verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
@@ -50,6 +61,9 @@ impl Default for CtConfig {
             body_limit: 1 << 20,
             request_timeout_secs: 30,
             cache_mb: 64,
+            database: None,
+            database_schema: "ct".into(),
+            replicas: ReplicaConfig::default(),
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
             object_store: None,
@@ -70,6 +84,7 @@ impl CtConfig {
             tree_id: None,
             batch: self.batch.clone(),
             shards: ShardConfig::default(),
+            replica: self.replicas.options(&self.addr),
         }
     }
 
@@ -99,6 +114,12 @@ impl CtConfig {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
         self.batch.check().or_else(invalid)?;
+        self.replicas.check().or_else(invalid)?;
+        if !valid_schema_name(&self.database_schema) {
+            return invalid(
+                "database_schema must be lower-case letters, digits and '_', not starting with a digit",
+            );
+        }
         self.connections.validate().map_err(ConfigError::Invalid)
     }
 }

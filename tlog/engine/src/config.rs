@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::replica::ReplicaOptions;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
@@ -49,6 +51,62 @@ impl BatchConfig {
 
     pub fn max_age(&self) -> Duration {
         Duration::from_millis(self.max_age_ms)
+    }
+}
+
+/// Replicas of a log on a shared database (`atesto tlog --database`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaConfig {
+    /// Term of the integrator lease in milliseconds: a stalled integrator
+    /// is replaced after this long, and writes wait that long for it.
+    pub lease_ms: u64,
+    /// Base URL the other replicas forward writes to while this one
+    /// integrates; `http://<addr>` when absent.
+    pub advertise_url: Option<String>,
+    /// Who this process is in the lease, kept in its data directory (which
+    /// one process at a time may use): a restarted replica renews the lease
+    /// it held instead of waiting for it to expire. Random when absent.
+    #[serde(skip)]
+    pub id: Option<String>,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        Self {
+            lease_ms: 5000,
+            advertise_url: None,
+            id: None,
+        }
+    }
+}
+
+impl ReplicaConfig {
+    pub fn check(&self) -> Result<(), &'static str> {
+        if !(200..=600_000).contains(&self.lease_ms) {
+            return Err("replicas.lease_ms must be between 200 and 600000");
+        }
+        if self
+            .advertise_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err("replicas.advertise_url must be an http:// or https:// URL");
+        }
+        Ok(())
+    }
+
+    /// The replica options of a process listening on `addr`.
+    pub fn options(&self, addr: &str) -> ReplicaOptions {
+        let advertise_url = self.advertise_url.clone().unwrap_or_else(|| {
+            let port = addr.rsplit_once(':').map_or("", |(_, port)| port);
+            format!("http://{}:{port}", hostname_of(addr))
+        });
+        ReplicaOptions {
+            id: self.id.clone(),
+            advertise_url,
+            lease: Duration::from_millis(self.lease_ms),
+        }
     }
 }
 
@@ -99,4 +157,6 @@ pub struct LogOptions {
     pub tree_id: Option<u64>,
     pub batch: BatchConfig,
     pub shards: ShardConfig,
+    /// Used when the store is shared by replicas.
+    pub replica: ReplicaOptions,
 }

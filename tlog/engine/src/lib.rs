@@ -12,6 +12,8 @@
 //! - `view`: what readers see: shards, published checkpoints, proven entries.
 //! - `config`, `metrics`: options and Prometheus metrics.
 //! - `sequencer`: the single writer: batches, commits, publication.
+//! - `replica`: replicas of one shared store: the integrator lease, the
+//!   followers' view.
 //! - `log`: `Log`, the wiring and the API personalities use.
 //! - `api_error`: how a `LogError` reaches an HTTP client.
 //!
@@ -23,6 +25,7 @@ pub mod config;
 pub mod log;
 pub mod merkle;
 pub mod metrics;
+pub mod replica;
 pub mod sequencer;
 pub mod store;
 pub mod submission;

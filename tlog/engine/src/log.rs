@@ -20,6 +20,7 @@ use crate::checkpoint::{LogKeys, SignError};
 use crate::config::LogOptions;
 use crate::merkle::{self, MerkleError, RightEdge};
 use crate::metrics::Metrics;
+use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
 use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry};
 use crate::submission::{EntrySigner, Submission};
@@ -59,6 +60,8 @@ pub struct Log {
     metrics: Arc<Metrics>,
     hostname: String,
     followers: std::sync::Mutex<Vec<Arc<dyn Follower>>>,
+    /// With a store shared by replicas: who integrates.
+    replica: Option<Arc<Replica>>,
 }
 
 impl Log {
@@ -83,8 +86,16 @@ impl Log {
             };
             let checkpoint = keys.checkpoint(&info.origin, 0, RightEdge::empty().root())?;
             let first = ShardState { info, checkpoint };
-            store.create_shard(&first)?;
-            shards.push(first);
+            match store.create_shard(&first) {
+                Ok(()) => shards.push(first),
+                // Another replica starting at the same time made it first.
+                Err(err) => {
+                    shards = store.shards()?;
+                    if shards.is_empty() {
+                        return Err(err.into());
+                    }
+                }
+            }
         }
         let metrics = Arc::new(
             Metrics::new().map_err(|e| LogError::Setup(format!("registering metrics: {e}")))?,
@@ -108,6 +119,17 @@ impl Log {
             view.clone(),
             metrics.clone(),
         )?;
+        let replica = match store.clone().coordinator() {
+            Some(coordinator) => Some(Replica::start(
+                &options.replica,
+                coordinator,
+                store.clone(),
+                view.clone(),
+                sequencer.clone(),
+                metrics.clone(),
+            )?),
+            None => None,
+        };
         Ok(Self {
             store,
             view,
@@ -116,6 +138,7 @@ impl Log {
             metrics,
             hostname,
             followers: std::sync::Mutex::default(),
+            replica,
         })
     }
 
@@ -141,12 +164,28 @@ impl Log {
     /// Queues an entry for the next batch; fails at once with `PoolFull`
     /// rather than queueing without bound.
     pub fn submit(&self, entry: Submission) -> Result<Pending, SubmitError> {
+        self.check_integrator()?;
         self.sequencer.submit(entry)
+    }
+
+    /// With replicas: this process's role (`None`: it is the only process).
+    pub fn role(&self) -> Option<Arc<Role>> {
+        self.replica.as_ref().map(|r| r.role())
+    }
+
+    fn check_integrator(&self) -> Result<(), SubmitError> {
+        match self.role().as_deref() {
+            Some(Role::Follower { integrator }) => {
+                Err(SubmitError::NotIntegrator(integrator.clone()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Freezes the active shard at its checkpoint and starts a new tree,
     /// between two batches.
     pub async fn rotate(&self) -> Result<ShardState, SubmitError> {
+        self.check_integrator()?;
         self.sequencer.rotate().await
     }
 

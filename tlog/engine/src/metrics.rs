@@ -21,6 +21,19 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Size of the active shard's tree.
     pub tree_size: IntGauge,
+    /// Replicas: the integrator lease's epoch as last claimed.
+    pub lease_epoch: IntGauge,
+    /// Replicas: 1 while this process holds the lease and integrates.
+    pub integrator: IntGauge,
+    /// Batches refused because another replica holds the lease.
+    pub fence_refusals: IntCounter,
+    /// Batches refused because the stored checkpoint was not their base.
+    pub cas_refusals: IntCounter,
+    /// Writes forwarded to the integrator.
+    pub forwarded: IntCounter,
+    /// Replicas: entries the follower's view was behind the store at its
+    /// last refresh (integration lag as readers of this replica see it).
+    pub view_lag_entries: IntGauge,
     /// Free and total bytes of the data directory's file system, read at
     /// each scrape (the store cannot write once it is full).
     data_free_bytes: IntGauge,
@@ -55,6 +68,27 @@ impl Metrics {
             .buckets(prometheus::exponential_buckets(0.0005, 2.0, 14)?),
         )?;
         let tree_size = IntGauge::new("tree_size", "Entries in the active shard's tree")?;
+        let lease_epoch = IntGauge::new("lease_epoch", "Epoch of the integrator lease")?;
+        let integrator = IntGauge::new(
+            "integrator",
+            "1 while this replica holds the integrator lease",
+        )?;
+        let fence_refusals = IntCounter::new(
+            "fence_refusals_total",
+            "Batches refused because another replica holds the integrator lease",
+        )?;
+        let cas_refusals = IntCounter::new(
+            "cas_refusals_total",
+            "Batches refused because the stored checkpoint was not the one they extend",
+        )?;
+        let forwarded = IntCounter::new(
+            "forwarded_total",
+            "Writes forwarded to the integrating replica",
+        )?;
+        let view_lag_entries = IntGauge::new(
+            "view_lag_entries",
+            "Entries a follower's view was behind the store at its last refresh",
+        )?;
         let data_free_bytes = IntGauge::new(
             "data_free_bytes",
             "Bytes available to the log on its data directory's file system",
@@ -70,6 +104,12 @@ impl Metrics {
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(commit_seconds.clone()))?;
         registry.register(Box::new(tree_size.clone()))?;
+        registry.register(Box::new(lease_epoch.clone()))?;
+        registry.register(Box::new(integrator.clone()))?;
+        registry.register(Box::new(fence_refusals.clone()))?;
+        registry.register(Box::new(cas_refusals.clone()))?;
+        registry.register(Box::new(forwarded.clone()))?;
+        registry.register(Box::new(view_lag_entries.clone()))?;
         registry.register(Box::new(data_free_bytes.clone()))?;
         registry.register(Box::new(data_size_bytes.clone()))?;
         let http = Arc::new(HttpMetrics::register(&registry)?);
@@ -82,6 +122,12 @@ impl Metrics {
             batch_size,
             commit_seconds,
             tree_size,
+            lease_epoch,
+            integrator,
+            fence_refusals,
+            cas_refusals,
+            forwarded,
+            view_lag_entries,
             data_free_bytes,
             data_size_bytes,
             data_dir: OnceLock::new(),

@@ -36,6 +36,9 @@ pub enum SubmitError {
     PoolFull,
     #[error("the sequencer has stopped")]
     Stopped,
+    /// Replicas: another process integrates (at this URL, if one does).
+    #[error("this replica does not integrate the log")]
+    NotIntegrator(Option<String>),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Shared: one failed checkpoint signature fails a whole batch.
@@ -54,6 +57,7 @@ pub type Reply = oneshot::Sender<Result<ProvenEntry, SubmitError>>;
 enum Command {
     Submit(Submission, Reply),
     Rotate(oneshot::Sender<Result<ShardState, SubmitError>>),
+    Resync(std::sync::mpsc::Sender<Result<(), StoreError>>),
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +95,18 @@ impl SequencerHandle {
             Err(TrySendError::Full(_)) => Err(SubmitError::PoolFull),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
         }
+    }
+
+    /// Brings the sequencer to the tree the store holds, between two
+    /// batches (a replica taking over as integrator). Blocking.
+    pub fn resync(&self) -> Result<(), StoreError> {
+        let (reply, receive) = std::sync::mpsc::channel();
+        self.commands
+            .send(Command::Resync(reply))
+            .map_err(|_| StoreError::Backend("the sequencer has stopped".into()))?;
+        receive
+            .recv()
+            .map_err(|_| StoreError::Backend("the sequencer has stopped".into()))?
     }
 
     /// Starts a new shard between two batches. Waits for room in the pool.
@@ -201,6 +217,14 @@ impl Sequencer {
             match first {
                 Command::Submit(entry, reply) => batch.push((entry, reply)),
                 Command::Rotate(reply) => rotate = Some(reply),
+                Command::Resync(reply) => {
+                    let resynced = self.resync();
+                    if resynced.is_ok() {
+                        self.writable.store(true, Ordering::Release);
+                    }
+                    let _ = reply.send(resynced);
+                    continue;
+                }
             }
             let deadline = Instant::now() + self.config.max_age;
             while rotate.is_none() && !batch.is_empty() && batch.len() < self.config.max_size {
@@ -208,6 +232,12 @@ impl Sequencer {
                 match commands.recv_timeout(wait) {
                     Ok(Command::Submit(entry, reply)) => batch.push((entry, reply)),
                     Ok(Command::Rotate(reply)) => rotate = Some(reply),
+                    // Answered without resyncing: the caller asks again.
+                    Ok(Command::Resync(reply)) => {
+                        let _ = reply.send(Err(StoreError::Unavailable(
+                            "a batch was being gathered".into(),
+                        )));
+                    }
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
@@ -319,6 +349,16 @@ impl Sequencer {
             Err(err) => {
                 tracing::error!(%err, "integrating a batch failed");
                 self.metrics.commit_failures.inc();
+                match &err {
+                    SubmitError::Store(StoreError::Fenced { .. }) => {
+                        self.metrics.fence_refusals.inc()
+                    }
+                    SubmitError::Store(
+                        StoreError::CheckpointConflict { .. }
+                        | StoreError::CheckpointRegression { .. },
+                    ) => self.metrics.cas_refusals.inc(),
+                    _ => {}
+                }
                 // A refused compare-and-swap means the store moved under
                 // us: stop writing until `recover` has resynced with it.
                 let unavailable = matches!(
@@ -327,6 +367,7 @@ impl Sequencer {
                         StoreError::Unavailable(_)
                             | StoreError::CheckpointConflict { .. }
                             | StoreError::CheckpointRegression { .. }
+                            | StoreError::Fenced { .. }
                     )
                 );
                 if unavailable {
@@ -461,25 +502,27 @@ impl Sequencer {
         tracing::info!("the store commits again");
     }
 
-    /// Reloads the active shard's right edge if the stored checkpoint is not
-    /// the one in memory, and publishes the stored one.
+    /// Reloads the active (last stored) shard's right edge if the stored
+    /// checkpoint is not the one in memory, and publishes the stored shards.
+    /// The stored tree is adopted only if its tiles hash to its checkpoint.
     fn resync(&mut self) -> Result<(), StoreError> {
         let shards = self.store.shards()?;
-        let Some(stored) = shards.iter().find(|s| s.info == self.shard) else {
-            return Err(StoreError::Corrupt("the active shard is not stored".into()));
+        let Some(stored) = shards.last() else {
+            return Err(StoreError::Corrupt("the store holds no shard".into()));
         };
-        if stored.checkpoint == self.checkpoint {
+        if stored.info == self.shard && stored.checkpoint == self.checkpoint {
             return Ok(());
         }
         let edge = load_edge(&self.store, stored)?;
         tracing::warn!(
             size = stored.checkpoint.size,
-            "the stored checkpoint is not the one in memory (a batch reported as failed was committed); publishing it"
+            "the stored tree is not the one in memory (another replica wrote, or a batch reported as failed was committed); adopting it"
         );
+        self.shard = stored.info.clone();
         self.edge = edge;
         self.checkpoint = stored.checkpoint.clone();
-        self.publish(&Arc::new(stored.checkpoint.clone()));
         self.metrics.tree_size.set(self.edge.size() as i64);
+        self.view.store(Arc::new(LogView { shards }));
         Ok(())
     }
 

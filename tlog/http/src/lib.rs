@@ -8,6 +8,7 @@
 //! shape; only the server's own faults answer 5xx.
 
 pub mod explorer;
+pub mod forward;
 pub mod ops;
 pub mod tiles;
 
@@ -53,6 +54,11 @@ pub fn submit_failure(metrics: &Metrics, err: SubmitError) -> ApiError {
             tracing::error!("the sequencer is gone");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
         }
+        SubmitError::NotIntegrator(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another replica integrates the log; retry shortly",
+        )
+        .with_header(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS),
         SubmitError::Store(err @ StoreError::Unavailable(_)) => store_unavailable(&err),
         SubmitError::Store(err) => {
             tracing::error!(%err, "integrating an entry failed");

@@ -31,7 +31,7 @@ async fn readyz<S: LogState>(State(state): State<S>) -> Result<String, ApiError>
     if !state.log().is_writable() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the store cannot commit (is the disk full?)",
+            "the store cannot commit (a full disk, an unreachable database)",
         ));
     }
     let followers = blocking(move || {

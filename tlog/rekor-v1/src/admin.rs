@@ -30,6 +30,13 @@ async fn rotate(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         SubmitError::Stopped => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the log is shutting down")
         }
+        SubmitError::NotIntegrator(url) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "rotate on the integrating replica ({})",
+                url.as_deref().unwrap_or("none right now")
+            ),
+        ),
         other => {
             tracing::error!(err = %other, "rotation failed");
             ApiError::internal()

@@ -7,8 +7,9 @@ pub use atesto_common::config::ConfigError;
 use atesto_common::config::load_yaml;
 pub use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::serve::ConnectionLimits;
-pub use atesto_tlog_engine::config::{BatchConfig, ShardConfig};
+pub use atesto_tlog_engine::config::{BatchConfig, ReplicaConfig, ShardConfig};
 use atesto_tlog_engine::config::{LogOptions, OriginStyle, configured_hostname};
+use atesto_tlog_engine::store::postgres::valid_schema_name;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,14 @@ pub struct TlogConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// PostgreSQL URL (`postgres://user@host:port/db`) of a scale-out log:
+    /// the store goes there instead of under `data`.
+    pub database: Option<String>,
+    /// The PostgreSQL schema holding this log's tables: logs sharing a
+    /// database each take their own.
+    pub database_schema: String,
+    /// Replicas on the shared database: the lease and the advertised URL.
+    pub replicas: ReplicaConfig,
     /// Bounds on signature verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
     /// Header timeout, idle timeout and connection cap of the listener.
@@ -64,6 +73,9 @@ impl Default for TlogConfig {
             body_limit: 4 << 20,
             request_timeout_secs: 30,
             cache_mb: 64,
+            database: None,
+            database_schema: "tlog".into(),
+            replicas: ReplicaConfig::default(),
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
             object_store: None,
@@ -82,6 +94,12 @@ impl TlogConfig {
         self.batch.check().or_else(invalid)?;
         if self.body_limit < 1024 {
             return invalid("body_limit below 1 KiB cannot hold an entry");
+        }
+        self.replicas.check().or_else(invalid)?;
+        if !valid_schema_name(&self.database_schema) {
+            return invalid(
+                "database_schema must be lower-case letters, digits and '_', not starting with a digit",
+            );
         }
         self.connections.validate().map_err(ConfigError::Invalid)?;
         if matches!(self.tree_id, Some(0)) || self.tree_id.is_some_and(|t| t > i64::MAX as u64) {
@@ -103,6 +121,7 @@ impl TlogConfig {
             tree_id: self.tree_id,
             batch: self.batch.clone(),
             shards: self.shards.clone(),
+            replica: self.replicas.options(&self.addr),
         }
     }
 

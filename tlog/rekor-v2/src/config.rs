@@ -8,7 +8,7 @@ use atesto_common::cpu_pool::CpuPoolConfig;
 use atesto_common::keys::KeyType;
 use atesto_common::serve::ConnectionLimits;
 use atesto_tlog_engine::config::{
-    BatchConfig, LogOptions, OriginStyle, ShardConfig, configured_hostname,
+    BatchConfig, LogOptions, OriginStyle, ReplicaConfig, ShardConfig, configured_hostname,
 };
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +109,8 @@ impl RekorV2Config {
             tree_id: None,
             batch: self.batch.clone(),
             shards: ShardConfig::default(),
+            // The v2 log keeps its embedded store: no replicas to coordinate.
+            replica: ReplicaConfig::default().options(&self.addr),
         }
     }
 

@@ -7,7 +7,7 @@ use atesto_common::keys::{KeyType, PrivateKey};
 
 use super::Log;
 use crate::checkpoint::LogKeys;
-use crate::config::{BatchConfig, LogOptions, OriginStyle, ShardConfig};
+use crate::config::{BatchConfig, LogOptions, OriginStyle, ReplicaConfig, ShardConfig};
 use crate::merkle;
 use crate::store::LogStore;
 use crate::store::memory::MemoryStore;
@@ -20,6 +20,7 @@ fn options() -> LogOptions {
         tree_id: Some(42),
         batch: BatchConfig::default(),
         shards: ShardConfig::default(),
+        replica: ReplicaConfig::default().options("127.0.0.1:1"),
     }
 }
 

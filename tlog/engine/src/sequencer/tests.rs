@@ -14,12 +14,13 @@ use crate::config::OriginStyle;
 use crate::merkle::{self, RightEdge};
 use crate::metrics::Metrics;
 use crate::store::memory::{Failure, MemoryStore};
+use crate::store::postgres::{PostgresStore, tests as postgres_tests};
 use crate::store::{LogStore, ShardInfo, ShardState, StoreError};
 use crate::submission::{EntrySigner, Integrated, Submission};
 use crate::view::{LogView, ProvenEntry, SharedView};
 
-struct Running {
-    store: Arc<MemoryStore>,
+struct Running<S: LogStore = MemoryStore> {
+    store: Arc<S>,
     view: SharedView,
     handle: SequencerHandle,
 }
@@ -41,12 +42,21 @@ fn config(max_size: usize, max_age: Duration) -> SequencerConfig {
 }
 
 /// Starts a sequencer on `store`, creating its first shard if it has none.
-fn start_on(
-    store: Arc<MemoryStore>,
+fn start_on<S: LogStore>(
+    store: Arc<S>,
     config: SequencerConfig,
     signer: Option<Arc<dyn EntrySigner>>,
-) -> Running {
-    let keys = keys();
+) -> Running<S> {
+    start_with_keys(store, config, signer, keys())
+}
+
+/// As `start_on`, signing with `keys` (replicas of one log share them).
+fn start_with_keys<S: LogStore>(
+    store: Arc<S>,
+    config: SequencerConfig,
+    signer: Option<Arc<dyn EntrySigner>>,
+    keys: Arc<LogKeys>,
+) -> Running<S> {
     if store.shards().unwrap().is_empty() {
         let info = ShardInfo {
             ordinal: 0,
@@ -98,7 +108,7 @@ fn keyed(leaf: &[u8], key: &str) -> Submission {
     }
 }
 
-impl Running {
+impl<S: LogStore> Running<S> {
     fn submit(&self, submission: Submission) -> Result<ProvenEntry, SubmitError> {
         self.handle.submit(submission)?.blocking_recv().unwrap()
     }
@@ -133,7 +143,10 @@ fn root_of(leaves: &[&[u8]]) -> [u8; 32] {
 
 #[test]
 fn entries_are_answered_after_their_commit_with_a_proof_against_the_published_tree() {
-    let log = fresh();
+    answers_after_commit(&fresh());
+}
+
+fn answers_after_commit<S: LogStore>(log: &Running<S>) {
     for (expected, leaf) in [b"a", b"b", b"c"].iter().enumerate() {
         let proven = log.submit(entry(*leaf)).unwrap();
         assert_eq!(proven.index, expected as u64);
@@ -314,4 +327,63 @@ fn the_entry_signer_signs_each_entry_at_its_index_and_a_refusal_fails_that_entry
     assert_eq!(c.entry.receipt, format!("1:{time}:c").into_bytes());
     let stored = log.store.read_entries(0..2).unwrap();
     assert_eq!(stored[0].receipt, format!("0:{time}:a").into_bytes());
+}
+
+/// A sequencer on a new log in the test PostgreSQL cluster.
+fn on_postgres(schema: &str, keys: Arc<LogKeys>) -> Running<PostgresStore> {
+    let store = PostgresStore::open(&postgres_tests::test_database(), schema, 4).unwrap();
+    start_with_keys(Arc::new(store), config(16, Duration::ZERO), None, keys)
+}
+
+#[test]
+fn on_postgres_entries_are_answered_after_their_commit_and_survive_a_restart() {
+    let schema = postgres_tests::fresh_schema();
+    let keys = keys();
+    let log = on_postgres(&schema, keys.clone());
+    answers_after_commit(&log);
+    assert!(matches!(
+        log.submit(entry(b"b")),
+        Err(SubmitError::Duplicate(1))
+    ));
+    drop(log);
+    let restarted = on_postgres(&schema, keys);
+    assert_eq!(restarted.published().checkpoint.size, 3);
+    assert_eq!(restarted.submit(entry(b"d")).unwrap().index, 3);
+    assert_eq!(
+        restarted.published().checkpoint.root,
+        root_of(&[b"a", b"b", b"c", b"d"])
+    );
+}
+
+#[test]
+fn on_postgres_two_sequencers_of_one_log_never_fork_the_stale_one_resyncs() {
+    let schema = postgres_tests::fresh_schema();
+    let keys = keys();
+    let first = on_postgres(&schema, keys.clone());
+    first.submit(entry(b"a")).unwrap();
+    let second = on_postgres(&schema, keys);
+    assert_eq!(second.submit(entry(b"b")).unwrap().index, 1);
+
+    // The first still builds on size 1: refused, nothing published...
+    let refused = first.submit(entry(b"c")).unwrap_err();
+    assert!(
+        matches!(refused, SubmitError::Store(StoreError::Unavailable(_))),
+        "{refused}"
+    );
+    assert_eq!(first.published().checkpoint.size, 1);
+    // ...then it adopts the stored tree (its tiles prove it) and goes on.
+    assert!(matches!(
+        first.submit(entry(b"b")),
+        Err(SubmitError::Duplicate(1))
+    ));
+    assert_eq!(first.submit(entry(b"c")).unwrap().index, 2);
+    assert_eq!(
+        first.published().checkpoint.root,
+        root_of(&[b"a", b"b", b"c"])
+    );
+    // A duplicate of what the other wrote is found whichever writes.
+    assert!(matches!(
+        second.submit(entry(b"c")),
+        Err(SubmitError::Duplicate(2))
+    ));
 }

@@ -189,3 +189,17 @@ impl LogStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+    use crate::store::contract_tests;
+
+    #[test]
+    fn keeps_the_storage_contract() {
+        contract_tests::batches_round_trip_and_checkpoint_never_shrinks(&MemoryStore::new());
+        contract_tests::a_batch_on_another_checkpoint_is_refused_and_writes_nothing(
+            &MemoryStore::new(),
+        );
+    }
+}

@@ -11,8 +11,13 @@
 //!
 //! - `redb`: the embedded backend, one file under the data directory.
 //! - `memory`: in memory, with fault injection, for tests of the engine.
+//! - `postgres/`: PostgreSQL, the authority for replicas of one log.
+//! - `contract_tests`: the contract as tests every backend runs.
 
+#[cfg(test)]
+pub mod contract_tests;
 pub mod memory;
+pub mod postgres;
 pub mod redb;
 
 use std::ops::Range;
@@ -126,6 +131,41 @@ pub enum StoreError {
         expected: u64,
         stored: u64,
     },
+    /// Replicas: this process does not hold the integrator lease's current
+    /// epoch (another replica took over): nothing is written.
+    #[error(
+        "refusing to write: the integrator lease is at epoch {current}, this process holds {held}"
+    )]
+    Fenced { held: u64, current: u64 },
+}
+
+/// A process bidding for the integrator lease of a log shared by replicas.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Unique to the process (a restart is another candidate).
+    pub id: String,
+    /// Where the other replicas forward writes while it integrates.
+    pub url: String,
+    pub ttl: std::time::Duration,
+}
+
+/// The integrator lease as a claim found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub epoch: u64,
+    pub holder: String,
+    pub url: String,
+    /// Whether the claiming process holds it (took or renewed it).
+    pub mine: bool,
+}
+
+/// How replicas of one shared store agree on one integrator: a lease with
+/// a fencing epoch. Once a store has claimed it, it commits only under the
+/// epoch it holds (`StoreError::Fenced` otherwise).
+pub trait Coordinator: Send + Sync {
+    /// Renews the lease if this candidate holds it, takes it if it has
+    /// expired; answers who holds it either way.
+    fn claim(&self, candidate: &Candidate) -> Result<Lease, StoreError>;
 }
 
 impl Batch {
@@ -195,4 +235,10 @@ pub trait LogStore: Send + Sync + 'static {
     /// (reopening it if need be) and proves it with a durable commit, or
     /// says why it still cannot write. Committed data is never changed.
     fn recover(&self) -> Result<(), StoreError>;
+
+    /// The lease replicas of this store share, if several processes may
+    /// serve it (an embedded store has one process: none).
+    fn coordinator(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn Coordinator>> {
+        None
+    }
 }

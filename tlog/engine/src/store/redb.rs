@@ -76,14 +76,7 @@ impl RedbStore {
     /// Creates `dir` if need be, locks it (its `LOCK` file) for this process
     /// and opens `dir/log.redb`. Fails with `Locked` if another process holds it.
     pub fn open_dir(dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
-        let failed = |what: &str, path: &Path, err: std::io::Error| {
-            StoreError::Backend(format!("{what} {}: {err}", path.display()))
-        };
-        std::fs::create_dir_all(dir).map_err(|e| failed("creating", dir, e))?;
-        let lock_path = dir.join("LOCK");
-        let lock = File::create(&lock_path).map_err(|e| failed("creating", &lock_path, e))?;
-        lock.try_lock()
-            .map_err(|_| StoreError::Locked(dir.display().to_string()))?;
+        let lock = lock_dir(dir)?;
         let mut store = Self::open(&dir.join(STORE_FILE), cache_bytes)?;
         store._dir_lock = Some(lock);
         Ok(store)
@@ -104,6 +97,21 @@ impl RedbStore {
     fn begin_durable_write(&self) -> Result<redb::WriteTransaction, StoreError> {
         begin_durable_write(&*self.db()?)
     }
+}
+
+/// Creates `dir` if need be and locks it (its `LOCK` file) for this
+/// process, as long as the file is open. Fails with `Locked` if another
+/// process holds it.
+pub fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+    let failed = |what: &str, path: &Path, err: std::io::Error| {
+        StoreError::Backend(format!("{what} {}: {err}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed("creating", dir, e))?;
+    let lock_path = dir.join("LOCK");
+    let lock = File::create(&lock_path).map_err(|e| failed("creating", &lock_path, e))?;
+    lock.try_lock()
+        .map_err(|_| StoreError::Locked(dir.display().to_string()))?;
+    Ok(lock)
 }
 
 fn begin_durable_write(db: &Database) -> Result<redb::WriteTransaction, StoreError> {
@@ -393,75 +401,14 @@ impl LogStore for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewEntry, ShardInfo, TileData};
-
-    fn shard(ordinal: u32, start: u64) -> ShardState {
-        ShardState {
-            info: ShardInfo {
-                ordinal,
-                tree_id: 7 + ordinal as u64,
-                start,
-                origin: format!("log.test - {}", 7 + ordinal),
-            },
-            checkpoint: checkpoint(0),
-        }
-    }
-
-    fn checkpoint(size: u64) -> StoredCheckpoint {
-        StoredCheckpoint {
-            size,
-            root: [size as u8; 32],
-            note: format!("note {size}"),
-        }
-    }
-
-    /// A batch of one entry at `first_index`, on top of the checkpoint of that size.
-    fn batch(first_index: u64, size: u64) -> Batch {
-        Batch {
-            shard: 0,
-            first_index,
-            entries: vec![NewEntry {
-                entry: StoredEntry {
-                    body: format!("body {first_index}").into_bytes(),
-                    integrated_time: 1_700_000_000,
-                    receipt: vec![1, 2, 3],
-                    extra: Vec::new(),
-                },
-                leaf_hash: [first_index as u8; 32],
-                index_keys: vec!["sha256:ab".into()],
-            }],
-            tiles: vec![TileData {
-                level: 0,
-                index: 0,
-                data: vec![first_index as u8; 32 * size as usize],
-            }],
-            previous: checkpoint(first_index),
-            checkpoint: checkpoint(size),
-        }
-    }
+    use crate::store::contract_tests;
 
     #[test]
     fn batches_round_trip_and_checkpoint_never_shrinks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.redb");
         let store = RedbStore::open(&path, DEFAULT_CACHE_BYTES).unwrap();
-        store.create_shard(&shard(0, 0)).unwrap();
-        store.commit_batch(&batch(0, 1)).unwrap();
-        store.commit_batch(&batch(1, 2)).unwrap();
-
-        let entries = store.read_entries(0..5).unwrap();
-        assert_eq!(entries.len(), 2);
-        assert_eq!(entries[1].body, b"body 1");
-        assert_eq!(entries[1].receipt, vec![1, 2, 3]);
-        assert_eq!(store.find_leaf(&[1; 32]).unwrap(), Some(1));
-        assert_eq!(store.search("sha256:ab").unwrap(), vec![0, 1]);
-        assert_eq!(store.read_tile(0, 0, 0).unwrap().unwrap().len(), 64);
-        assert_eq!(store.shards().unwrap()[0].checkpoint.size, 2);
-
-        let err = store.commit_batch(&batch(2, 1)).unwrap_err();
-        assert!(matches!(err, StoreError::CheckpointRegression { .. }));
-        assert_eq!(store.shards().unwrap()[0].checkpoint.size, 2);
-
+        contract_tests::batches_round_trip_and_checkpoint_never_shrinks(&store);
         drop(store);
         let reopened = RedbStore::open(&path, DEFAULT_CACHE_BYTES).unwrap();
         assert_eq!(reopened.shards().unwrap()[0].checkpoint.size, 2);
@@ -471,40 +418,7 @@ mod tests {
     fn a_batch_on_another_checkpoint_is_refused_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
-        store.create_shard(&shard(0, 0)).unwrap();
-        store.commit_batch(&batch(0, 1)).unwrap();
-
-        // Same size as the stored checkpoint, another root: a fork.
-        let mut forked = batch(1, 2);
-        forked.previous.root = [0xee; 32];
-        let err = store.commit_batch(&forked).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::CheckpointConflict {
-                    expected: 1,
-                    stored: 1,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert_eq!(store.read_entries(0..5).unwrap().len(), 1);
-        assert_eq!(
-            store.find_leaves(&[[0; 32], [1; 32]]).unwrap(),
-            [Some(0), None]
-        );
-
-        // The same batch on the stored checkpoint commits.
-        store.commit_batch(&batch(1, 2)).unwrap();
-        assert_eq!(
-            store.find_leaves(&[[0; 32], [1; 32]]).unwrap(),
-            [Some(0), Some(1)]
-        );
-        assert_eq!(
-            store.first_filed(&["sha256:ab", "sha256:none"]).unwrap(),
-            [Some(0), None]
-        );
+        contract_tests::a_batch_on_another_checkpoint_is_refused_and_writes_nothing(&store);
     }
 
     #[test]

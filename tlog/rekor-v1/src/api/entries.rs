@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use atesto_common::error::ApiError;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
 use atesto_tlog_engine::merkle;
 use atesto_tlog_engine::sequencer::SubmitError;
 use atesto_tlog_engine::view::{ProvenEntry, entry_id};
+use atesto_tlog_http::forward::forward_write;
 use atesto_tlog_http::{
     Body, blocking, json_response, parse_query, parse_u64_param, submit_failure,
 };
@@ -36,7 +37,15 @@ fn created(entry: &ProvenEntry, log_id_hex: &str) -> Response {
     response
 }
 
-pub async fn create(State(state): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    // Replicas: the integrator takes the write (and verifies it).
+    if let Some(answer) = forward_write(&state.log, &headers, "/api/v1/log/entries", &body).await {
+        return Ok(answer);
+    }
     // Signature checks are CPU work: they run in the bounded pool.
     let prepared = state.cpu.run_api(move || prepare_proposed(&body)).await?;
     // Entry bundles (C2SP tlog-tiles) prefix each entry with a 16-bit length.

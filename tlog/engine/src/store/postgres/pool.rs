@@ -1,0 +1,170 @@
+//! A small blocking connection pool: at most `max` connections, idle ones
+//! kept for reuse, a connection that failed at the transport level dropped
+//! (with every idle one: after a server restart they are all dead).
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+
+use crate::store::StoreError;
+
+/// How long a caller waits for a free connection before giving up.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Slots {
+    idle: Vec<Client>,
+    /// Connections checked out or being opened.
+    busy: usize,
+}
+
+pub struct Pool {
+    config: Config,
+    max: usize,
+    slots: Mutex<Slots>,
+    freed: Condvar,
+}
+
+/// Whether an error means the connection (or the server) is gone, rather
+/// than a statement failed: the store cannot work for now, and the
+/// connection must not be reused.
+pub fn is_transport(err: &postgres::Error) -> bool {
+    if err.is_closed() {
+        return true;
+    }
+    match err.code() {
+        // No SQLSTATE: a transport failure (an I/O error, a refused
+        // connection, a timeout), or a fault of ours (a parameter that does
+        // not encode), which is no reason to retry.
+        None => {
+            std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>())
+                || err.to_string().starts_with("timeout waiting for server")
+        }
+        Some(code) => {
+            let code = code.code();
+            // Connection exceptions, operator intervention (shutdown, admin
+            // termination), insufficient resources, a session ended for
+            // idling in a transaction (a stalled process), a lock not
+            // granted in time, a transaction rolled back by the server
+            // (serialization, deadlock): all pass, so the store is only
+            // unavailable for now.
+            code.starts_with("08")
+                || code.starts_with("57")
+                || code.starts_with("53")
+                || code.starts_with("40")
+                || code == "25P03"
+                || code == "55P03"
+        }
+    }
+}
+
+impl Pool {
+    pub fn new(config: Config, max: usize) -> Self {
+        Self {
+            config,
+            max: max.max(1),
+            slots: Mutex::new(Slots {
+                idle: Vec::new(),
+                busy: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Slots>, StoreError> {
+        self.slots
+            .lock()
+            .map_err(|_| StoreError::Backend("connection pool lock poisoned".into()))
+    }
+
+    /// Runs `work` on a pooled connection. A transport failure drops the
+    /// connection and every idle one, and is `Unavailable`; any other error
+    /// goes through `map`.
+    pub fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.checkout()?;
+        let result = work(&mut client);
+        let reusable = !matches!(result, Err(StoreError::Unavailable(_))) && !client.is_closed();
+        self.checkin(reusable.then_some(client));
+        result
+    }
+
+    fn checkout(&self) -> Result<Client, StoreError> {
+        let mut slots = self.lock()?;
+        loop {
+            if let Some(client) = slots.idle.pop() {
+                slots.busy += 1;
+                return Ok(client);
+            }
+            if slots.busy < self.max {
+                break;
+            }
+            let (next, timeout) = self
+                .freed
+                .wait_timeout(slots, CHECKOUT_TIMEOUT)
+                .map_err(|_| StoreError::Backend("connection pool lock poisoned".into()))?;
+            slots = next;
+            if timeout.timed_out() && slots.idle.is_empty() && slots.busy >= self.max {
+                return Err(StoreError::Unavailable(
+                    "every database connection is busy".into(),
+                ));
+            }
+        }
+        slots.busy += 1;
+        drop(slots);
+        match self.config.connect(NoTls) {
+            Ok(client) => Ok(client),
+            Err(err) => {
+                self.checkin(None);
+                Err(StoreError::Unavailable(format!(
+                    "connecting to the database: {err}"
+                )))
+            }
+        }
+    }
+
+    /// Returns a connection, or `None` for one that is gone (then the idle
+    /// ones are dropped too).
+    fn checkin(&self, client: Option<Client>) {
+        let dropped = match self.lock() {
+            Ok(mut slots) => {
+                slots.busy = slots.busy.saturating_sub(1);
+                match client {
+                    Some(client) => {
+                        slots.idle.push(client);
+                        Vec::new()
+                    }
+                    None => std::mem::take(&mut slots.idle),
+                }
+            }
+            Err(_) => Vec::new(),
+        };
+        self.freed.notify_one();
+        close(dropped);
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = match self.slots.get_mut() {
+            Ok(slots) => std::mem::take(&mut slots.idle),
+            Err(_) => Vec::new(),
+        };
+        close(idle);
+    }
+}
+
+/// Drops connections on a thread of their own: each owns a small runtime,
+/// which must not be dropped on an async worker (the store may be dropped
+/// at shutdown from one).
+fn close(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("pg-close".into())
+        .spawn(move || drop(clients))
+        .map(|thread| thread.join());
+}
