@@ -24,6 +24,7 @@ use prometheus::{Gauge, IntCounter, IntGauge, Registry};
 
 use atesto_tlog_engine::log::Follower;
 use atesto_tlog_engine::merkle::{self, TILE_HEIGHT, TILE_WIDTH};
+use atesto_tlog_engine::replica::Role;
 use atesto_tlog_engine::store::ShardState;
 use atesto_tlog_engine::view::LogView;
 use atesto_tlog_http::LogState;
@@ -256,6 +257,17 @@ impl<S: LogState> Publisher<S> {
         let mut verified = Instant::now();
         loop {
             tokio::time::sleep(delay).await;
+            // With replicas only the integrator publishes: a follower's view
+            // trails it, and one writer narrows the race the checkpoint
+            // rule repairs (docs/design.md).
+            if matches!(
+                self.state.log().role().as_deref(),
+                Some(Role::Follower { .. })
+            ) {
+                self.shared.progress().behind_since = None;
+                delay = INTERVAL;
+                continue;
+            }
             let view = self.state.log().view();
             let started = Instant::now();
             let reverify = verified.elapsed() > REVERIFY;
