@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::tlog::{ServeArgs, ServeFields, load_or_create_replica_id, open_store};
+use super::tlog::{ServeArgs, ServeFields, open_store};
 use atesto_ct_log::config::CtConfig;
 use atesto_ct_log::{self as ct, CtLog};
 
@@ -59,10 +59,8 @@ pub async fn open(config: &CtConfig) -> anyhow::Result<Arc<CtLog>> {
                 config.cache_mb,
                 config.database.as_deref(),
                 &config.database_schema,
+                &mut config.replicas.id,
             )?;
-            if config.database.is_some() {
-                config.replicas.id = Some(load_or_create_replica_id(&config.data)?);
-            }
             Ok(CtLog::start(store, &config, roots)?)
         })
         .await??

@@ -227,27 +227,31 @@ pub async fn open_v2(config: &RekorV2Config) -> anyhow::Result<Arc<RekorV2>> {
     Ok(v2)
 }
 
-/// The log's store: its PostgreSQL schema with a database URL, else the
-/// embedded store under `data`. Blocking.
+/// The log's store: its PostgreSQL schema with a database URL (and then
+/// this data directory's replica id in `replica_id`), else the embedded
+/// store under `data`. Blocking.
 pub fn open_store(
     data: &Path,
     cache_mb: usize,
     database: Option<&str>,
     schema: &str,
+    replica_id: &mut Option<String>,
 ) -> anyhow::Result<Arc<dyn LogStore>> {
     Ok(match database {
-        Some(url) => Arc::new(
-            PostgresStore::open(url, schema, postgres::DEFAULT_POOL_SIZE)
+        Some(url) => {
+            let store = PostgresStore::open(url, schema, postgres::DEFAULT_POOL_SIZE)
                 .with_context(|| format!("opening the log's PostgreSQL schema {schema}"))?
-                .hold_dir_lock(redb::lock_dir(data)?),
-        ),
+                .hold_dir_lock(redb::lock_dir(data)?);
+            *replica_id = Some(load_or_create_replica_id(data)?);
+            Arc::new(store)
+        }
         None => Arc::new(RedbStore::open_dir(data, cache_mb << 20)?),
     })
 }
 
 /// The id of the replica whose data directory this is (made on first
 /// start): the directory's lock makes it one process's at a time.
-pub fn load_or_create_replica_id(data: &Path) -> anyhow::Result<String> {
+fn load_or_create_replica_id(data: &Path) -> anyhow::Result<String> {
     let path = data.join("replica.id");
     if let Ok(id) = std::fs::read_to_string(&path) {
         return Ok(id.trim().to_owned());
@@ -270,10 +274,8 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
                 config.cache_mb,
                 config.database.as_deref(),
                 &config.database_schema,
+                &mut config.replicas.id,
             )?;
-            if config.database.is_some() {
-                config.replicas.id = Some(load_or_create_replica_id(&config.data)?);
-            }
             Ok(rekor_v1::start(store, &config)?)
         })
         .await??

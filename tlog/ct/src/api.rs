@@ -94,11 +94,7 @@ async fn add_chain(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    // Replicas: the integrator takes the write.
-    if let Some(answer) = forward_write(&ct.log, &headers, uri.path(), &body).await {
-        return Ok(answer);
-    }
-    submit(ct, &body, Submission::Final).await
+    add(ct, &uri, &headers, body, Submission::Final).await
 }
 
 async fn add_pre_chain(
@@ -107,10 +103,21 @@ async fn add_pre_chain(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    if let Some(answer) = forward_write(&ct.log, &headers, uri.path(), &body).await {
+    add(ct, &uri, &headers, body, Submission::Precert).await
+}
+
+async fn add(
+    ct: Arc<CtLog>,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: axum::body::Bytes,
+    kind: Submission,
+) -> Result<Response, ApiError> {
+    // Replicas: the integrator takes the write.
+    if let Some(answer) = forward_write(&ct.log, headers, uri.path(), &body).await {
         return Ok(answer);
     }
-    submit(ct, &body, Submission::Precert).await
+    submit(ct, &body, kind).await
 }
 
 /// What a submission found: an entry already logged, or a new one to integrate.

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::replica::ReplicaOptions;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
@@ -159,4 +157,15 @@ pub struct LogOptions {
     pub shards: ShardConfig,
     /// Used when the store is shared by replicas.
     pub replica: ReplicaOptions,
+}
+
+/// How a replica presents itself.
+#[derive(Debug, Clone)]
+pub struct ReplicaOptions {
+    /// This process in the lease; random (a new candidate) when absent.
+    pub id: Option<String>,
+    /// Base URL other replicas forward writes to (`http://host:port`).
+    pub advertise_url: String,
+    /// Term of the lease: a stalled integrator is replaced after this long.
+    pub lease: Duration,
 }

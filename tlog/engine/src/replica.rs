@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
+use crate::config::ReplicaOptions;
 use crate::metrics::Metrics;
 use crate::sequencer::SequencerHandle;
 use crate::store::{Candidate, Coordinator, LogStore, StoreError};
@@ -27,17 +28,6 @@ pub enum Role {
     Integrator,
     /// Another replica does, at this URL (none known: no integrator now).
     Follower { integrator: Option<String> },
-}
-
-/// How a replica presents itself.
-#[derive(Debug, Clone)]
-pub struct ReplicaOptions {
-    /// This process in the lease; random (a new candidate) when absent.
-    pub id: Option<String>,
-    /// Base URL other replicas forward writes to (`http://host:port`).
-    pub advertise_url: String,
-    /// Term of the lease: a stalled integrator is replaced after this long.
-    pub lease: Duration,
 }
 
 pub struct Replica {
