@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,31 +19,8 @@ const MAX_PER_SUBMITTER: usize = 2_000;
 /// Threads re-reading entries and proofs after each restart.
 const CHECKERS: usize = 4;
 
-/// An entry the log answered 201 for.
-struct Acked {
-    index: u64,
-    id: String,
-    body: Vec<u8>,
-}
-
-/// Everything the log has promised so far.
-#[derive(Default)]
-struct Promises {
-    acked: Vec<Acked>,
-    /// Every (size, root) served in any checkpoint.
-    heads: BTreeMap<u64, Hash>,
-}
-
-impl Promises {
-    fn saw_head(&mut self, size: u64, root: Hash) {
-        if let Some(previous) = self.heads.insert(size, root) {
-            assert_eq!(
-                previous, root,
-                "two roots served for size {size}: the log forked"
-            );
-        }
-    }
-}
+/// Everything the log has promised so far; of each entry, its body.
+type Promises = support::promises::Promises<Vec<u8>>;
 
 /// Posts unique entries until told to stop or the server goes away.
 fn submit_until_stopped(
@@ -75,14 +51,8 @@ fn submit_until_stopped(
         match status {
             201 => {
                 let entry = LogEntry::from_reply(&text);
-                entry.verify(key);
-                let mut promises = promises.lock().unwrap();
-                promises.saw_head(entry.tree_size, entry.root);
-                promises.acked.push(Acked {
-                    index: entry.log_index,
-                    id: entry.id,
-                    body: entry.body,
-                });
+                let body = entry.body.clone();
+                promises.lock().unwrap().saw_created(entry, key, body);
             }
             // Back-pressure is allowed; try another entry.
             503 => {}
@@ -160,7 +130,7 @@ fn check_promises(tlog: &Tlog, key: &LogKey, promises: &Mutex<Promises>, round: 
                         entry.index
                     );
                     assert_eq!(
-                        read.body, entry.body,
+                        read.body, entry.kept,
                         "round {round}: index {} changed",
                         entry.index
                     );

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,28 +26,8 @@ const KILLS: usize = 21;
 /// The integrator lease: a stalled integrator is replaced after this long.
 const LEASE_MS: u64 = 1000;
 
-/// An entry some replica answered 201 for.
-#[derive(Clone)]
-struct Acked {
-    index: u64,
-    id: String,
-    proposed: serde_json::Value,
-}
-
-#[derive(Default)]
-struct Promises {
-    acked: Vec<Acked>,
-    /// Every (size, root) any replica served.
-    heads: BTreeMap<u64, Hash>,
-}
-
-impl Promises {
-    fn saw_head(&mut self, size: u64, root: Hash) {
-        if let Some(previous) = self.heads.insert(size, root) {
-            assert_eq!(previous, root, "two roots served for size {size}");
-        }
-    }
-}
+/// What the replicas promised; of each entry, the request that made it.
+type Promises = support::promises::Promises<serde_json::Value>;
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -167,14 +146,7 @@ fn submit_until_stopped(
         match status {
             201 => {
                 let entry = LogEntry::from_reply(&text);
-                entry.verify(key);
-                let mut promises = promises.lock().unwrap();
-                promises.saw_head(entry.tree_size, entry.root);
-                promises.acked.push(Acked {
-                    index: entry.log_index,
-                    id: entry.id,
-                    proposed,
-                });
+                promises.lock().unwrap().saw_created(entry, key, proposed);
             }
             // Back-pressure, no integrator for now: the outcome is unknown.
             503 => {
@@ -310,7 +282,7 @@ fn check_promises(
         }
         // A duplicate is 409 whichever replica receives it.
         if let Some(entry) = acked.last() {
-            let reply = tlog.post("/api/v1/log/entries", &entry.proposed);
+            let reply = tlog.post("/api/v1/log/entries", &entry.kept);
             reply.expect_error(409);
             assert_eq!(
                 reply.header("Location"),

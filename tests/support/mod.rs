@@ -12,6 +12,7 @@ pub mod ct;
 pub mod deploy;
 pub mod dev;
 pub mod merkle;
+pub mod promises;
 pub mod raw_http;
 pub mod rekor;
 pub mod rekor_v2;
