@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::entries::threads;
 use super::error::BenchError;
 
 const MAX_CONCURRENCY: usize = 4096;
@@ -209,6 +210,38 @@ impl Latency {
 pub(super) fn print_json(summary: &impl Serialize) -> Result<(), BenchError> {
     println!("{}", serde_json::to_string(summary)?);
     Ok(())
+}
+
+/// Runs `op` on every core for `secs`; operations per second.
+pub(super) fn per_second_on_every_core(
+    secs: u64,
+    op: impl Fn() -> Result<(), BenchError> + Sync,
+) -> Result<f64, BenchError> {
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut count = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        op()?;
+                        count += 1;
+                    }
+                    done.fetch_add(count, Ordering::Relaxed);
+                    Ok::<(), BenchError>(())
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(secs));
+        stop.store(true, Ordering::Relaxed);
+        for worker in workers {
+            worker.join().map_err(|_| BenchError::Worker)??;
+        }
+        Ok::<(), BenchError>(())
+    })?;
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
 #[cfg(test)]

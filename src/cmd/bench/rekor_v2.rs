@@ -7,8 +7,7 @@
 //! lower bound on what a separate log host reaches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atesto_common::keys::{KeyType, PrivateKey};
 use atesto_rekor_v2::config::RekorV2Config;
@@ -23,8 +22,10 @@ use rand::Rng;
 use reqwest::StatusCode;
 use serde::Serialize;
 
-use super::driver::{Latency, Plan, check_concurrency, drive, http_client, print_json};
-use super::entries::{EntryFactory, presign_with, threads};
+use super::driver::{
+    Latency, Plan, check_concurrency, drive, http_client, per_second_on_every_core, print_json,
+};
+use super::entries::{EntryFactory, presign_with};
 use super::error::BenchError;
 
 const MAX_ENTRIES: u64 = 2_000_000;
@@ -66,38 +67,6 @@ struct RekorV2Summary {
     /// created_per_s / bound_entries_per_s.
     fraction_of_bound: f64,
     latency_ms: Option<Latency>,
-}
-
-/// Runs `op` on every core for `secs`; operations per second.
-fn per_second_on_every_core(
-    secs: u64,
-    op: impl Fn() -> Result<(), BenchError> + Sync,
-) -> Result<f64, BenchError> {
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads())
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut count = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        op()?;
-                        count += 1;
-                    }
-                    done.fetch_add(count, Ordering::Relaxed);
-                    Ok::<(), BenchError>(())
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_secs(secs));
-        stop.store(true, Ordering::Relaxed);
-        for worker in workers {
-            worker.join().map_err(|_| BenchError::Worker)??;
-        }
-        Ok::<(), BenchError>(())
-    })?;
-    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
 /// ECDSA P-256 verifications per second over a digest, as the log makes one per entry.

@@ -5,8 +5,7 @@
 //! timestamp. The load generator shares the cores with the server, so the
 //! ratio is a lower bound on what a separate TSA host reaches.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atesto_ca::issuance::InitOptions;
 use atesto_common::keys::PrivateKey;
@@ -16,8 +15,9 @@ use aws_lc_rs::digest::{SHA256, digest};
 use reqwest::StatusCode;
 use serde::Serialize;
 
-use super::driver::{Latency, Plan, check_concurrency, drive, http_client, print_json};
-use super::entries::threads;
+use super::driver::{
+    Latency, Plan, check_concurrency, drive, http_client, per_second_on_every_core, print_json,
+};
 use super::error::BenchError;
 
 const MAX_REQUESTS: u64 = 10_000_000;
@@ -83,32 +83,11 @@ fn request_body(n: u64) -> Vec<u8> {
 /// ECDSA signatures per second with `key` on every core for `secs`.
 fn signature_bound(key: &PrivateKey, secs: u64) -> Result<f64, BenchError> {
     let message = [0x31u8; SIGNED_ATTRIBUTES_LEN];
-    let stop = AtomicBool::new(false);
-    let signed = AtomicU64::new(0);
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads())
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut count = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        key.sign(&message)
-                            .map_err(|_| BenchError::Crypto("signing"))?;
-                        count += 1;
-                    }
-                    signed.fetch_add(count, Ordering::Relaxed);
-                    Ok::<(), BenchError>(())
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_secs(secs));
-        stop.store(true, Ordering::Relaxed);
-        for worker in workers {
-            worker.join().map_err(|_| BenchError::Worker)??;
-        }
-        Ok::<(), BenchError>(())
-    })?;
-    Ok(signed.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+    per_second_on_every_core(secs, || {
+        key.sign(&message)
+            .map(drop)
+            .map_err(|_| BenchError::Crypto("signing"))
+    })
 }
 
 pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
