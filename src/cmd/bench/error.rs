@@ -34,6 +34,8 @@ pub enum BenchError {
         what: String,
         source: std::io::Error,
     },
+    #[error("database: {0}")]
+    Database(String),
     #[error("a worker thread panicked")]
     Worker,
     #[error("the sequencer did not release the store; it will be repaired on its next open")]

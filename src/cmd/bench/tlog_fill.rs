@@ -1,5 +1,7 @@
 //! `atesto bench tlog-fill`: grows a log in-process, straight into the
-//! sequencer, to make the large logs the read figures are measured on.
+//! sequencer, to make the large logs the read figures are measured on:
+//! its embedded store under `--data`, or its PostgreSQL schema with
+//! `--database` (the signing key stays under `--data`, as for `atesto tlog`).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,8 @@ use atesto_rekor_v1::config::{BatchConfig, TlogConfig};
 use atesto_rekor_v1::entry::{self, PreparedEntry};
 use atesto_tlog_engine::log::{Log, LogError};
 use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_engine::store::LogStore;
+use atesto_tlog_engine::store::postgres::{self, PostgresStore};
 use atesto_tlog_engine::store::redb::{RedbStore, STORE_FILE};
 use atesto_tlog_engine::view::ProvenEntry;
 use rand::Rng;
@@ -31,6 +35,12 @@ pub(super) struct FillArgs {
     /// Data directory of the log, created when absent. No server may hold it.
     #[arg(long)]
     data: PathBuf,
+    /// Grow the log in this PostgreSQL database instead of the embedded store.
+    #[arg(long)]
+    database: Option<String>,
+    /// The log's PostgreSQL schema (with --database).
+    #[arg(long, default_value = "tlog")]
+    database_schema: String,
     /// Size to grow the log to; a rerun continues where the last one stopped.
     #[arg(long)]
     entries: u64,
@@ -63,7 +73,8 @@ struct FillSummary {
     entries_per_s: f64,
     /// Time opening the store and starting the log took: a store not closed cleanly is repaired first.
     open_secs: f64,
-    /// Length of `log.redb`, and the blocks the file system gave it.
+    /// Length of `log.redb` and the blocks the file system gave it; in
+    /// PostgreSQL both are the schema's tables with their indexes and TOAST.
     store_bytes: u64,
     store_allocated_bytes: u64,
     bytes_per_entry: f64,
@@ -88,9 +99,20 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
         ..TlogConfig::default()
     };
     config.validate()?;
+    std::fs::create_dir_all(&config.data).map_err(|source| BenchError::Io {
+        what: format!("creating {}", config.data.display()),
+        source,
+    })?;
     let opening = std::time::Instant::now();
-    let store =
-        Arc::new(RedbStore::open_dir(&config.data, config.cache_mb << 20).map_err(LogError::from)?);
+    let store: Arc<dyn LogStore> = match &args.database {
+        Some(url) => Arc::new(
+            PostgresStore::open(url, &args.database_schema, postgres::DEFAULT_POOL_SIZE)
+                .map_err(LogError::from)?,
+        ),
+        None => Arc::new(
+            RedbStore::open_dir(&config.data, config.cache_mb << 20).map_err(LogError::from)?,
+        ),
+    };
     let log = atesto_rekor_v1::start(store.clone(), &config)?;
     let open_secs = opening.elapsed().as_secs_f64();
     let initial = log.view().total_size();
@@ -133,12 +155,21 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
     let secs = started.elapsed().as_secs_f64();
     let tree_size = log.view().total_size();
     close(log, store)?;
-    let store_path = config.data.join(STORE_FILE);
-    let metadata = std::fs::metadata(&store_path).map_err(|source| BenchError::Io {
-        what: format!("reading {}", store_path.display()),
-        source,
-    })?;
-    let store_bytes = metadata.len();
+    let (store_name, store_bytes, store_allocated_bytes) = match &args.database {
+        Some(url) => {
+            let bytes = schema_bytes(url, &args.database_schema)?;
+            (format!("schema {}", args.database_schema), bytes, bytes)
+        }
+        None => {
+            let path = config.data.join(STORE_FILE);
+            let metadata = std::fs::metadata(&path).map_err(|source| BenchError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            })?;
+            let allocated = std::os::unix::fs::MetadataExt::blocks(&metadata) * 512;
+            (path.display().to_string(), metadata.len(), allocated)
+        }
+    };
     let summary = FillSummary {
         bench: "tlog-fill",
         added,
@@ -147,7 +178,7 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
         entries_per_s: if secs > 0.0 { added as f64 / secs } else { 0.0 },
         open_secs,
         store_bytes,
-        store_allocated_bytes: std::os::unix::fs::MetadataExt::blocks(&metadata) * 512,
+        store_allocated_bytes,
         bytes_per_entry: if tree_size > 0 {
             store_bytes as f64 / tree_size as f64
         } else {
@@ -157,9 +188,8 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
     };
     println!(
         "added {added} entries in {secs:.0} s ({:.0} entries/s); the log holds {tree_size}; \
-         {} is {store_bytes} bytes ({:.0} bytes/entry)",
+         {store_name} is {store_bytes} bytes ({:.0} bytes/entry)",
         summary.entries_per_s,
-        store_path.display(),
         summary.bytes_per_entry
     );
     print_json(&summary)
@@ -168,7 +198,7 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
 /// Drops the log and waits for the sequencer thread to let go of the store,
 /// so that the store is closed here, cleanly, before the process exits: a
 /// store left open is repaired on its next open, which reads the whole file.
-fn close(log: Log, store: Arc<RedbStore>) -> Result<(), BenchError> {
+fn close(log: Log, store: Arc<dyn LogStore>) -> Result<(), BenchError> {
     drop(log);
     let deadline = std::time::Instant::now() + CLOSE_TIMEOUT;
     while Arc::strong_count(&store) > 1 {
@@ -234,6 +264,22 @@ fn sequence(
 fn settle(reply: Pending) -> Result<(), BenchError> {
     reply.blocking_recv().map_err(|_| SubmitError::Stopped)??;
     Ok(())
+}
+
+/// Bytes the log's schema takes in PostgreSQL: every table with its
+/// indexes and TOAST, as on disk.
+fn schema_bytes(url: &str, schema: &str) -> Result<u64, BenchError> {
+    let database = |e: ::postgres::Error| BenchError::Database(e.to_string());
+    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).map_err(database)?;
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind = 'r'",
+            &[&schema],
+        )
+        .map_err(database)?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
 fn free_gib(path: &Path) -> Result<f64, BenchError> {
