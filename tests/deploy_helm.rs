@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::deploy::{container_args, find, objects};
+use support::deploy::{assert_tlog_serves_rekor_v2, container_args, find, objects};
 use support::dev::{installed, run};
 
 /// Pinned by scripts/install/helm.sh.
@@ -111,6 +111,14 @@ fn chart_lints_and_renders_the_services_of_the_kustomize_base() {
     assert_eq!(storage["spec"]["storageClassName"], "fast-ssd");
     assert_eq!(storage["spec"]["resources"]["requests"]["storage"], "50Gi");
 
+    // Rekor v2 beside it, on its own port, Service and key Secret.
+    assert_eq!(
+        config["rekor_v2"]["hostname"],
+        "log2026.rekor.sigstore.example.com"
+    );
+    let pod = &find(&objects, "StatefulSet", "atesto-tlog")["spec"]["template"]["spec"];
+    assert_tlog_serves_rekor_v2(&objects, pod, &config);
+
     let monitor = find(&objects, "StatefulSet", "atesto-monitor");
     let args = container_args(monitor);
     assert!(args.contains(&"monitor".to_owned()), "{args:?}");
@@ -146,8 +154,23 @@ fn chart_refuses_stores_it_cannot_deploy() {
     let out =
         template(&["--set", "tlog.store=scaleout"]).expect_err("scale-out without a database");
     assert!(out.contains("needs tlog.database.secret"), "{out}");
+    let out = template(&[
+        "--set",
+        "tlog.store=scaleout",
+        "--set",
+        "tlog.database.secret=db",
+    ])
+    .expect_err("Rekor v2 on a scale-out log");
+    assert!(
+        out.contains("tlog.rekorV2 needs tlog.store embedded"),
+        "{out}"
+    );
     // The same chart without those settings renders, with or without the TSA.
     template(&["--set", "tsa.enabled=false"]).unwrap_or_else(|out| panic!("{out}"));
+    let without_v2 =
+        template(&["--set", "tlog.rekorV2.enabled=false"]).unwrap_or_else(|out| panic!("{out}"));
+    assert!(!without_v2.contains("rekor_v2"), "{without_v2}");
+    assert!(!without_v2.contains("atesto-tlog-v2"), "{without_v2}");
     template(&["--set", "tsa.enabled=true"]).unwrap_or_else(|out| panic!("{out}"));
 }
 

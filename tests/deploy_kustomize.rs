@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::deploy::{container_args, find, objects};
+use support::deploy::{assert_tlog_serves_rekor_v2, container_args, find, objects};
 use support::dev::{installed, run};
 
 /// Pinned by scripts/install/kustomize.sh.
@@ -48,6 +48,21 @@ fn the_base_runs_each_log_as_one_writer() {
         assert_eq!(set["spec"]["replicas"], 1);
         config_maps_resolve(&objects, set);
     }
+    // The tlog's pod also serves Rekor v2.
+    let pod = &find(&objects, "StatefulSet", "atesto-tlog")["spec"]["template"]["spec"];
+    let config_name = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "config")
+        .unwrap()["configMap"]["name"]
+        .as_str()
+        .unwrap();
+    let config = find(&objects, "ConfigMap", config_name)["data"]["tlog.yaml"]
+        .as_str()
+        .unwrap();
+    let config: Value = serde_yaml_ng::from_str(config).unwrap();
+    assert_tlog_serves_rekor_v2(&objects, pod, &config);
 }
 
 #[test]
@@ -119,6 +134,13 @@ fn the_ha_overlay_runs_replicated_logs_on_postgres_and_a_bucket() {
             deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
         );
     }
+    // Rekor v2 keeps an embedded store: the scale-out log does not serve it.
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o["kind"] == "Service" && o["metadata"]["name"] == "atesto-tlog-v2"),
+        "the ha overlay keeps the Rekor v2 Service"
+    );
     let cluster = find(&objects, "Cluster", "atesto-db");
     assert_eq!(cluster["apiVersion"], "postgresql.cnpg.io/v1");
     assert_eq!(cluster["spec"]["instances"], 3);

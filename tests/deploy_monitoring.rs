@@ -1,6 +1,7 @@
 //! deploy/monitoring: the alert rules pass `promtool check rules` and their
 //! unit tests (`promtool test rules`), and every metric the rules and the
-//! Grafana dashboard name is exported by a live Atesto service.
+//! Grafana dashboard name is exported by a live Atesto service (the log
+//! publishing to a bucket, so that the object-store metrics exist).
 
 mod support;
 
@@ -166,7 +167,11 @@ fn every_metric_the_rules_and_dashboard_name_is_exported_live() {
     issue_and_refuse(&dev);
     timestamp_and_refuse(&dev);
     let data = tempfile::tempdir().unwrap();
-    let tlog = Tlog::start(data.path(), &[]);
+    // Publishing to a bucket (a directory here) makes the object-store
+    // metrics exist; the replica metrics exist on every log.
+    let bucket = tempfile::tempdir().unwrap();
+    let bucket_url = format!("file://{}", bucket.path().display());
+    let tlog = Tlog::start(data.path(), &["--object-store", &bucket_url]);
     let ct_dir = tempfile::tempdir().unwrap();
     let ct = start_ct(ct_dir.path(), &dev.path("ca/root.pem"));
     let monitor_addr = free_addr();
@@ -177,6 +182,7 @@ fn every_metric_the_rules_and_dashboard_name_is_exported_live() {
         format!("{}/metrics", dev.fulcio_url()),
         format!("{}/tsa/metrics", dev.fulcio_url()),
         format!("{}/metrics", dev.rekor_url()),
+        format!("{}/metrics", dev.rekor_v2_url()),
         tlog.url("/metrics"),
         ct.url("/metrics"),
     ] {
@@ -213,6 +219,15 @@ fn every_metric_the_rules_and_dashboard_name_is_exported_live() {
     assert!(
         missing.is_empty(),
         "named by deploy/monitoring but exported by no service: {missing:?}\nexported: {live:?}"
+    );
+    // The TSA's request series carry the route the rules select.
+    let tsa = scrape(&format!("{}/tsa/metrics", dev.fulcio_url()));
+    assert!(
+        tsa.lines()
+            .any(|l| l.starts_with("atesto_tsa_http_seconds_bucket{")
+                && l.contains("route=\"")
+                && l.contains("timestamp")),
+        "{tsa}"
     );
     // The new disk gauges hold real numbers.
     let text = scrape(&tlog.url("/metrics"));

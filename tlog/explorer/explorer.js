@@ -1,4 +1,6 @@
 // Atesto log explorer: plain JavaScript, no framework and no build step.
+// The same page serves the Rekor v1 log, the CT log and the Rekor v2 log
+// (on its own listener, read from its tiles alone).
 // Every view is a link (the query string names it), every answer the log
 // gives is checked here: Merkle proofs recomputed with SHA-256, checkpoint
 // and SET signatures verified with WebCrypto against the log's public key.
@@ -455,11 +457,18 @@ function identityOf(entry) {
   return entryPems(spec).length ? 'public key' : '';
 }
 
+// The key's fingerprint (SHA-256 of its DER SubjectPublicKeyInfo), linked
+// to the search for every entry signed with that key.
+async function fingerprintLink(spki) {
+  const fingerprint = toHex(await sha256(spki));
+  return link({ key: `sha256:${fingerprint}` }, fingerprint);
+}
+
 async function certificateCard(block, title) {
   if (block.label !== 'CERTIFICATE') {
     const spkiNode = derRead(block.der, 0);
     return h('div', { class: 'card' }, h('h3', null, title),
-      fields([['Type', describeSpki(spkiNode)], ['SHA-256 of the key', toHex(await sha256(block.der)), { class: 'mono' }]]),
+      fields([['Type', describeSpki(spkiNode)], ['SHA-256 of the key', await fingerprintLink(block.der), { class: 'mono' }]]),
       h('details', null, h('summary', null, 'PEM'), h('pre', null, `-----BEGIN ${block.label}-----\n${toBase64(block.der).replace(/.{64}/g, '$&\n')}\n-----END ${block.label}-----`)));
   }
   let cert;
@@ -473,7 +482,7 @@ async function certificateCard(block, title) {
     ['Subject', cert.subject],
     ['Key', cert.keyType],
     ['Serial', cert.serial, { class: 'mono' }],
-    ['SHA-256 of the key', toHex(await sha256(cert.spki)), { class: 'mono' }],
+    ['SHA-256 of the key', await fingerprintLink(cert.spki), { class: 'mono' }],
     ['SHA-256 of the certificate', toHex(await sha256(block.der)), { class: 'mono' }],
   ];
   const extensions = cert.fulcio.filter((f) => f !== issuerExt && f.arc !== 1);
@@ -578,6 +587,13 @@ async function searchQuery(params) {
     // The index keeps email addresses and other SANs under the same key.
     const query = /^[^@\s/]+@[^@\s]+$/.test(text) ? { email: text } : { subject: text };
     return { what: `identity ${text}`, query };
+  }
+  if (given('key')) {
+    // The SHA-256 of the key's DER SubjectPublicKeyInfo, as
+    // `openssl pkey -pubin -outform DER | sha256sum` prints it.
+    const text = params.get('key').trim().toLowerCase().replace(/^sha256:/, '');
+    if (!/^[0-9a-f]{64}$/.test(text)) throw new Error('a key fingerprint is 64 hexadecimal digits, optionally after sha256:');
+    return { what: `key sha256:${text}`, query: { keyFingerprint: `sha256:${text}` } };
   }
   if (given('publicKey')) {
     const text = params.get('publicKey').trim();
@@ -803,6 +819,282 @@ async function showCt(params) {
 }
 
 // ---------------------------------------------------------------------------
+// Rekor v2: a C2SP tlog-tiles log with no proof API. Everything shown is
+// read from its tiles and entry bundles and checked here: the checkpoint's
+// signed-note signature (Ed25519 or ECDSA P-256, with WebCrypto), an entry's
+// inclusion proof and the consistency of two sizes, both recomputed from the
+// hash tiles.
+
+let v2KeyPromise;
+// The checkpoint key the v2 log serves: its type, SPKI and WebCrypto key.
+function v2Key() {
+  v2KeyPromise = v2KeyPromise || (async () => {
+    const pem = await api('/api/v2/log/publicKey');
+    const [block] = pemBlocks(pem);
+    if (!block) throw new Error('the log did not answer a PEM public key');
+    const type = describeSpki(derRead(block.der, 0));
+    let key;
+    if (type === 'Ed25519') key = await subtle().importKey('spki', block.der, { name: 'Ed25519' }, false, ['verify']);
+    else if (type === 'ECDSA P-256') key = await subtle().importKey('spki', block.der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+    else throw new Error(`this page verifies Ed25519 and ECDSA P-256 checkpoint keys; the log uses ${type}`);
+    return { pem, type, spki: block.der, key };
+  })();
+  return v2KeyPromise;
+}
+
+// The key id a signature line starts with: for Ed25519 the C2SP one,
+// SHA-256(name || "\n" || 0x01 || key); for ECDSA, SHA-256 of the DER SPKI.
+async function v2KeyId(key, name) {
+  if (key.type !== 'Ed25519') return sha256(key.spki);
+  return sha256(concat(utf8.encode(name), Uint8Array.of(0x0a, 0x01), key.spki.subarray(key.spki.length - 32)));
+}
+
+async function verifyV2Checkpoint(checkpoint, verdict) {
+  const key = await v2Key();
+  const id = await v2KeyId(key, checkpoint.origin);
+  const mine = checkpoint.signatures.filter((s) => s.name === checkpoint.origin && equalBytes(s.hint, id.subarray(0, 4)));
+  if (mine.length === 0) throw new Error(`no checkpoint signature carries the key id of ${checkpoint.origin}`);
+  const text = utf8.encode(checkpoint.text);
+  for (const s of mine) {
+    let good = false;
+    try {
+      good = key.type === 'Ed25519'
+        ? await subtle().verify({ name: 'Ed25519' }, key.key, s.signature, text)
+        : await verifyEcdsa(key.key, s.signature, text);
+    } catch (e) { good = false; }
+    if (good) {
+      verdict.passed(`${key.type} signature of ${checkpoint.origin} verified with the log key`);
+      return;
+    }
+  }
+  throw new Error(`the checkpoint's ${key.type} signature does not verify with the log key`);
+}
+
+async function fetchBytes(path) {
+  const reply = await fetch(path);
+  if (!reply.ok) throw new ApiError(reply.status, `${reply.status}: ${path}: ${(await reply.text()).slice(0, 200)}`);
+  return new Uint8Array(await reply.arrayBuffer());
+}
+
+// C2SP tile path of index `n`: groups of three digits, all but the last
+// prefixed with x; `.p/W` for a partial tile of width W.
+function tilePath(level, n, width) {
+  const digits = n.toString();
+  const groups = digits.padStart(Math.ceil(digits.length / 3) * 3, '0').match(/.{3}/g);
+  const index = groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
+  return `/tile/${level}/${index}${width < 256n ? `.p/${width}` : ''}`;
+}
+
+const largestPowerOfTwoBelow = (n) => { let k = 1n; while (k * 2n < n) k *= 2n; return k; };
+const isPowerOfTwo = (n) => n > 0n && (n & (n - 1n)) === 0n;
+const log2 = (n) => { let l = 0n; while (n > 1n) { n >>= 1n; l += 1n; } return l; };
+
+// The hashes of a tree of `size` leaves, read from the log's tiles: every
+// proof below is computed from them, never asked of the server.
+class V2Tree {
+  constructor(size) { this.size = BigInt(size); this.tiles = new Map(); this.fetched = 0; }
+
+  async tile(level, index) {
+    const count = this.size >> (8n * level);
+    const left = count - index * 256n;
+    const width = left < 256n ? left : 256n;
+    const path = tilePath(level, index, width);
+    if (!this.tiles.has(path)) {
+      this.tiles.set(path, fetchBytes(path).then((bytes) => {
+        if (BigInt(bytes.length) !== width * 32n) throw new Error(`tile ${path} holds ${bytes.length} bytes, not ${width * 32n}`);
+        this.fetched += 1;
+        return bytes;
+      }));
+    }
+    return this.tiles.get(path);
+  }
+
+  // The root of the complete subtree of height `height` (leaves: 0) at `index`.
+  async node(height, index) {
+    if (height % 8n !== 0n) return nodeHash(await this.node(height - 1n, 2n * index), await this.node(height - 1n, 2n * index + 1n));
+    const tile = await this.tile(height / 8n, index / 256n);
+    const at = Number(index % 256n) * 32;
+    return tile.slice(at, at + 32);
+  }
+
+  // RFC 9162 MTH of the leaves [start, start + n).
+  async mth(start, n) {
+    if (isPowerOfTwo(n) && start % n === 0n) return this.node(log2(n), start / n);
+    const k = largestPowerOfTwoBelow(n);
+    return nodeHash(await this.mth(start, k), await this.mth(start + k, n - k));
+  }
+
+  // RFC 9162 2.1.3.1 PATH(m, D[start:start+n]), leaf to root.
+  async inclusion(m, start, n) {
+    if (n <= 1n) return [];
+    const k = largestPowerOfTwoBelow(n);
+    if (m < k) return [...await this.inclusion(m, start, k), await this.mth(start + k, n - k)];
+    return [...await this.inclusion(m - k, start + k, n - k), await this.mth(start, k)];
+  }
+
+  // RFC 9162 2.1.4.1 SUBPROOF(m, D[start:start+n], b).
+  async consistency(m, start, n, whole) {
+    if (m === n) return whole ? [] : [await this.mth(start, n)];
+    const k = largestPowerOfTwoBelow(n);
+    if (m <= k) return [...await this.consistency(m, start, k, whole), await this.mth(start + k, n - k)];
+    return [...await this.consistency(m - k, start + k, n - k, false), await this.mth(start, k)];
+  }
+
+  // The entry at `index`, from its entry bundle (each entry after a
+  // big-endian 16-bit length).
+  async entry(index) {
+    const bundleIndex = index / 256n;
+    const left = this.size - bundleIndex * 256n;
+    const bytes = await fetchBytes(tilePath('entries', bundleIndex, left < 256n ? left : 256n));
+    let at = 0;
+    for (let i = 0n; at + 2 <= bytes.length; i++) {
+      const len = (bytes[at] << 8) | bytes[at + 1];
+      if (at + 2 + len > bytes.length) break;
+      if (i === index % 256n) return bytes.slice(at + 2, at + 2 + len);
+      at += 2 + len;
+    }
+    throw new Error(`the entry bundle does not hold entry ${index}`);
+  }
+}
+
+// The latest checkpoint, parsed and its signature verified into `verdict`.
+async function v2Checkpoint(verdict) {
+  const note = fromUtf8(await fetchBytes('/checkpoint'));
+  const checkpoint = parseCheckpoint(note);
+  await verifyV2Checkpoint(checkpoint, verdict);
+  return { note, checkpoint };
+}
+
+async function showV2Checkpoint(params) {
+  const key = await v2Key();
+  const verdict = verdictBox('Latest checkpoint');
+  const firstSize = params.get('firstSize') || '';
+  const form = h('form', { action: '/', method: 'get', class: 'search', id: 'form-consistency' },
+    h('label', { for: 'in-first' }, 'Is an older tree a prefix of a newer one? (computed from the tiles)'),
+    h('div', { class: 'row' },
+      h('input', { id: 'in-first', name: 'firstSize', inputmode: 'numeric', placeholder: 'older size', value: firstSize, 'aria-label': 'older tree size' }),
+      h('input', { id: 'in-last', name: 'lastSize', inputmode: 'numeric', placeholder: 'newer size (default: latest)', value: params.get('lastSize') || '', 'aria-label': 'newer tree size' }),
+      h('button', { type: 'submit' }, 'Check')),
+    h('label', { for: 'in-first-root' }, 'Root hash of the older tree you recorded (hex, optional)'),
+    h('div', { class: 'row' }, h('input', { id: 'in-first-root', name: 'firstRoot', value: params.get('firstRoot') || '', spellcheck: 'false' })));
+  const facts = h('div');
+  show(h('h2', null, 'Rekor v2: latest tree head'), verdict.box, facts,
+    h('details', null, h('summary', null, `Log public key (${key.type})`), h('pre', null, key.pem)),
+    h('h2', null, 'Consistency'), form, h('div', { id: 'consistency' }));
+  let latest;
+  try {
+    latest = await v2Checkpoint(verdict);
+    const { checkpoint } = latest;
+    facts.replaceChildren(fields([
+      ['Origin', checkpoint.origin],
+      ['Tree size', String(checkpoint.size), { id: 'tree-size' }],
+      ['Root hash', toHex(checkpoint.root), { class: 'mono' }],
+      ['Log ID (key id)', toHex(await v2KeyId(key, checkpoint.origin)), { class: 'mono' }],
+    ]), h('pre', null, latest.note));
+    if (checkpoint.size > 0n) {
+      const root = await new V2Tree(checkpoint.size).mth(0n, checkpoint.size);
+      if (!equalBytes(root, checkpoint.root)) throw new Error('the tiles do not hash to the checkpoint\'s root');
+      verdict.passed(`the tiles hash to the checkpoint's root of ${checkpoint.size} entries`);
+    }
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+    return;
+  }
+  if (firstSize) await showV2Consistency(params, latest.checkpoint);
+}
+
+async function showV2Consistency(params, checkpoint) {
+  const verdict = verdictBox('Consistency');
+  verdict.box.id = 'consistency-verdict';
+  document.getElementById('consistency').replaceChildren(verdict.box);
+  try {
+    const first = params.get('firstSize').trim();
+    const last = (params.get('lastSize') || String(checkpoint.size)).trim();
+    if (!/^[0-9]+$/.test(first) || !/^[0-9]+$/.test(last)) throw new Error('sizes must be whole numbers');
+    const [m, n] = [BigInt(first), BigInt(last)];
+    if (m < 1n || m > n || n > checkpoint.size) throw new Error(`sizes must satisfy 1 ≤ ${first} ≤ ${last} ≤ ${checkpoint.size}`);
+    const tree = new V2Tree(checkpoint.size);
+    const lastRoot = await tree.mth(0n, n);
+    if (n === checkpoint.size) {
+      if (!equalBytes(lastRoot, checkpoint.root)) throw new Error('the tiles do not hash to the signed checkpoint\'s root');
+      verdict.passed('newer root is the signed checkpoint\'s');
+    }
+    let firstRoot;
+    if (params.get('firstRoot')) {
+      firstRoot = fromHex(params.get('firstRoot').trim().toLowerCase());
+    } else {
+      firstRoot = await tree.mth(0n, m);
+      verdict.passed(`older root computed from the tiles: ${toHex(firstRoot)}`);
+    }
+    const proof = await tree.consistency(m, 0n, n, true);
+    await verifyConsistency(first, last, firstRoot, lastRoot, proof);
+    verdict.passed(`tree ${first} is a prefix of tree ${last} (a proof of ${proof.length} hashes from ${tree.fetched} tiles)`);
+    verdict.done();
+  } catch (e) {
+    verdict.fail(e.message);
+  }
+}
+
+async function showV2Entry(indexText) {
+  if (!/^[0-9]+$/.test(indexText)) throw new Error('the log index must be a whole number');
+  const index = BigInt(indexText);
+  const verdict = verdictBox('Verification');
+  const facts = h('div');
+  show(h('h2', null, `Rekor v2 entry ${index}`), verdict.box, facts);
+  try {
+    const { checkpoint } = await v2Checkpoint(verdict);
+    if (index >= checkpoint.size) throw new ApiError(404, `entry ${index} is not in the log: its signed tree holds ${checkpoint.size} entries`);
+    const tree = new V2Tree(checkpoint.size);
+    const body = await tree.entry(index);
+    facts.replaceChildren(...await v2EntryFacts(index, body));
+    const leaf = await leafHash(body);
+    const proof = await tree.inclusion(index, 0n, checkpoint.size);
+    const root = await rootFromInclusion(index, checkpoint.size, leaf, proof);
+    verdict.passed(`inclusion proof of ${proof.length} hashes recomputed from ${tree.fetched} tiles`);
+    if (!equalBytes(root, checkpoint.root)) throw new Error('the entry and the tiles do not lead to the signed checkpoint\'s root');
+    verdict.passed(`the entry is in the signed tree of ${checkpoint.size} entries`);
+    verdict.done();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) throw e;
+    verdict.fail(e.message);
+  }
+}
+
+// What a hashedRekordV002 body says: the digest, the signature, the key or
+// the certificate (with its identity).
+async function v2EntryFacts(index, body) {
+  let parsed = null;
+  try { parsed = JSON.parse(fromUtf8(body)); } catch (e) { parsed = null; }
+  const hashed = parsed && parsed.spec && parsed.spec.hashedRekordV002;
+  const out = [];
+  if (!hashed) {
+    out.push(fields([['Log index', String(index), { id: 'entry-index' }], ['Kind', parsed ? `${parsed.kind} ${parsed.apiVersion}` : 'not JSON', { id: 'entry-kind' }]]));
+  } else {
+    const data = hashed.data || {};
+    const signature = hashed.signature || {};
+    const verifier = signature.verifier || {};
+    // SHA2_256 and its kin, as the artifact hash is written elsewhere: sha256:HEX.
+    const algorithm = String(data.algorithm || '').toLowerCase().replace(/^sha2_/, 'sha');
+    const digest = data.digest ? `${algorithm}:${toHex(fromBase64(data.digest))}` : '';
+    out.push(fields([
+      ['Log index', String(index), { id: 'entry-index' }],
+      ['Kind', `${parsed.kind} ${parsed.apiVersion}`, { id: 'entry-kind' }],
+      ['Artifact digest', digest, { class: 'mono', id: 'entry-digest' }],
+      ['Key details', verifier.keyDetails || ''],
+      ['Signature', signature.content || '', { class: 'mono' }],
+    ]));
+    if (verifier.x509Certificate && verifier.x509Certificate.rawBytes) {
+      out.push(await certificateCard({ label: 'CERTIFICATE', der: fromBase64(verifier.x509Certificate.rawBytes) }, 'Signing certificate'));
+    } else if (verifier.publicKey && verifier.publicKey.rawBytes) {
+      out.push(await certificateCard({ label: 'PUBLIC KEY', der: fromBase64(verifier.publicKey.rawBytes) }, 'Public key'));
+    }
+  }
+  out.push(h('details', null, h('summary', null, 'Body as recorded'), h('pre', null, parsed ? JSON.stringify(parsed, null, 2) : toBase64(body))));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
 // Wiring
 
 async function readFileBytes(input) {
@@ -826,15 +1118,20 @@ function wireForms() {
 
 async function route() {
   const params = new URLSearchParams(location.search);
-  const [rekor, ct] = await Promise.all([
+  const [rekor, ct, v2] = await Promise.all([
     fetch('/api/v1/log').then((r) => r.ok, () => false),
     fetch('/ct/v1/get-sth').then((r) => r.ok, () => false),
+    fetch('/api/v2/log/publicKey').then((r) => r.ok, () => false),
   ]);
+  if (v2 && !rekor) {
+    await routeV2(params);
+    return;
+  }
   document.getElementById('search').hidden = !rekor;
   document.getElementById('nav-search').hidden = !rekor;
   document.getElementById('nav-checkpoint').hidden = !rekor;
   document.getElementById('nav-ct').hidden = !ct;
-  for (const key of ['hash', 'email', 'publicKey', 'logIndex', 'uuid']) {
+  for (const key of ['hash', 'email', 'key', 'publicKey', 'logIndex', 'uuid']) {
     const input = document.querySelector(`#search [name=${key}]`);
     if (input && params.has(key)) input.value = params.get(key);
   }
@@ -853,6 +1150,23 @@ async function route() {
       await showEntry(firstEntry(await api(`/api/v1/log/entries/${uuid}`)));
     } else if (await searchQuery(params)) await showSearch(params);
     else show(h('p', { class: 'notice' }, 'Search the log above: every search is a link you can share.'));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) show(h('h2', null, 'Not found'), h('p', { class: 'notice', id: 'no-results' }, e.message));
+    else show(failure(e.message));
+  }
+}
+
+// The Rekor v2 listener: its checkpoint page, and entries by log index.
+async function routeV2(params) {
+  document.getElementById('v2-search').hidden = false;
+  document.getElementById('nav-search').hidden = true;
+  const nav = document.getElementById('nav-v2');
+  nav.hidden = false;
+  nav.setAttribute('aria-current', 'page');
+  if (params.has('logIndex')) document.getElementById('in-v2-index').value = params.get('logIndex');
+  try {
+    if (params.has('logIndex')) await showV2Entry(params.get('logIndex').trim());
+    else await showV2Checkpoint(params);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) show(h('h2', null, 'Not found'), h('p', { class: 'notice', id: 'no-results' }, e.message));
     else show(failure(e.message));

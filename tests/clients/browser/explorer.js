@@ -7,23 +7,14 @@
 const assert = require('assert');
 const fs = require('fs');
 const http = require('http');
-const os = require('os');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { step, tamperNote, verdictOf, expectVerified, launch } = require('./common');
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const base = config.base; // http://127.0.0.1:PORT of `atesto dev`'s log
 const shots = config.screenshots;
 fs.mkdirSync(shots, { recursive: true });
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-
-function step(what) {
-  process.stderr.write(`explorer test: ${what}\n`);
-}
 
 // A proxy in front of the log that alters what it answers: `proof` changes
 // one hash of every inclusion proof, `checkpoint` one byte of every
@@ -60,19 +51,6 @@ function flipHexDigit(text) {
   return text.slice(0, -1) + (last === '0' ? '1' : '0');
 }
 
-// Flips one bit inside the last byte of every signature line of a note.
-function tamperNote(note) {
-  const blank = note.indexOf('\n\n');
-  const lines = note.slice(blank + 2).split('\n').map((line) => {
-    const m = /^(\u2014 \S+ )(\S+)$/.exec(line);
-    if (!m) return line;
-    const raw = Buffer.from(m[2], 'base64');
-    raw[raw.length - 1] ^= 1;
-    return m[1] + raw.toString('base64');
-  });
-  return note.slice(0, blank + 2) + lines.join('\n');
-}
-
 function tamper(value, mode) {
   if (Array.isArray(value)) return value.map((v) => tamper(v, mode));
   if (!value || typeof value !== 'object') return value;
@@ -92,16 +70,6 @@ function tamper(value, mode) {
   return value;
 }
 
-async function verdictOf(page, selector = '#verdict') {
-  await page.waitForSelector(`${selector}:not([data-verdict=pending])`, { timeout: 20000 });
-  return page.textContent(`${selector} .verdict-text`);
-}
-
-async function expectVerified(page, what, selector) {
-  const verdict = await verdictOf(page, selector);
-  assert.strictEqual(verdict, 'verified', `${what}: verdict "${verdict}"`);
-}
-
 // The result table lists the entry with this log index.
 async function expectResult(page, what, logIndex) {
   await page.waitForSelector('#results, #no-results, .error', { timeout: 20000 });
@@ -112,15 +80,7 @@ async function expectResult(page, what, logIndex) {
 }
 
 async function main() {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atesto-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
-  });
-  const origins = new Set();
-  context.on('request', (request) => origins.add(new URL(request.url()).origin));
-  const page = context.pages()[0] || await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const { page, origins, pageErrors, close } = await launch();
   const { email, github, key } = config;
 
   try {
@@ -164,6 +124,14 @@ async function main() {
     assert.strictEqual(secondPage, key.logIndexes.length - 10, 'the second page holds the rest');
     await page.screenshot({ path: path.join(shots, 'desktop-search-page-2.png'), fullPage: true });
 
+    step('search by key fingerprint (SHA-256 of the key a real client certified)');
+    await page.goto(`${base}/`);
+    await page.fill('#in-fingerprint', email.keyFingerprint);
+    await Promise.all([page.waitForURL(/\?key=/), page.press('#in-fingerprint', 'Enter')]);
+    await expectResult(page, 'fingerprint search', email.logIndex);
+    await page.goto(`${base}/?key=${email.keyFingerprint.replace('sha256:', '').toUpperCase()}`);
+    await expectResult(page, 'fingerprint search, bare hex', email.logIndex);
+
     step('a search that finds nothing says so');
     await page.goto(`${base}/?hash=sha256:${'0'.repeat(64)}`);
     await page.waitForSelector('#no-results', { timeout: 20000 });
@@ -177,6 +145,10 @@ async function main() {
     assert.strictEqual(await page.textContent('.san'), email.identity);
     assert.strictEqual(await page.textContent('.oidc-issuer'), email.issuer);
     await page.screenshot({ path: path.join(shots, 'desktop-entry.png'), fullPage: true });
+    // The key's fingerprint links to every entry signed with that key.
+    const fingerprintLink = `a[href="/?${new URLSearchParams({ key: email.keyFingerprint })}"]`;
+    await Promise.all([page.waitForURL(/\?key=sha256/), page.click(fingerprintLink)]);
+    await expectResult(page, 'fingerprint link of the entry view', email.logIndex);
 
     step('entry by UUID: GitHub workflow extensions shown, verification passes');
     await page.goto(`${base}/?uuid=${github.uuid}`);
@@ -258,8 +230,7 @@ async function main() {
     await page.screenshot({ path: path.join(shots, 'failure.png'), fullPage: true }).catch(() => {});
     throw e;
   } finally {
-    await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -275,6 +275,12 @@ impl Log {
         Ok(self.store.search(key)?)
     }
 
+    /// Files stored entries under more search-index keys and moves the
+    /// re-index's progress marker (`LogStore::file_keys`). Blocking.
+    pub fn file_keys(&self, filed: &[(String, u64)], marker: (&str, u64)) -> Result<(), LogError> {
+        Ok(self.store.file_keys(filed, marker)?)
+    }
+
     /// A stored tile of a shard: full, or the widest partial stored. Blocking.
     pub fn read_tile(
         &self,

@@ -3,6 +3,7 @@
 //!
 //! - `entry/`: the entry kinds (`hashedrekord.rs`, `dsse.rs`, `intoto.rs`,
 //!   `rekord.rs`, `helm.rs`) and the search index keys (`index.rs`).
+//! - `reindex`: files entries written before a key kind existed under it.
 //! - `set`: the SignedEntryTimestamp, the engine's `EntrySigner` hook.
 //! - `api/`: `/api/v1/` handlers; `admin`: shard rotation.
 //! - `config`: `atesto tlog` options; `state`: what handlers share, `start`.
@@ -14,6 +15,7 @@ pub mod admin;
 pub mod api;
 pub mod config;
 pub mod entry;
+pub mod reindex;
 pub mod set;
 mod state;
 

@@ -40,9 +40,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Also starts the re-index of entries written before the key
+    /// fingerprint index (`crate::reindex`), off the request path.
     pub fn new(log: Log, config: &TlogConfig, admin_token: &str) -> Self {
+        let log = Arc::new(log);
+        crate::reindex::spawn(log.clone());
         Self {
-            log: Arc::new(log),
+            log,
             cpu: CpuPool::new(&config.cpu_pool),
             admin_token: admin_token.into(),
         }

@@ -33,6 +33,7 @@ pub fn routes(state: Arc<RekorV2>) -> Router {
         .nest("/api/v2", tiles::routes())
         .merge(tiles::routes())
         .merge(ops::routes())
+        .merge(crate::explorer::routes())
         .with_state(state)
 }
 

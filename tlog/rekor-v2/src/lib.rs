@@ -6,6 +6,7 @@
 //! - `error`: why an entry was refused.
 //! - `answer`: the TransparencyLogEntry answer (protobuf JSON).
 //! - `api`: the handler and the routes; `config`: the options;
+//!   `explorer`: the explorer page and the checkpoint key it verifies with;
 //!   `state`: what handlers share, `start`.
 //!
 //! The log has no per-entry promise (no SET, no integrated time): a client
@@ -18,6 +19,7 @@ pub mod api;
 pub mod config;
 pub mod entry;
 pub mod error;
+mod explorer;
 pub mod request;
 mod state;
 

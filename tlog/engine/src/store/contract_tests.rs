@@ -110,3 +110,20 @@ pub fn a_batch_on_another_checkpoint_is_refused_and_writes_nothing(store: &dyn L
         [Some(0), None]
     );
 }
+
+/// A re-index files stored entries under more keys beside the ones they
+/// were committed with, and its marker holds only the last progress.
+pub fn filed_keys_join_the_index_and_the_marker_moves(store: &dyn LogStore) {
+    store.create_shard(&shard(0, 0)).unwrap();
+    store.commit_batch(&batch(0, 1)).unwrap();
+    store.commit_batch(&batch(1, 2)).unwrap();
+    assert_eq!(store.search("spki:aa").unwrap(), Vec::<u64>::new());
+
+    let filed = vec![("spki:aa".to_string(), 1), ("spki:aa".to_string(), 0)];
+    store.file_keys(&filed, ("reindex:test", 1)).unwrap();
+    store.file_keys(&filed, ("reindex:test", 2)).unwrap();
+    assert_eq!(store.search("spki:aa").unwrap(), vec![0, 1]);
+    assert_eq!(store.search("reindex:test").unwrap(), vec![2]);
+    assert_eq!(store.search("sha256:ab").unwrap(), vec![0, 1]);
+    assert_eq!(store.read_entries(0..5).unwrap().len(), 2);
+}

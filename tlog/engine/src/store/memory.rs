@@ -182,6 +182,18 @@ impl LogStore for MemoryStore {
             .collect())
     }
 
+    fn file_keys(&self, filed: &[(String, u64)], marker: (&str, u64)) -> Result<(), StoreError> {
+        let mut contents = self.lock()?;
+        for (key, index) in filed {
+            let indexes = contents.search.entry(key.clone()).or_default();
+            if let Err(at) = indexes.binary_search(index) {
+                indexes.insert(at, *index);
+            }
+        }
+        contents.search.insert(marker.0.to_string(), vec![marker.1]);
+        Ok(())
+    }
+
     fn recover(&self) -> Result<(), StoreError> {
         let mut contents = self.lock()?;
         contents.broken = false;
@@ -201,5 +213,6 @@ mod tests {
         contract_tests::a_batch_on_another_checkpoint_is_refused_and_writes_nothing(
             &MemoryStore::new(),
         );
+        contract_tests::filed_keys_join_the_index_and_the_marker_moves(&MemoryStore::new());
     }
 }

@@ -231,6 +231,14 @@ pub trait LogStore: Send + Sync + 'static {
     /// The first global index filed under each key, in one lookup.
     fn first_filed(&self, keys: &[&str]) -> Result<Vec<Option<u64>>, StoreError>;
 
+    /// Files entries already stored under more search keys (a re-index,
+    /// after a personality added a key kind) and moves the re-index's
+    /// progress marker: every filing of `marker.0` is replaced by
+    /// `marker.0 -> marker.1`, in the same durable transaction, so an
+    /// interrupted re-index resumes where its last step landed. Filing a
+    /// key twice is harmless; entries, tiles and checkpoints are untouched.
+    fn file_keys(&self, filed: &[(String, u64)], marker: (&str, u64)) -> Result<(), StoreError>;
+
     /// After an `Unavailable` failure: makes the store writable again
     /// (reopening it if need be) and proves it with a durable commit, or
     /// says why it still cannot write. Committed data is never changed.

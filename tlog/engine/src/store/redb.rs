@@ -387,6 +387,19 @@ impl LogStore for RedbStore {
             .collect()
     }
 
+    fn file_keys(&self, filed: &[(String, u64)], marker: (&str, u64)) -> Result<(), StoreError> {
+        let txn = self.begin_durable_write()?;
+        {
+            let mut search = txn.open_multimap_table(SEARCH).map_err(backend)?;
+            for (key, index) in filed {
+                search.insert(key.as_str(), *index).map_err(backend)?;
+            }
+            search.remove_all(marker.0).map_err(backend)?;
+            search.insert(marker.0, marker.1).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
+    }
+
     fn search(&self, key: &str) -> Result<Vec<u64>, StoreError> {
         let txn = self.db()?.begin_read().map_err(backend)?;
         let search = txn.open_multimap_table(SEARCH).map_err(backend)?;
@@ -419,6 +432,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
         contract_tests::a_batch_on_another_checkpoint_is_refused_and_writes_nothing(&store);
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        contract_tests::filed_keys_join_the_index_and_the_marker_moves(&store);
     }
 
     #[test]

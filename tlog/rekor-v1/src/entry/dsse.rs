@@ -309,6 +309,7 @@ mod tests {
             entry.index_keys,
             [
                 format!("key:{}", fingerprint(&signer)),
+                format!("spki:{}", sha256_hex(&signer.spki_der())),
                 format!("sha256:{}", sha256_hex(&payload)),
                 format!("sha256:{}", sha256_hex(envelope.as_bytes())),
                 format!("sha256:{}", "ab".repeat(32)),
@@ -338,7 +339,19 @@ mod tests {
         let swapped = request(&envelope, &[ed.pem().as_bytes(), rsa.pem().as_bytes()]);
         assert_eq!(prepare(&swapped).unwrap().body, entry.body);
         // Not an in-toto statement payload type? Still in-toto here, but {} names no digests.
-        assert_eq!(entry.index_keys.len(), 4);
+        assert_eq!(entry.index_keys.len(), 6);
+        // A re-index finds both keys in the stored body, as `prepare` filed them.
+        let mut stored_spki = super::super::index::stored_spki_keys(&entry.body);
+        let mut filed_spki: Vec<String> = entry
+            .index_keys
+            .iter()
+            .filter(|key| key.starts_with("spki:"))
+            .cloned()
+            .collect();
+        stored_spki.sort();
+        filed_spki.sort();
+        assert_eq!(stored_spki.len(), 2);
+        assert_eq!(stored_spki, filed_spki);
     }
 
     #[test]
@@ -411,8 +424,8 @@ mod tests {
         let envelope =
             json!({"payload": url_payload, "signatures": [{"sig": b64(&signature)}]}).to_string();
         let entry = prepare(&request(&envelope, &[signer.pem().as_bytes()])).unwrap();
-        // Not in-toto: key, payload hash and envelope hash only.
-        assert_eq!(entry.index_keys.len(), 3);
+        // Not in-toto: key fingerprints, payload hash and envelope hash only.
+        assert_eq!(entry.index_keys.len(), 4);
     }
 
     #[test]

@@ -76,7 +76,9 @@ pub enum EntryError {
     UnusedVerifier(usize),
     #[error("envelope signatures[{0}] is not verified by any of spec.proposedContent.verifiers")]
     UnverifiedSignature(usize),
-    #[error("the search query is empty: give at least one of hash, email, publicKey or subject")]
+    #[error(
+        "the search query is empty: give at least one of hash, email, publicKey, subject or keyFingerprint"
+    )]
     EmptyQuery,
     #[error("unsupported operator {0:?}: expected \"and\" or \"or\"")]
     Operator(String),
@@ -84,6 +86,10 @@ pub enum EntryError {
         "hash {0:?} is not a digest: expected hex of a sha1, sha256, sha384 or sha512 digest, optionally prefixed with \"<algorithm>:\""
     )]
     QueryHash(String),
+    #[error(
+        "keyFingerprint {0:?} is not a key fingerprint: expected the hex SHA-256 of a DER SubjectPublicKeyInfo, optionally prefixed with \"sha256:\""
+    )]
+    QueryFingerprint(String),
     #[error("email {0:?} is not an email address")]
     QueryEmail(String),
     #[error("publicKey.format {0:?} is not supported: only x509 (PEM keys and certificates) is")]

@@ -107,6 +107,10 @@ mod tests {
                 entry.index_keys,
                 [
                     format!("key:{}", key.fingerprint()),
+                    format!(
+                        "spki:{}",
+                        hex::encode(HashAlgorithm::Sha256.digest(key.spki_der()))
+                    ),
                     format!("{}:{value}", hash.name())
                 ]
             );
@@ -249,6 +253,8 @@ mod tests {
             json!({"email": "ALICE@example.COM"}),
             json!({"subject": "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1"}),
             json!({"publicKey": {"format": "x509", "content": b64(cert.pem().as_bytes())}}),
+            // The bare key's fingerprint finds the entry of its certificate.
+            json!({"keyFingerprint": format!("sha256:{}", hex::encode(HashAlgorithm::Sha256.digest(&signer.spki_der())))}),
         ];
         for query in queries {
             let query = index::parse_index_query(&serde_json::to_vec(&query).unwrap()).unwrap();
@@ -260,7 +266,14 @@ mod tests {
                 );
             }
         }
-        assert_eq!(entry.index_keys.len(), 4);
+        assert_eq!(entry.index_keys.len(), 5);
+        assert_eq!(
+            index::stored_spki_keys(&entry.body),
+            [format!(
+                "spki:{}",
+                hex::encode(HashAlgorithm::Sha256.digest(&signer.spki_der()))
+            )]
+        );
     }
 
     #[test]

@@ -11,6 +11,13 @@
 //!   and `sha256:<hex>` for dsse; the `key:` prefix keeps fingerprints apart
 //!   from digests (the latter could otherwise match an artifact hash) and makes
 //!   dsse entries findable by key too.
+//! - `spki:<hex>` for the key alone, however the entry carries it: the
+//!   SHA-256 of its DER SubjectPublicKeyInfo, taken from the certificate when
+//!   there is one (what `openssl pkey -pubin -outform DER | sha256sum`
+//!   prints). Not in Rekor, which has no key-only search: a search by this
+//!   fingerprint (`keyFingerprint` in the query) finds the entries of a key
+//!   and of every certificate for it. Logs written before this kind existed
+//!   are filed by `crate::reindex`.
 //! - `id:<identity>` for each identity a certificate names (emails, URIs, DNS
 //!   names, IP addresses, the Fulcio username): Rekor files the raw SAN and
 //!   searches the lowercased query, so mixed-case SANs were unfindable; here
@@ -21,6 +28,7 @@
 //! All keys are lowercase.
 
 use atesto_common::pubkey::PublicKey;
+use base64::Engine;
 use serde_json::Value;
 
 use super::error::EntryError;
@@ -58,10 +66,47 @@ pub(super) fn digest_key(algorithm: &str, hex: &str) -> Option<String> {
         .then(|| format!("{algorithm}:{}", hex.to_ascii_lowercase()))
 }
 
-/// The keys of a verifier: its fingerprint and the identities it names.
+/// The keys of a verifier: its fingerprints and the identities it names.
 pub(super) fn key_keys(key: &PublicKey) -> Vec<String> {
-    let mut keys = vec![fingerprint_key(key)];
+    let mut keys = vec![fingerprint_key(key), spki_key(key)];
     keys.extend(key.subjects().iter().map(|s| identity_key(s)));
+    keys
+}
+
+/// The prefix of the keys that file an entry under its key alone.
+pub const SPKI_PREFIX: &str = "spki:";
+
+fn spki_key(key: &PublicKey) -> String {
+    let digest = atesto_common::pubkey::HashAlgorithm::Sha256.digest(key.spki_der());
+    format!("{SPKI_PREFIX}{}", hex::encode(digest))
+}
+
+/// The `spki:` keys of an entry as it is stored (its canonical body), from
+/// the keys and certificates at the places each kind keeps them: what a
+/// re-index files for an entry written before the key kind existed. The
+/// same keys `prepare` derives (tested), none for a helm entry (PGP keys).
+pub fn stored_spki_keys(body: &[u8]) -> Vec<String> {
+    let Ok(entry) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let spec = &entry["spec"];
+    let encoded: Vec<&Value> = match entry["kind"].as_str() {
+        Some("hashedrekord" | "rekord") => vec![&spec["signature"]["publicKey"]["content"]],
+        Some("intoto") => vec![&spec["publicKey"]],
+        Some("dsse") => spec["signatures"]
+            .as_array()
+            .map(|signatures| signatures.iter().map(|s| &s["verifier"]).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut keys: Vec<String> = encoded
+        .into_iter()
+        .filter_map(Value::as_str)
+        .filter_map(|text| base64::engine::general_purpose::STANDARD.decode(text).ok())
+        .filter_map(|pem| PublicKey::parse(&pem).ok())
+        .map(|key| spki_key(&key))
+        .collect();
+    keys.dedup();
     keys
 }
 
@@ -105,6 +150,9 @@ pub fn parse_index_query(request_body: &[u8]) -> Result<IndexQuery, EntryError> 
     if let Some(subject) = present("subject")? {
         keys.push(identity_key(subject));
     }
+    if let Some(fingerprint) = present("keyFingerprint")? {
+        keys.push(fingerprint_query_key(fingerprint)?);
+    }
     if keys.is_empty() {
         return Err(EntryError::EmptyQuery);
     }
@@ -125,6 +173,19 @@ fn hash_query_key(hash: &str) -> Result<String, EntryError> {
             .and_then(|(algorithm, _)| digest_key(algorithm, hash)),
     };
     key.ok_or_else(|| EntryError::QueryHash(echo(hash)))
+}
+
+/// `sha256:<hex>` or bare hex of a SHA-256 over a DER SubjectPublicKeyInfo.
+fn fingerprint_query_key(fingerprint: &str) -> Result<String, EntryError> {
+    let hex = match fingerprint.split_once(':') {
+        Some((algorithm, hex)) if algorithm.eq_ignore_ascii_case("sha256") => hex,
+        Some(_) => "",
+        None => fingerprint,
+    };
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(EntryError::QueryFingerprint(echo(fingerprint)));
+    }
+    Ok(format!("{SPKI_PREFIX}{}", hex.to_ascii_lowercase()))
 }
 
 fn public_key_query_key(public_key: &Fields<'_>) -> Result<String, EntryError> {
@@ -221,11 +282,36 @@ mod tests {
     }
 
     #[test]
+    fn key_fingerprints_take_a_prefix_or_bare_hex() {
+        let hex = "Ab".repeat(32);
+        let expected = vec![format!("spki:{}", "ab".repeat(32))];
+        assert_eq!(keys(json!({"keyFingerprint": hex})), expected);
+        assert_eq!(
+            keys(json!({"keyFingerprint": format!("SHA256:{hex}")})),
+            expected
+        );
+        for bad in [
+            "ab",
+            &format!("sha512:{hex}"),
+            &"zz".repeat(32),
+            &"ab".repeat(48),
+        ] {
+            assert!(
+                matches!(
+                    query(json!({"keyFingerprint": bad})),
+                    Err(EntryError::QueryFingerprint(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn rejections_say_what_is_wrong() {
         let message = |value| query(value).unwrap_err().to_string();
         assert_eq!(
             message(json!({})),
-            "the search query is empty: give at least one of hash, email, publicKey or subject"
+            "the search query is empty: give at least one of hash, email, publicKey, subject or keyFingerprint"
         );
         assert_eq!(
             message(json!({"hash": "", "email": ""})),
@@ -256,6 +342,10 @@ mod tests {
                 json!({"publicKey": {"content": b64(b"-----BEGIN RSA PUBLIC KEY-----\nAA==\n-----END RSA PUBLIC KEY-----\n")}})
             ),
             "publicKey.content: PEM block is a RSA PUBLIC KEY, expected PUBLIC KEY or CERTIFICATE"
+        );
+        assert!(
+            message(json!({"keyFingerprint": "md5:00"}))
+                .starts_with("keyFingerprint \"md5:00\" is not a key fingerprint")
         );
         assert!(
             parse_index_query(b"hash=abc")

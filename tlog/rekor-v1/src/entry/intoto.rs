@@ -129,9 +129,14 @@ mod tests {
             [
                 format!("sha256:{}", sha256_hex(envelope.as_bytes())),
                 format!("key:{fingerprint}"),
+                format!("spki:{}", sha256_hex(&signer.spki_der())),
                 format!("sha256:{}", sha256_hex(&payload)),
                 format!("sha256:{}", "ab".repeat(32)),
             ]
+        );
+        assert_eq!(
+            super::super::index::stored_spki_keys(&entry.body),
+            [format!("spki:{}", sha256_hex(&signer.spki_der()))]
         );
 
         // Hashes sent by the client are recomputed, not trusted; a DER key

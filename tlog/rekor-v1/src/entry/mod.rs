@@ -25,7 +25,7 @@ mod intoto;
 mod limits;
 mod rekord;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 use atesto_tlog_engine::submission::Submission;
 use serde_json::Value;

@@ -116,10 +116,15 @@ mod tests {
                     },
                 })
             );
-            let fingerprint = PublicKey::parse(pem.as_bytes()).unwrap().fingerprint();
+            let key = PublicKey::parse(pem.as_bytes()).unwrap();
+            let spki = hex::encode(HashAlgorithm::Sha256.digest(key.spki_der()));
             assert_eq!(
                 entry.index_keys,
-                [format!("key:{fingerprint}"), format!("sha256:{digest}")]
+                [
+                    format!("key:{}", key.fingerprint()),
+                    format!("spki:{spki}"),
+                    format!("sha256:{digest}")
+                ]
             );
 
             // The right hash sent along, or a DER key: the same entry.

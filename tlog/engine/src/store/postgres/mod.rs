@@ -459,6 +459,32 @@ impl LogStore for PostgresStore {
         Ok(keys.iter().map(|key| found.get(*key).copied()).collect())
     }
 
+    fn file_keys(&self, filed: &[(String, u64)], marker: (&str, u64)) -> Result<(), StoreError> {
+        let keys: Vec<&str> = filed.iter().map(|(key, _)| key.as_str()).collect();
+        let indexes = filed
+            .iter()
+            .map(|(_, index)| to_i64(*index, "index"))
+            .collect::<Result<Vec<i64>, _>>()?;
+        let next = to_i64(marker.1, "index")?;
+        self.pool.with(|client| {
+            let mut txn = client.transaction().map_err(backend)?;
+            txn.execute(
+                "INSERT INTO search (key, idx) SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])
+                 ON CONFLICT DO NOTHING",
+                &[&keys as Param, &indexes],
+            )
+            .map_err(backend)?;
+            txn.execute("DELETE FROM search WHERE key = $1", &[&marker.0])
+                .map_err(backend)?;
+            txn.execute(
+                "INSERT INTO search (key, idx) VALUES ($1, $2)",
+                &[&marker.0 as Param, &next],
+            )
+            .map_err(backend)?;
+            txn.commit().map_err(backend)
+        })
+    }
+
     fn recover(&self) -> Result<(), StoreError> {
         // A write transaction on a fresh connection: proves the server is
         // back and accepts writes (not a read-only standby).

@@ -30,6 +30,7 @@ fn keeps_the_storage_contract() {
     contract_tests::a_batch_on_another_checkpoint_is_refused_and_writes_nothing(&open(
         &fresh_schema(),
     ));
+    contract_tests::filed_keys_join_the_index_and_the_marker_moves(&open(&fresh_schema()));
 }
 
 #[test]
