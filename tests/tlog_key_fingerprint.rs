@@ -105,7 +105,7 @@ fn a_key_fingerprint_finds_entries_of_the_key_and_of_its_certificates() {
     assert_eq!(retrieve(&tlog, &json!({"keyFingerprint": bare})), both);
     assert_eq!(
         retrieve(&tlog, &json!({"keyFingerprint": other.fingerprint()})),
-        [unrelated.id.clone()]
+        std::slice::from_ref(&unrelated.id)
     );
     // Combined with another search key, as Rekor's operators combine them.
     assert_eq!(
@@ -113,7 +113,7 @@ fn a_key_fingerprint_finds_entries_of_the_key_and_of_its_certificates() {
             &tlog,
             &json!({"keyFingerprint": fingerprint, "email": "fingerprint@example.com", "operator": "and"})
         ),
-        [with_certificate.id.clone()]
+        std::slice::from_ref(&with_certificate.id)
     );
     // A search by the PEM key keeps Rekor's meaning: the entries carrying that PEM.
     let pem = STANDARD.encode(signer.key.public_key_pem());
@@ -122,7 +122,7 @@ fn a_key_fingerprint_finds_entries_of_the_key_and_of_its_certificates() {
             &tlog,
             &json!({"publicKey": {"format": "x509", "content": pem}})
         ),
-        [with_key.id.clone()]
+        std::slice::from_ref(&with_key.id)
     );
     // A fingerprint nobody signed with finds nothing; one that is not a
     // fingerprint is refused with a clear message.
