@@ -57,10 +57,16 @@ pub struct PostgresStore {
 /// Maps a driver error: a lost connection or server is `Unavailable` (the
 /// sequencer retries through `recover`), anything else a backend fault.
 fn backend(err: postgres::Error) -> StoreError {
+    // The driver's own message is only "db error"; the server's reason
+    // (a lock timeout, a violated constraint) is in its source.
+    let message = match std::error::Error::source(&err) {
+        Some(source) => format!("database: {err}: {source}"),
+        None => format!("database: {err}"),
+    };
     if is_transport(&err) {
-        StoreError::Unavailable(format!("database: {err}"))
+        StoreError::Unavailable(message)
     } else {
-        StoreError::Backend(format!("database: {err}"))
+        StoreError::Backend(message)
     }
 }
 
