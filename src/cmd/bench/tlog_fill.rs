@@ -189,8 +189,7 @@ pub(super) fn fill(args: &FillArgs) -> Result<(), BenchError> {
     println!(
         "added {added} entries in {secs:.0} s ({:.0} entries/s); the log holds {tree_size}; \
          {store_name} is {store_bytes} bytes ({:.0} bytes/entry)",
-        summary.entries_per_s,
-        summary.bytes_per_entry
+        summary.entries_per_s, summary.bytes_per_entry
     );
     print_json(&summary)
 }
