@@ -457,11 +457,14 @@ function identityOf(entry) {
   return entryPems(spec).length ? 'public key' : '';
 }
 
+// Whether this listener answers Rekor v1 searches (the Rekor v2 one does not).
+let searchable = false;
+
 // The key's fingerprint (SHA-256 of its DER SubjectPublicKeyInfo), linked
-// to the search for every entry signed with that key.
+// to the search for every entry signed with that key where there is one.
 async function fingerprintLink(spki) {
   const fingerprint = toHex(await sha256(spki));
-  return link({ key: `sha256:${fingerprint}` }, fingerprint);
+  return searchable ? link({ key: `sha256:${fingerprint}` }, fingerprint) : fingerprint;
 }
 
 async function certificateCard(block, title) {
@@ -1127,6 +1130,7 @@ async function route() {
     await routeV2(params);
     return;
   }
+  searchable = rekor;
   document.getElementById('search').hidden = !rekor;
   document.getElementById('nav-search').hidden = !rekor;
   document.getElementById('nav-checkpoint').hidden = !rekor;

@@ -75,6 +75,7 @@ async function main() {
     assert.strictEqual(await page.textContent('#entry-index'), String(entry.logIndex));
     // v2 has no search API: the v1 search forms stay hidden on its listener.
     assert.strictEqual(await page.isVisible('#search'), false, 'the v1 search forms are hidden on the v2 listener');
+    assert.strictEqual(await page.locator('a[href*="key=sha256"]').count(), 0, 'no link to a search the v2 listener cannot answer');
     assert.strictEqual(await page.textContent('#entry-kind'), 'hashedrekord 0.0.2');
     assert.strictEqual(await page.textContent('#entry-digest'), `sha256:${entry.sha256}`);
     assert.strictEqual(await page.textContent('.san'), entry.identity);
