@@ -18,13 +18,8 @@ use rcgen::KeyPair;
 use serde_json::json;
 
 use support::ct::start_ct_with;
-use support::services::{PRIVATE_BUCKET, fresh_object_store, object_store_dir, private_s3};
+use support::services::{PRIVATE_BUCKET, bucket_dir, fresh_object_store, private_s3};
 use support::*;
-
-/// Where the shared S3 server keeps the objects of `url` (`s3://BUCKET/PREFIX`).
-fn bucket_dir(url: &str) -> PathBuf {
-    object_store_dir().join(url.strip_prefix("s3://").expect("an s3:// URL"))
-}
 
 /// Every object under `dir` by its path below it. The server's own
 /// dot-files (upload staging) are not objects.

@@ -5,6 +5,7 @@ pub mod ca;
 pub mod ct;
 pub mod dev;
 pub mod keygen;
+pub mod migrate;
 pub mod monitor;
 pub mod tlog;
 pub mod trust_root;

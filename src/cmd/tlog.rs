@@ -1,6 +1,6 @@
 //! `atesto tlog`: serve the transparency log (Rekor v1, and Rekor v2 on its
-//! own listener when the config has a `rekor_v2:` section), and
-//! `atesto tlog rotate`.
+//! own listener when the config has a `rekor_v2:` section),
+//! `atesto tlog rotate` and `atesto tlog migrate` (`migrate.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,9 @@ pub struct TlogArgs {
 enum TlogAction {
     /// Start a new shard on a running log; older shards stay readable.
     Rotate(RotateArgs),
+    /// Copy an embedded log into an empty PostgreSQL schema, verified
+    /// against its signed checkpoints.
+    Migrate(super::migrate::MigrateArgs),
 }
 
 /// The flags `atesto tlog` and `atesto ct` share; each overrides its config file.
@@ -124,6 +127,7 @@ struct RotateArgs {
 pub async fn run(args: TlogArgs) -> anyhow::Result<()> {
     match args.action {
         Some(TlogAction::Rotate(rotate_args)) => rotate(rotate_args).await,
+        Some(TlogAction::Migrate(migrate_args)) => super::migrate::run(migrate_args).await,
         None => serve(args.serve).await,
     }
 }
@@ -144,26 +148,50 @@ fn load_config(args: ServeArgs) -> anyhow::Result<TlogConfig> {
     Ok(config)
 }
 
-/// The admin token: made on first start, kept beside the store, mode 0600.
-fn load_or_create_admin_token(path: &Path) -> anyhow::Result<String> {
-    if path.exists() {
+/// The admin token: made on first start and kept beside the store, mode
+/// 0600. Replicas share the one the first of them stored in the database
+/// (a rotation a follower takes is forwarded with it), each keeping a copy
+/// in its data directory for `atesto tlog rotate`. Blocking.
+fn load_or_create_admin_token(store: &dyn LogStore, path: &Path) -> anyhow::Result<String> {
+    let local = if path.exists() {
         let token =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return Ok(token.trim().to_owned());
+        Some(token.trim().to_owned())
+    } else {
+        None
+    };
+    let proposed = match &local {
+        Some(token) => token.clone(),
+        None => {
+            let mut bytes = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+            hex::encode(bytes)
+        }
+    };
+    let token = store
+        .shared_setting("admin_token", &proposed)
+        .context("reading the replicas' admin token")?;
+    if local.as_ref() != Some(&token) {
+        write_secret(path, &token)?;
     }
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
-    let token = hex::encode(bytes);
+    Ok(token)
+}
+
+/// Writes `secret` to `path` (mode 0600), durably, replacing what was there.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let staged = path.with_extension("new");
+    let _ = std::fs::remove_file(&staged);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(token.as_bytes())?;
+        .open(&staged)
+        .with_context(|| format!("creating {}", staged.display()))?;
+    file.write_all(secret.as_bytes())?;
     file.sync_all()?;
-    Ok(token)
+    std::fs::rename(&staged, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -178,7 +206,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let Some(v2_config) = v2_config else {
         return v1.await;
     };
-    let v2 = open_v2(&v2_config).await?;
+    let v2 = open_v2_on(&v2_config, config.database.as_deref()).await?;
     let v2_router = atesto_rekor_v2::router(
         v2,
         &super::api_options(v2_config.body_limit, v2_config.request_timeout_secs),
@@ -206,13 +234,30 @@ pub fn rekor_v2_config(config: &TlogConfig) -> anyhow::Result<Option<RekorV2Conf
     Ok(Some(v2))
 }
 
-/// Opens the Rekor v2 log: its own embedded store, key and sequencer.
+/// Opens the Rekor v2 log on its embedded store, with its key and sequencer.
 pub async fn open_v2(config: &RekorV2Config) -> anyhow::Result<Arc<RekorV2>> {
+    open_v2_on(config, None).await
+}
+
+/// Opens the Rekor v2 log: its own store (its schema of `database` when
+/// the v1 log has one, else embedded under its data directory), key and
+/// sequencer.
+pub async fn open_v2_on(
+    config: &RekorV2Config,
+    database: Option<&str>,
+) -> anyhow::Result<Arc<RekorV2>> {
     let v2 = {
-        let config = config.clone();
+        let mut config = config.clone();
+        let database = database.map(str::to_owned);
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let store = RedbStore::open_dir(&config.data_dir(), config.cache_mb << 20)?;
-            Ok(atesto_rekor_v2::start(Arc::new(store), &config)?)
+            let store = open_store(
+                &config.data_dir(),
+                config.cache_mb,
+                database.as_deref(),
+                &config.database_schema,
+                &mut config.replicas.id,
+            )?;
+            Ok(atesto_rekor_v2::start(store, &config)?)
         })
         .await??
     };
@@ -220,6 +265,7 @@ pub async fn open_v2(config: &RekorV2Config) -> anyhow::Result<Arc<RekorV2>> {
     let active = view.active().context("log has no tree")?;
     tracing::info!(
         data = %config.data_dir().display(),
+        store = if database.is_some() { "postgres" } else { "redb" },
         tree_size = active.checkpoint.size,
         origin = %active.info.origin,
         "Rekor v2 log opened"
@@ -242,6 +288,15 @@ pub fn open_store(
             let store = PostgresStore::open(url, schema, postgres::DEFAULT_POOL_SIZE)
                 .with_context(|| format!("opening the log's PostgreSQL schema {schema}"))?
                 .hold_dir_lock(redb::lock_dir(data)?);
+            // A new tree under the same key and origin would fork the log.
+            let embedded = data.join(redb::STORE_FILE);
+            if embedded.is_file() && store.shards()?.is_empty() {
+                bail!(
+                    "{} holds this log's embedded store and the database schema {schema} is empty: \
+                     copy the log with `atesto tlog migrate` first (a new tree would fork it)",
+                    embedded.display()
+                );
+            }
             *replica_id = Some(load_or_create_replica_id(data)?);
             Arc::new(store)
         }
@@ -266,7 +321,7 @@ fn load_or_create_replica_id(data: &Path) -> anyhow::Result<String> {
 /// Opens the log (its store, keys, sequencer), its admin token, and its
 /// publisher to object storage if configured.
 pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
-    let log = {
+    let (log, admin_token) = {
         let mut config = config.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let store = open_store(
@@ -276,11 +331,11 @@ pub async fn open(config: &TlogConfig) -> anyhow::Result<AppState> {
                 &config.database_schema,
                 &mut config.replicas.id,
             )?;
-            Ok(rekor_v1::start(store, &config)?)
+            let admin_token = load_or_create_admin_token(&*store, &config.admin_token_path())?;
+            Ok((rekor_v1::start(store, &config)?, admin_token))
         })
         .await??
     };
-    let admin_token = load_or_create_admin_token(&config.admin_token_path())?;
     let state = AppState::new(log, config, &admin_token);
     if let Some(url) = &config.object_store {
         atesto_tlog_object_store::start(state.clone(), url).await?;

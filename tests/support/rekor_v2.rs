@@ -63,6 +63,13 @@ pub struct RekorV2 {
 impl RekorV2 {
     /// Starts on `dir` (a new one or one a previous start used).
     pub fn start(dir: &Path) -> RekorV2 {
+        Self::start_replica(dir, "data", &[])
+    }
+
+    /// Starts with the v1 log's data in `dir/<name>`, its config in
+    /// `dir/<name>.yaml` and `extra` flags; the v2 key is `dir`'s, so
+    /// replicas on one database started on one `dir` share it.
+    pub fn start_replica(dir: &Path, name: &str, extra: &[&str]) -> RekorV2 {
         let key_path = dir.join("v2-key.pem");
         let key = if key_path.exists() {
             let pem = std::fs::read_to_string(&key_path).unwrap();
@@ -75,7 +82,7 @@ impl RekorV2 {
             CheckpointKey::write(&key_path)
         };
         let v2_addr = free_addr();
-        let config = dir.join("tlog.yaml");
+        let config = dir.join(format!("{name}.yaml"));
         std::fs::write(
             &config,
             format!(
@@ -84,7 +91,9 @@ impl RekorV2 {
             ),
         )
         .unwrap();
-        let v1 = Tlog::start(&dir.join("data"), &["--config", config.to_str().unwrap()]);
+        let mut args = vec!["--config", config.to_str().unwrap()];
+        args.extend(extra);
+        let v1 = Tlog::start(&dir.join(name), &args);
         let rekor = RekorV2 { v1, v2_addr, key };
         // Both listeners start together; wait for the v2 one too.
         for _ in 0..200 {

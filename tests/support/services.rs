@@ -51,6 +51,11 @@ pub fn object_store_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(required("ATESTO_TEST_SERVICES_DIR")).join("s3")
 }
 
+/// Where the shared S3 server keeps the objects of `url` (`s3://BUCKET/PREFIX`).
+pub fn bucket_dir(url: &str) -> std::path::PathBuf {
+    object_store_dir().join(url.strip_prefix("s3://").expect("an s3:// URL"))
+}
+
 /// A versitygw S3 server of one test's own, for tests that stop it
 /// (SIGSTOP) to see the log live through an object store that does not
 /// answer: the shared server of `scripts/services` is never stopped.

@@ -18,12 +18,14 @@ use axum::response::{IntoResponse, Response};
 /// Marks a request one replica forwarded to another.
 pub const FORWARDED: &str = "x-atesto-forwarded";
 
-/// The headers of the integrator's answer a client may rely on.
-const KEPT: [HeaderName; 4] = [
+/// The headers of the integrator's answer a client may rely on (Rekor
+/// v2 names a duplicate's index in `x-log-index`).
+const KEPT: [HeaderName; 5] = [
     header::CONTENT_TYPE,
     header::LOCATION,
     header::ETAG,
     header::RETRY_AFTER,
+    HeaderName::from_static("x-log-index"),
 ];
 
 fn client() -> &'static reqwest::Client {
@@ -67,8 +69,11 @@ pub async fn forward_write(
         .post(format!("{}{path}", base.trim_end_matches('/')))
         .header(FORWARDED, "1")
         .body(body.clone());
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        request = request.header(header::CONTENT_TYPE, content_type);
+    // The admin token of an admin write: replicas share it.
+    for name in [header::CONTENT_TYPE, header::AUTHORIZATION] {
+        if let Some(value) = headers.get(&name) {
+            request = request.header(name, value);
+        }
     }
     let answer = match request.send().await {
         Ok(answer) => answer,

@@ -20,4 +20,4 @@ pub mod bucket;
 pub mod plan;
 pub mod publisher;
 
-pub use publisher::{PublishError, start};
+pub use publisher::{PublishError, publish_once, start};

@@ -200,20 +200,14 @@ impl PublishMetrics {
 /// bucket that does not exist, refused credentials); a store that is down
 /// is waited for, and shows in `/readyz` and the metrics meanwhile.
 pub async fn start<S: LogState>(state: S, url: &str) -> Result<(), PublishError> {
-    let bucket = Bucket::open(url)?;
-    bucket.probe().await?;
-    let metrics = PublishMetrics::register(state.log().metrics().registry())?;
-    let shared = Arc::new(Shared {
-        url: url.to_owned(),
-        progress: Mutex::new(Progress {
-            published: None,
-            behind_since: None,
-            last_error: None,
-        }),
-    });
-    state.log().add_follower(shared.clone());
+    let publisher = Publisher::open(state, url).await?;
+    publisher.state.log().add_follower(publisher.shared.clone());
     // The gauges move on even while an upload hangs.
-    let watcher = (state.clone(), shared.clone(), metrics.clone());
+    let watcher = (
+        publisher.state.clone(),
+        publisher.shared.clone(),
+        publisher.metrics.clone(),
+    );
     tokio::spawn(async move {
         let (state, shared, metrics) = watcher;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -222,14 +216,17 @@ pub async fn start<S: LogState>(state: S, url: &str) -> Result<(), PublishError>
             metrics.show(&shared.progress(), &state.log().view());
         }
     });
-    let publisher = Publisher {
-        state,
-        bucket,
-        shared,
-        metrics,
-    };
     tokio::spawn(publisher.run());
     Ok(())
+}
+
+/// Brings the bucket at `url` up to the log's view once, now, by the same
+/// rules as the running publisher (`atesto tlog migrate` publishes a
+/// migrated log before it reports success).
+pub async fn publish_once<S: LogState>(state: S, url: &str) -> Result<(), PublishError> {
+    let publisher = Publisher::open(state, url).await?;
+    let view = publisher.state.log().view();
+    publisher.publish(&view, true).await
 }
 
 struct Publisher<S> {
@@ -252,6 +249,27 @@ enum Decision {
 }
 
 impl<S: LogState> Publisher<S> {
+    /// A publisher of `state`'s log to the bucket at `url`, which it probes.
+    async fn open(state: S, url: &str) -> Result<Self, PublishError> {
+        let bucket = Bucket::open(url)?;
+        bucket.probe().await?;
+        let metrics = PublishMetrics::register(state.log().metrics().registry())?;
+        let shared = Arc::new(Shared {
+            url: url.to_owned(),
+            progress: Mutex::new(Progress {
+                published: None,
+                behind_since: None,
+                last_error: None,
+            }),
+        });
+        Ok(Self {
+            state,
+            bucket,
+            shared,
+            metrics,
+        })
+    }
+
     async fn run(self) {
         let mut delay = INTERVAL;
         let mut verified = Instant::now();

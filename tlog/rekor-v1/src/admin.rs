@@ -1,10 +1,13 @@
 //! The admin endpoint: `POST /admin/v1/rotate` starts a new shard, with
-//! the bearer token kept in the data directory.
+//! the bearer token kept in the data directory (replicas share one, and a
+//! follower forwards the rotation to the integrator).
 
 use atesto_common::error::ApiError;
 use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_http::forward::forward_write;
 use atesto_tlog_http::json_response;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -25,6 +28,11 @@ async fn rotate(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "admin token required"))?;
     if !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong admin token"));
+    }
+    // Replicas: the integrator rotates (they share the admin token).
+    let path = "/admin/v1/rotate";
+    if let Some(answer) = forward_write(&state.log, &headers, path, &Bytes::new()).await {
+        return Ok(answer);
     }
     let shard = state.log.rotate().await.map_err(|err| match err {
         SubmitError::Stopped => {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use atesto_common::error::ApiError;
 use atesto_common::http::{ApiOptions, with_common_layers};
 use atesto_tlog_engine::sequencer::SubmitError;
+use atesto_tlog_http::forward::forward_write;
 use atesto_tlog_http::{Body, json_response, ops, submit_failure, tiles};
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 
@@ -41,8 +42,13 @@ pub fn routes(state: Arc<RekorV2>) -> Router {
 /// and covered by a published checkpoint.
 pub async fn create(
     State(state): State<Arc<RekorV2>>,
+    headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    // Replicas: the integrator takes the write (and verifies it).
+    if let Some(answer) = forward_write(&state.log, &headers, "/api/v2/log/entries", &body).await {
+        return Ok(answer);
+    }
     // Signature checks are CPU work: they run in the bounded pool.
     let prepared = state
         .cpu

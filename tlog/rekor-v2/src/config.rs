@@ -10,6 +10,7 @@ use atesto_common::serve::ConnectionLimits;
 use atesto_tlog_engine::config::{
     BatchConfig, LogOptions, OriginStyle, ReplicaConfig, ShardConfig, configured_hostname,
 };
+use atesto_tlog_engine::store::postgres::valid_schema_name;
 use serde::{Deserialize, Serialize};
 
 /// The checkpoint key types a v2 log may have.
@@ -55,6 +56,11 @@ pub struct RekorV2Config {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
+    /// With the v1 log's `database`: the PostgreSQL schema of this log's
+    /// tables (its store goes there instead of under `data`).
+    pub database_schema: String,
+    /// Replicas on that database: where they forward this log's writes.
+    pub replicas: ReplicaConfig,
     /// Bounds on signature verification running at once and waiting.
     pub cpu_pool: CpuPoolConfig,
     pub connections: ConnectionLimits,
@@ -73,6 +79,8 @@ impl Default for RekorV2Config {
             body_limit: 128 << 10,
             request_timeout_secs: 30,
             cache_mb: 64,
+            database_schema: "rekor_v2".into(),
+            replicas: ReplicaConfig::default(),
             cpu_pool: CpuPoolConfig::default(),
             connections: ConnectionLimits::default(),
         }
@@ -87,6 +95,12 @@ impl RekorV2Config {
             return invalid("body_limit below 1 KiB cannot hold an entry");
         }
         self.connections.validate().map_err(ConfigError::Invalid)?;
+        self.replicas.check().or_else(invalid)?;
+        if !valid_schema_name(&self.database_schema) {
+            return invalid(
+                "database_schema must be lower-case letters, digits and '_', not starting with a digit",
+            );
+        }
         let name = self.hostname();
         if name.is_empty() || name.contains(char::is_whitespace) || name.contains('+') {
             return invalid("hostname must be non-empty, without spaces or '+'");
@@ -109,8 +123,7 @@ impl RekorV2Config {
             tree_id: None,
             batch: self.batch.clone(),
             shards: ShardConfig::default(),
-            // The v2 log keeps its embedded store: no replicas to coordinate.
-            replica: ReplicaConfig::default().options(&self.addr),
+            replica: self.replicas.options(&self.addr),
         }
     }
 
@@ -135,12 +148,18 @@ mod tests {
         let yaml = "data: /tmp/v2\naddr: 0.0.0.0:8081\nkey: /k.pem\nkey_type: ecdsa-p256\n\
                     hostname: log2026.example\nbatch: {max_size: 10, max_age_ms: 5, pool_size: 100}\n\
                     body_limit: 65536\nrequest_timeout_secs: 5\ncache_mb: 16\n\
-                    cpu_pool: {workers: 3, queue: 7}\n";
+                    cpu_pool: {workers: 3, queue: 7}\ndatabase_schema: v2_log\n\
+                    replicas: {lease_ms: 2000, advertise_url: http://v2.example:8081}\n";
         let config: RekorV2Config = serde_yaml_ng::from_str(yaml).unwrap();
         config.validate().unwrap();
         assert_eq!(config.key_type, CheckpointKeyType::EcdsaP256);
         assert_eq!(config.hostname(), "log2026.example");
         assert_eq!(config.log_options().origin, OriginStyle::Hostname);
+        assert_eq!(config.database_schema, "v2_log");
+        assert_eq!(
+            config.log_options().replica.advertise_url,
+            "http://v2.example:8081"
+        );
         assert!(serde_yaml_ng::from_str::<RekorV2Config>("key_type: rsa\n").is_err());
         assert!(serde_yaml_ng::from_str::<RekorV2Config>("bogus: 1\n").is_err());
         let defaults = RekorV2Config::default();
@@ -151,5 +170,11 @@ mod tests {
             ..RekorV2Config::default()
         };
         assert!(spaced.validate().is_err());
+        assert_eq!(defaults.database_schema, "rekor_v2");
+        let bad_schema = RekorV2Config {
+            database_schema: "Two-Words".into(),
+            ..RekorV2Config::default()
+        };
+        assert!(bad_schema.validate().is_err());
     }
 }

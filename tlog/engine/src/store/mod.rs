@@ -137,6 +137,15 @@ pub enum StoreError {
         "refusing to write: the integrator lease is at epoch {current}, this process holds {held}"
     )]
     Fenced { held: u64, current: u64 },
+    /// `atesto tlog migrate` is copying a log into this store, or stopped
+    /// before it verified the copy: nothing may serve it yet.
+    #[error(
+        "the database schema {schema} holds an unfinished migration from {source_dir}: run `atesto tlog migrate` again (it starts the copy over) or drop the schema"
+    )]
+    Migrating { schema: String, source_dir: String },
+    /// A migration's target already holds a log.
+    #[error("refusing to migrate into the database schema {0}: it already holds a log")]
+    NotEmpty(String),
 }
 
 /// A process bidding for the integrator lease of a log shared by replicas.
@@ -243,6 +252,13 @@ pub trait LogStore: Send + Sync + 'static {
     /// (reopening it if need be) and proves it with a durable commit, or
     /// says why it still cannot write. Committed data is never changed.
     fn recover(&self) -> Result<(), StoreError>;
+
+    /// The value of setting `name` every process serving this store shares:
+    /// `proposed` unless another process stored one first. An embedded
+    /// store has one process: `proposed`.
+    fn shared_setting(&self, _name: &str, proposed: &str) -> Result<String, StoreError> {
+        Ok(proposed.to_owned())
+    }
 
     /// The lease replicas of this store share, if several processes may
     /// serve it (an embedded store has one process: none).

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redb::{
-    Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
+    Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable,
+    ReadableTable, TableDefinition,
 };
 
-use super::{Batch, LogStore, ShardState, StoreError, StoredCheckpoint, StoredEntry};
+use super::{Batch, LogStore, ShardState, StoreError, StoredCheckpoint, StoredEntry, TileData};
 
 /// The store file's name inside a data directory.
 pub const STORE_FILE: &str = "log.redb";
@@ -408,6 +409,49 @@ impl LogStore for RedbStore {
             out.push(value.map_err(backend)?.value());
         }
         Ok(out)
+    }
+}
+
+/// Reading a whole store out, for a migration to another backend: each
+/// walk is one read transaction (a snapshot), in key order, handing rows to
+/// `sink` one by one so the caller batches them with bounded memory.
+impl RedbStore {
+    /// Every search-index row (key, global index).
+    pub fn for_each_search_row(
+        &self,
+        mut sink: impl FnMut(&str, u64) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db()?.begin_read().map_err(backend)?;
+        let search = txn.open_multimap_table(SEARCH).map_err(backend)?;
+        for row in search.iter().map_err(backend)? {
+            let (key, indexes) = row.map_err(backend)?;
+            for index in indexes {
+                sink(key.value(), index.map_err(backend)?.value())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every stored tile, with its shard.
+    pub fn for_each_tile(
+        &self,
+        mut sink: impl FnMut(u32, TileData) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db()?.begin_read().map_err(backend)?;
+        let tiles = txn.open_table(TILES).map_err(backend)?;
+        for row in tiles.iter().map_err(backend)? {
+            let (key, data) = row.map_err(backend)?;
+            let (shard, level, index) = key.value();
+            sink(
+                shard,
+                TileData {
+                    level,
+                    index,
+                    data: data.value().to_vec(),
+                },
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@
 //! the blocking `postgres` crate, called from the sequencer thread and
 //! `spawn_blocking` readers like every store method.
 
+pub mod import;
 pub mod lease;
 pub mod pool;
 
@@ -120,6 +121,18 @@ impl PostgresStore {
     /// log's schema and tables if missing, and keeps up to `pool_size`
     /// connections.
     pub fn open(url: &str, schema: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let store = Self::connect(url, schema, pool_size)?;
+        if let Some(source_dir) = store.unfinished_migration()? {
+            return Err(StoreError::Migrating {
+                schema: schema.to_owned(),
+                source_dir,
+            });
+        }
+        Ok(store)
+    }
+
+    /// `open` without the check for an unfinished migration (`import.rs`).
+    fn connect(url: &str, schema: &str, pool_size: usize) -> Result<Self, StoreError> {
         if !valid_schema_name(schema) {
             return Err(StoreError::Backend(format!(
                 "schema name {schema:?}: use lower-case letters, digits and '_', not starting with a digit"
@@ -499,6 +512,21 @@ impl LogStore for PostgresStore {
             txn.execute("SELECT 1 FROM shards FOR UPDATE SKIP LOCKED", &[])
                 .map_err(backend)?;
             txn.commit().map_err(backend)
+        })
+    }
+
+    fn shared_setting(&self, name: &str, proposed: &str) -> Result<String, StoreError> {
+        self.read(|client| {
+            client
+                .execute(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&name, &proposed],
+                )
+                .map_err(backend)?;
+            Ok(client
+                .query_one("SELECT value FROM settings WHERE name = $1", &[&name])
+                .map_err(backend)?
+                .get(0))
         })
     }
 

@@ -60,3 +60,19 @@ CREATE TABLE IF NOT EXISTS lease (
     url        TEXT        NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
+
+-- While `atesto tlog migrate` copies an embedded log in (one row): a log
+-- server refuses to open the schema, and a rerun of the migration starts
+-- the copy over. Removed once the copy is verified (and published).
+CREATE TABLE IF NOT EXISTS migration (
+    singleton  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+    source     TEXT        NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Values every replica of the log shares, stored by the first to start:
+-- the admin token (a rotation reaching a follower is forwarded with it).
+CREATE TABLE IF NOT EXISTS settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
