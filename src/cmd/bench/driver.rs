@@ -79,7 +79,7 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    fn merge(&mut self, other: Tally) {
+    pub(super) fn merge(&mut self, other: Tally) {
         self.sent += other.sent;
         for (status, count) in other.statuses {
             *self.statuses.entry(status).or_default() += count;
@@ -212,9 +212,9 @@ pub(super) fn print_json(summary: &impl Serialize) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Runs `op` on every core for `secs`; operations per second.
+/// Runs `op` on every core for `time`; operations per second.
 pub(super) fn per_second_on_every_core(
-    secs: u64,
+    time: Duration,
     op: impl Fn() -> Result<(), BenchError> + Sync,
 ) -> Result<f64, BenchError> {
     let stop = AtomicBool::new(false);
@@ -234,7 +234,7 @@ pub(super) fn per_second_on_every_core(
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_secs(secs));
+        std::thread::sleep(time);
         stop.store(true, Ordering::Relaxed);
         for worker in workers {
             worker.join().map_err(|_| BenchError::Worker)??;
