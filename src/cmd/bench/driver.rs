@@ -92,6 +92,23 @@ impl Tally {
         self.elapsed = self.elapsed.max(other.elapsed);
     }
 
+    /// The workers' tallies together; the first transport error is printed.
+    pub(super) async fn gather(
+        workers: Vec<tokio::task::JoinHandle<Tally>>,
+    ) -> Result<Tally, BenchError> {
+        let mut total = Tally::default();
+        for worker in workers {
+            total.merge(worker.await?);
+        }
+        if let Some(err) = &total.first_transport_error {
+            eprintln!(
+                "{} transport errors; the first: {err}",
+                total.transport_errors
+            );
+        }
+        Ok(total)
+    }
+
     pub(super) fn status(&self, status: StatusCode) -> u64 {
         self.statuses.get(&status.as_u16()).copied().unwrap_or(0)
     }
@@ -154,17 +171,7 @@ where
             })
         })
         .collect();
-    let mut total = Tally::default();
-    for worker in workers {
-        total.merge(worker.await?);
-    }
-    if let Some(err) = &total.first_transport_error {
-        eprintln!(
-            "{} transport errors; the first: {err}",
-            total.transport_errors
-        );
-    }
-    Ok(total)
+    Tally::gather(workers).await
 }
 
 /// Latency percentiles, in milliseconds (nearest rank).

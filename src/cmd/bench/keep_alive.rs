@@ -145,15 +145,5 @@ where
             })
         })
         .collect();
-    let mut total = Tally::default();
-    for worker in workers {
-        total.merge(worker.await?);
-    }
-    if let Some(err) = &total.first_transport_error {
-        eprintln!(
-            "{} transport errors; the first: {err}",
-            total.transport_errors
-        );
-    }
-    Ok(total)
+    Tally::gather(workers).await
 }
