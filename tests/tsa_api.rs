@@ -12,7 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256, Sha512};
 use support::tsa::{
-    SHA256_OID, SIGSTORE_POLICY, Tsa, init_chain, openssl, openssl_verify, time_stamp_req,
+    SHA256_OID, SIGSTORE_POLICY, Tsa, init_chain, openssl, openssl_query, openssl_verify,
+    time_stamp_req,
 };
 use support::{atesto_bin, free_addr, read_stderr, wait_exit};
 
@@ -21,23 +22,6 @@ const ACCEPTED_POLICY: &str = "1.3.6.1.4.1.57264.2.1";
 
 fn start(dir: &Path) -> Tsa {
     Tsa::start(dir, &format!("accepted_policies: ['{ACCEPTED_POLICY}']\n"))
-}
-
-/// `openssl ts -query` for `data` with `extra` flags, returning the DER request.
-fn openssl_query(dir: &Path, data: &Path, extra: &[&str]) -> Vec<u8> {
-    let out = dir.join("query.tsq");
-    let mut args = vec![
-        OsStr::new("ts"),
-        OsStr::new("-query"),
-        OsStr::new("-data"),
-        data.as_os_str(),
-        OsStr::new("-out"),
-        out.as_os_str(),
-    ];
-    args.extend(extra.iter().map(OsStr::new));
-    let (ok, text) = openssl(&args);
-    assert!(ok, "openssl ts -query: {text}");
-    std::fs::read(out).unwrap()
 }
 
 #[test]

@@ -5,10 +5,8 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
 use atesto_ca::issuance::{CertificateIssuer, IssuanceError, Pkcs11Config, SignerConfig};
+use atesto_test_support::softhsm::{MODULE, SoftHsm, USER_PIN};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PublicKeyData,
@@ -17,23 +15,9 @@ use x509_parser::prelude::*;
 
 use support::*;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "atesto-ca-test";
 const KEY_LABEL: &str = "ca-intermediate";
 const PIN_ENV: &str = "ATESTO_CA_TEST_HSM_PIN";
-
-fn softhsm_util(args: &[&str]) {
-    let output = Command::new("softhsm2-util")
-        .args(args)
-        .output()
-        .expect("softhsm2-util is not installed: apt-get install softhsm2");
-    assert!(
-        output.status.success(),
-        "softhsm2-util {args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn ca_params(name: &str, constraints: BasicConstraints) -> CertificateParams {
     let mut params = CertificateParams::default();
@@ -45,54 +29,19 @@ fn ca_params(name: &str, constraints: BasicConstraints) -> CertificateParams {
 
 #[test]
 fn issues_with_a_softhsm_key() {
-    assert!(
-        Path::new(MODULE).exists(),
-        "SoftHSM2 module {MODULE} is missing: install the Debian package softhsm2"
-    );
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    let hsm = SoftHsm::init(dir.path(), TOKEN);
     // SAFETY: this test binary has this one test; nothing else reads the env.
     unsafe {
-        std::env::set_var("SOFTHSM2_CONF", &conf);
-        std::env::set_var(PIN_ENV, "5678");
+        std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
+        std::env::set_var(PIN_ENV, USER_PIN);
     }
-    softhsm_util(&[
-        "--init-token",
-        "--free",
-        "--label",
-        TOKEN,
-        "--so-pin",
-        "1234",
-        "--pin",
-        "5678",
-    ]);
 
     // The intermediate key, imported into the token (private and public objects).
     let intermediate_key = KeyPair::generate().unwrap();
     let key_file = dir.path().join("key.pem");
     std::fs::write(&key_file, intermediate_key.serialize_pem()).unwrap();
-    softhsm_util(&[
-        "--import",
-        key_file.to_str().unwrap(),
-        "--token",
-        TOKEN,
-        "--label",
-        KEY_LABEL,
-        "--id",
-        "01",
-        "--pin",
-        "5678",
-    ]);
+    hsm.import(&key_file, KEY_LABEL, "01");
     std::fs::remove_file(&key_file).unwrap();
 
     let root_key = KeyPair::generate().unwrap();

@@ -1,23 +1,35 @@
 //! A bounded pool for CPU-bound request work (signature checks, chain checks,
-//! certificate signing), shared by every service.
+//! certificate and timestamp signing), shared by every service.
 //!
 //! Tokio's async workers must never run such work: one slow request would
 //! stall every other connection on that worker, health checks included.
-//! Work runs on tokio's blocking threads, at most `workers` at a time; up to
-//! `queue` more requests wait for a turn. Beyond that `run` fails at once
-//! with `CpuPoolError::Full`, which answers 503 with `Retry-After`, so a
-//! flood of expensive requests is shed instead of queueing without bound.
+//! Work runs on `workers` threads of the pool's own; up to `queue` more
+//! jobs wait for a turn. Beyond that `run` fails at once with
+//! `CpuPoolError::Full`, which answers 503 with `Retry-After`, so a flood of
+//! expensive requests is shed instead of queueing without bound.
+//!
+//! Handlers hand jobs over in a queue the threads drain in batches: under
+//! load a thread runs job after job with no wake-up, spawn or semaphore per
+//! request (a `spawn_blocking` per job cost more CPU than a timestamp's
+//! signature). A thread sleeps only when the queue is empty, and is woken
+//! only then.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 
 /// Seconds a client is told to wait when the pool is full.
 const RETRY_AFTER_SECS: &str = "1";
+/// Jobs a thread takes from the queue at once, at most: enough to skip the
+/// lock between jobs, few enough that the other threads get their share.
+const MAX_BATCH: usize = 64;
 
 /// The `cpu_pool` section of a service's YAML config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,56 +84,172 @@ impl From<CpuPoolError> for ApiError {
     }
 }
 
-/// Cheap to clone: every clone shares the same bounds.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// What the handlers and the threads share.
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when a job arrives while a thread sleeps, or at shutdown.
+    work: Condvar,
+    /// Running plus waiting jobs.
+    admitted: AtomicUsize,
+    /// `workers + queue`.
+    capacity: usize,
+    workers: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Threads waiting on `work`: only then does a new job signal it.
+    sleeping: usize,
+    stopped: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Jobs run outside the lock, so a poisoned lock holds a consistent queue.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, job: Job) {
+        let mut queue = self.lock();
+        queue.jobs.push_back(job);
+        let wake = queue.sleeping > 0;
+        drop(queue);
+        if wake {
+            self.work.notify_one();
+        }
+    }
+
+    /// The next jobs for one thread, or `None` once stopped and drained.
+    fn take(&self) -> Option<Vec<Job>> {
+        let mut queue = self.lock();
+        while queue.jobs.is_empty() {
+            if queue.stopped {
+                return None;
+            }
+            queue.sleeping += 1;
+            queue = self
+                .work
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
+            queue.sleeping -= 1;
+        }
+        let share = queue.jobs.len().div_ceil(self.workers).min(MAX_BATCH);
+        Some(queue.jobs.drain(..share).collect())
+    }
+}
+
+/// A job's place among the admitted: given back when the job is done or dropped.
+struct Admission(Arc<Shared>);
+
+impl Admission {
+    fn take(shared: &Arc<Shared>) -> Result<Self, CpuPoolError> {
+        shared
+            .admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |admitted| {
+                (admitted < shared.capacity).then_some(admitted + 1)
+            })
+            .map_err(|_| CpuPoolError::Full)?;
+        Ok(Self(shared.clone()))
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Stops the threads once the last clone of the pool is gone (after the
+/// jobs already queued).
+struct Threads(Arc<Shared>);
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
+        self.0.work.notify_all();
+    }
+}
+
+/// Cheap to clone: every clone shares the same threads and bounds.
 #[derive(Clone)]
 pub struct CpuPool {
-    /// Running plus waiting jobs: `workers + queue` permits, taken without waiting.
-    admitted: Arc<Semaphore>,
-    /// Running jobs: `workers` permits.
-    running: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    _threads: Arc<Threads>,
+    /// Threads that started: with none, `run` fails rather than wait forever.
+    started: usize,
 }
 
 impl CpuPool {
     pub fn new(config: &CpuPoolConfig) -> Self {
-        // Semaphore::new panics above MAX_PERMITS; no real config gets near it.
-        let workers = config.resolved_workers().min(Semaphore::MAX_PERMITS);
-        let admitted = workers
-            .saturating_add(config.queue)
-            .min(Semaphore::MAX_PERMITS);
+        let workers = config.resolved_workers().max(1);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            admitted: AtomicUsize::new(0),
+            capacity: workers.saturating_add(config.queue),
+            workers,
+        });
+        // Jobs see the runtime they were submitted from, as on tokio's
+        // blocking threads (a store may bridge to async code through it).
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let mut started = 0;
+        for n in 0..workers {
+            let (shared, runtime) = (shared.clone(), runtime.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("cpu-pool-{n}"))
+                .spawn(move || {
+                    let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
+                    while let Some(jobs) = shared.take() {
+                        for job in jobs {
+                            // A panicking job drops its reply: its caller gets `Failed`.
+                            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                // Fewer threads only slow the pool; none is refused in `run`.
+                Err(err) => tracing::error!(%err, "starting a CPU pool thread"),
+            }
+        }
         Self {
-            admitted: Arc::new(Semaphore::new(admitted)),
-            running: Arc::new(Semaphore::new(workers)),
+            _threads: Arc::new(Threads(shared.clone())),
+            shared,
+            started,
         }
     }
 
-    /// Runs `job` on a blocking thread once a worker is free; fails with
-    /// `Full` at once when `workers + queue` jobs are already admitted.
+    /// Runs `job` on a pool thread once one is free; fails with `Full` at
+    /// once when `workers + queue` jobs are already admitted.
     pub async fn run<T, F>(&self, job: F) -> Result<T, CpuPoolError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let admitted = self
-            .admitted
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| CpuPoolError::Full)?;
-        let running = self
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| CpuPoolError::Failed(e.to_string()))?;
-        // The permits move into the job: a cancelled request (client gone)
-        // still holds its slot until the work it started has finished.
-        tokio::task::spawn_blocking(move || {
+        if self.started == 0 {
+            return Err(CpuPoolError::Failed(
+                "no CPU pool thread could be started".into(),
+            ));
+        }
+        let admission = Admission::take(&self.shared)?;
+        let (reply, answer) = oneshot::channel();
+        self.shared.push(Box::new(move || {
+            // A cancelled request (client gone) that has not started is
+            // skipped; one that has started holds its place until it ends.
+            if reply.is_closed() {
+                return;
+            }
             let result = job();
-            drop(running);
-            drop(admitted);
-            result
-        })
-        .await
-        .map_err(|e| CpuPoolError::Failed(e.to_string()))
+            drop(admission);
+            // Ignored error: the client left while the job ran.
+            let _ = reply.send(result);
+        }));
+        answer
+            .await
+            .map_err(|_| CpuPoolError::Failed("the job panicked or the pool stopped".into()))
     }
 
     /// Like `run`, for jobs whose own failure is already an `ApiError`.
@@ -133,7 +261,6 @@ impl CpuPool {
         self.run(job).await?
     }
 }
-
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
@@ -176,5 +303,47 @@ mod tests {
             assert!(job.await.unwrap().unwrap());
         }
         assert_eq!(pool.run(|| 2).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_its_request_and_the_pool_goes_on() {
+        let pool = CpuPool::new(&CpuPoolConfig {
+            workers: 1,
+            queue: 0,
+        });
+        let failed = pool.run(|| -> u8 { panic!("a job bug") }).await;
+        assert!(matches!(failed, Err(CpuPoolError::Failed(_))), "{failed:?}");
+        // Its place was given back and its thread still runs jobs.
+        assert_eq!(pool.run(|| 3).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_request_was_cancelled_before_it_started_is_skipped() {
+        let pool = CpuPool::new(&CpuPoolConfig {
+            workers: 1,
+            queue: 2,
+        });
+        let (release, gate) = mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(move || gate.recv().is_ok()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let queued = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            tokio::spawn(async move {
+                pool.run(move || ran.store(true, std::sync::atomic::Ordering::SeqCst))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        queued.abort();
+        assert!(queued.await.unwrap_err().is_cancelled());
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().unwrap());
+        // Jobs run in order: once this one has run, the cancelled one was passed over.
+        assert_eq!(pool.run(|| 4).await.unwrap(), 4);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

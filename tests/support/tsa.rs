@@ -33,6 +33,12 @@ impl Tsa {
     pub fn start(dir: &Path, extra_yaml: &str) -> Tsa {
         init_chain(&dir.join("tsa"));
         let config = write_config(dir, extra_yaml);
+        Self::serve(dir, &config, &[])
+    }
+
+    /// Runs `atesto tsa --config CONFIG` with `env` added to its environment
+    /// (a PKCS#11 module's config and PIN travel this way).
+    pub fn serve(dir: &Path, config: &Path, env: &[(&str, &str)]) -> Tsa {
         let addr = free_addr();
         let args = [
             OsStr::new("tsa"),
@@ -42,7 +48,7 @@ impl Tsa {
             OsStr::new(&addr),
         ];
         Tsa {
-            server: Tlog::start_args(&args, &addr),
+            server: Tlog::start_args_env(&args, env, &addr),
             dir: dir.to_owned(),
         }
     }
@@ -132,6 +138,24 @@ pub fn openssl(args: &[&OsStr]) -> (bool, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.success(), text)
+}
+
+/// `openssl ts -query` for `data` with `extra` flags, written to
+/// `dir/query.tsq`; returns the DER request.
+pub fn openssl_query(dir: &Path, data: &Path, extra: &[&str]) -> Vec<u8> {
+    let out = dir.join("query.tsq");
+    let mut args = vec![
+        OsStr::new("ts"),
+        OsStr::new("-query"),
+        OsStr::new("-data"),
+        data.as_os_str(),
+        OsStr::new("-out"),
+        out.as_os_str(),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let (ok, text) = openssl(&args);
+    assert!(ok, "openssl ts -query: {text}");
+    std::fs::read(out).unwrap()
 }
 
 /// Splits a PEM chain into (TSA certificate, the rest) files under `dir`,

@@ -34,14 +34,15 @@ pub use error::TsaError;
 use chain::TsaChain;
 use config::TsaConfig;
 use request::TimestampRequest;
-use token::{Stamp, algorithms};
+use token::{Stamp, Template, algorithms};
 
 /// A loaded, self-checked timestamp authority. Cheap to share (`Arc`) and to
 /// call from blocking threads: `timestamp` takes `&self` and only signs.
 pub struct Tsa {
     signer: CaSigner,
     chain: TsaChain,
-    leaf: Certificate,
+    /// What every reply repeats, DER-encoded once.
+    template: Template,
     policies: Vec<ObjectIdentifier>,
     accuracy_secs: u64,
 }
@@ -60,10 +61,11 @@ impl Tsa {
             index: 0,
             problem: e.to_string(),
         })?;
+        let template = Template::new(chain.curve, &leaf, &chain.der[0])?;
         let tsa = Self {
             signer,
             chain,
-            leaf,
+            template,
             policies: config.policies()?,
             accuracy_secs: config.accuracy_secs,
         };
@@ -86,9 +88,7 @@ impl Tsa {
     fn stamp(&self, policy: ObjectIdentifier) -> Stamp<'_> {
         Stamp {
             signer: &self.signer,
-            curve: self.chain.curve,
-            leaf: &self.leaf,
-            leaf_der: &self.chain.der[0],
+            template: &self.template,
             policy,
             accuracy_secs: self.accuracy_secs,
             time: SystemTime::now(),

@@ -2,6 +2,12 @@
 //! RFC 5652), signed over signed attributes that carry the content type,
 //! the TSTInfo's digest and the TSA certificate's hash (signing-certificate-v2,
 //! RFC 5816), wrapped in a granted TimeStampResp.
+//!
+//! Everything in a reply that depends only on the TSA (the certificate and
+//! its hash, the signer's name, the algorithm identifiers, the status) is
+//! DER-encoded once, by `Template::new`; a timestamp encodes only the
+//! TSTInfo, the message-digest attribute and the signature, and `der`
+//! writes the reply around them in one pass.
 
 use std::time::SystemTime;
 
@@ -13,14 +19,15 @@ use cms::cert::x509::Certificate;
 use cms::cert::x509::attr::Attribute;
 use cms::cert::x509::spki::AlgorithmIdentifierOwned;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+use cms::content_info::CmsVersion;
+use cms::signed_data::{CertificateSet, SignerIdentifier};
+use der::asn1::{
+    Any, AnyRef, ContextSpecificRef, GeneralizedTime, ObjectIdentifier, OctetString,
+    OctetStringRef, SetOfVec,
 };
-use der::asn1::{Any, GeneralizedTime, ObjectIdentifier, OctetString, SetOfVec};
-use der::{Encode, Sequence};
+use der::{Decode, Encode, Sequence, TagMode, TagNumber};
 use rcgen::SigningKey;
-use x509_tsp::{Accuracy, TimeStampResp, TspVersion, TstInfo};
+use x509_tsp::{Accuracy, TspVersion, TstInfo};
 
 use crate::TsaError;
 use crate::request::{SHA256, SHA384, TimestampRequest, positive_int};
@@ -46,6 +53,52 @@ struct SigningCertificateV2 {
     certs: Vec<EssCertIdV2>,
 }
 
+/// RFC 5652's SignerInfo; the fields that never change are DER already.
+#[derive(Sequence)]
+struct SignerInfoParts<'a> {
+    version: CmsVersion,
+    sid: AnyRef<'a>,
+    digest_algorithm: AnyRef<'a>,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
+    signed_attributes: SetOfVec<AnyRef<'a>>,
+    signature_algorithm: AnyRef<'a>,
+    signature: OctetStringRef<'a>,
+}
+
+/// RFC 5652's EncapsulatedContentInfo with its content present.
+#[derive(Sequence)]
+struct EncapsulatedParts<'a> {
+    content_type: ObjectIdentifier,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    content: OctetStringRef<'a>,
+}
+
+/// RFC 5652's SignedData without CRLs; `certificates` is the `[0] IMPLICIT`
+/// CertificateSet, DER already.
+#[derive(Sequence)]
+struct SignedDataParts<'a> {
+    version: CmsVersion,
+    digest_algorithms: AnyRef<'a>,
+    encapsulated: EncapsulatedParts<'a>,
+    certificates: Option<AnyRef<'a>>,
+    signer_infos: SetOfVec<AnyRef<'a>>,
+}
+
+/// RFC 5652's ContentInfo holding a SignedData.
+#[derive(Sequence)]
+struct ContentInfoParts<'a> {
+    content_type: ObjectIdentifier,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    content: SignedDataParts<'a>,
+}
+
+/// RFC 3161's TimeStampResp, granted.
+#[derive(Sequence)]
+struct TimeStampRespParts<'a> {
+    status: AnyRef<'a>,
+    token: ContentInfoParts<'a>,
+}
+
 /// The digest and signature algorithms of a key on `curve`.
 pub(crate) fn algorithms(curve: CaCurve) -> (HashAlgorithm, ObjectIdentifier, ObjectIdentifier) {
     match curve {
@@ -65,12 +118,103 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, TsaError> {
     })
 }
 
+fn any(der: &[u8]) -> Result<AnyRef<'_>, TsaError> {
+    AnyRef::from_der(der).map_err(encoding("a precomputed field"))
+}
+
+/// The DER of everything a reply repeats, made once per TSA.
+pub struct Template {
+    hash: HashAlgorithm,
+    content_type_attribute: Vec<u8>,
+    signing_certificate_attribute: Vec<u8>,
+    signer_id: Vec<u8>,
+    digest_algorithm: Vec<u8>,
+    digest_algorithms: Vec<u8>,
+    signature_algorithm: Vec<u8>,
+    /// `[0] IMPLICIT CertificateSet` holding the TSA certificate.
+    certificates: Vec<u8>,
+    /// The PKIStatusInfo of a granted reply.
+    granted: Vec<u8>,
+}
+
+impl Template {
+    /// Encodes the parts of `leaf`'s (DER `leaf_der`) replies, for a key on `curve`.
+    pub fn new(curve: CaCurve, leaf: &Certificate, leaf_der: &[u8]) -> Result<Self, TsaError> {
+        let (hash, digest_oid, signature_oid) = algorithms(curve);
+        let content_type_attribute = attribute(
+            ID_CONTENT_TYPE,
+            Any::encode_from(&ID_CT_TST_INFO).map_err(encoding("content-type"))?,
+        )?
+        .to_der()
+        .map_err(encoding("content-type"))?;
+        let signing_certificate = SigningCertificateV2 {
+            certs: vec![EssCertIdV2 {
+                cert_hash: OctetString::new(HashAlgorithm::Sha256.digest(leaf_der))
+                    .map_err(encoding("the certificate hash"))?,
+            }],
+        };
+        let signing_certificate_attribute = attribute(
+            ID_SIGNING_CERTIFICATE_V2,
+            Any::encode_from(&signing_certificate).map_err(encoding("signing-certificate-v2"))?,
+        )?
+        .to_der()
+        .map_err(encoding("signing-certificate-v2"))?;
+        let tbs = &leaf.tbs_certificate;
+        let signer_id = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: tbs.issuer.clone(),
+            serial_number: tbs.serial_number.clone(),
+        })
+        .to_der()
+        .map_err(encoding("the signer identifier"))?;
+        let algorithm = |oid| AlgorithmIdentifierOwned {
+            oid,
+            parameters: None,
+        };
+        let digest_algorithm = algorithm(digest_oid)
+            .to_der()
+            .map_err(encoding("the digest algorithm"))?;
+        let digest_algorithms = SetOfVec::try_from(vec![algorithm(digest_oid)])
+            .and_then(|set| set.to_der())
+            .map_err(encoding("the digest algorithms"))?;
+        let signature_algorithm = algorithm(signature_oid)
+            .to_der()
+            .map_err(encoding("the signature algorithm"))?;
+        let certificate_set = CertificateSet(
+            SetOfVec::try_from(vec![CertificateChoices::Certificate(leaf.clone())])
+                .map_err(encoding("the certificates"))?,
+        );
+        let certificates = ContextSpecificRef {
+            tag_number: TagNumber::N0,
+            tag_mode: TagMode::Implicit,
+            value: &certificate_set,
+        }
+        .to_der()
+        .map_err(encoding("the certificates"))?;
+        let granted = PkiStatusInfo {
+            status: PkiStatus::Accepted,
+            status_string: None,
+            fail_info: None,
+        }
+        .to_der()
+        .map_err(encoding("the status"))?;
+        Ok(Self {
+            hash,
+            content_type_attribute,
+            signing_certificate_attribute,
+            signer_id,
+            digest_algorithm,
+            digest_algorithms,
+            signature_algorithm,
+            certificates,
+            granted,
+        })
+    }
+}
+
 /// What a timestamp is made with, besides the request.
 pub struct Stamp<'a> {
     pub signer: &'a CaSigner,
-    pub curve: CaCurve,
-    pub leaf: &'a Certificate,
-    pub leaf_der: &'a [u8],
+    pub template: &'a Template,
     pub policy: ObjectIdentifier,
     pub accuracy_secs: u64,
     pub time: SystemTime,
@@ -86,6 +230,7 @@ pub struct Signed {
 
 /// Makes and signs the timestamp of `request`.
 pub fn sign(request: &TimestampRequest, stamp: &Stamp<'_>) -> Result<Signed, TsaError> {
+    let template = stamp.template;
     let serial: [u8; 20] = rand::random();
     let tst_info = TstInfo {
         version: TspVersion::V1,
@@ -106,29 +251,20 @@ pub fn sign(request: &TimestampRequest, stamp: &Stamp<'_>) -> Result<Signed, Tsa
     .to_der()
     .map_err(encoding("TSTInfo"))?;
 
-    let (hash, digest_oid, signature_oid) = algorithms(stamp.curve);
-    let signing_certificate = SigningCertificateV2 {
-        certs: vec![EssCertIdV2 {
-            cert_hash: OctetString::new(HashAlgorithm::Sha256.digest(stamp.leaf_der))
-                .map_err(encoding("the certificate hash"))?,
-        }],
-    };
+    let message_digest_attribute = attribute(
+        ID_MESSAGE_DIGEST,
+        Any::encode_from(
+            &OctetString::new(template.hash.digest(&tst_info))
+                .map_err(encoding("message-digest"))?,
+        )
+        .map_err(encoding("message-digest"))?,
+    )?
+    .to_der()
+    .map_err(encoding("message-digest"))?;
     let signed_attributes = SetOfVec::try_from(vec![
-        attribute(
-            ID_CONTENT_TYPE,
-            Any::encode_from(&ID_CT_TST_INFO).map_err(encoding("content-type"))?,
-        )?,
-        attribute(
-            ID_MESSAGE_DIGEST,
-            Any::encode_from(
-                &OctetString::new(hash.digest(&tst_info)).map_err(encoding("message-digest"))?,
-            )
-            .map_err(encoding("message-digest"))?,
-        )?,
-        attribute(
-            ID_SIGNING_CERTIFICATE_V2,
-            Any::encode_from(&signing_certificate).map_err(encoding("signing-certificate-v2"))?,
-        )?,
+        any(&template.content_type_attribute)?,
+        any(&message_digest_attribute)?,
+        any(&template.signing_certificate_attribute)?,
     ])
     .map_err(encoding("the signed attributes"))?;
     let signed_attributes_der = signed_attributes
@@ -139,62 +275,36 @@ pub fn sign(request: &TimestampRequest, stamp: &Stamp<'_>) -> Result<Signed, Tsa
         .sign(&signed_attributes_der)
         .map_err(|e| TsaError::Internal(format!("signing the timestamp: {e}")))?;
 
-    let tbs = &stamp.leaf.tbs_certificate;
-    let signer_info = SignerInfo {
+    let signer_info = SignerInfoParts {
         version: CmsVersion::V1,
-        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-            issuer: tbs.issuer.clone(),
-            serial_number: tbs.serial_number.clone(),
-        }),
-        digest_alg: AlgorithmIdentifierOwned {
-            oid: digest_oid,
-            parameters: None,
-        },
-        signed_attrs: Some(signed_attributes),
-        signature_algorithm: AlgorithmIdentifierOwned {
-            oid: signature_oid,
-            parameters: None,
-        },
-        signature: OctetString::new(signature.clone()).map_err(encoding("the signature"))?,
-        unsigned_attrs: None,
-    };
-    let certificates = if request.cert_req {
-        Some(CertificateSet(
-            SetOfVec::try_from(vec![CertificateChoices::Certificate(stamp.leaf.clone())])
-                .map_err(encoding("the certificates"))?,
-        ))
-    } else {
-        None
-    };
-    let signed_data = SignedData {
-        version: CmsVersion::V3,
-        digest_algorithms: SetOfVec::try_from(vec![AlgorithmIdentifierOwned {
-            oid: digest_oid,
-            parameters: None,
-        }])
-        .map_err(encoding("the digest algorithms"))?,
-        encap_content_info: EncapsulatedContentInfo {
-            econtent_type: ID_CT_TST_INFO,
-            econtent: Some(
-                Any::new(der::Tag::OctetString, tst_info).map_err(encoding("the content"))?,
-            ),
-        },
-        certificates,
-        crls: None,
-        signer_infos: SignerInfos(
-            SetOfVec::try_from(vec![signer_info]).map_err(encoding("the signer infos"))?,
-        ),
-    };
-    let response = TimeStampResp {
-        status: PkiStatusInfo {
-            status: PkiStatus::Accepted,
-            status_string: None,
-            fail_info: None,
-        },
-        time_stamp_token: Some(ContentInfo {
+        sid: any(&template.signer_id)?,
+        digest_algorithm: any(&template.digest_algorithm)?,
+        signed_attributes,
+        signature_algorithm: any(&template.signature_algorithm)?,
+        signature: OctetStringRef::new(&signature).map_err(encoding("the signature"))?,
+    }
+    .to_der()
+    .map_err(encoding("the signer info"))?;
+    let response = TimeStampRespParts {
+        status: any(&template.granted)?,
+        token: ContentInfoParts {
             content_type: ID_SIGNED_DATA,
-            content: Any::encode_from(&signed_data).map_err(encoding("the SignedData"))?,
-        }),
+            content: SignedDataParts {
+                version: CmsVersion::V3,
+                digest_algorithms: any(&template.digest_algorithms)?,
+                encapsulated: EncapsulatedParts {
+                    content_type: ID_CT_TST_INFO,
+                    content: OctetStringRef::new(&tst_info).map_err(encoding("the content"))?,
+                },
+                certificates: if request.cert_req {
+                    Some(any(&template.certificates)?)
+                } else {
+                    None
+                },
+                signer_infos: SetOfVec::try_from(vec![any(&signer_info)?])
+                    .map_err(encoding("the signer infos"))?,
+            },
+        },
     }
     .to_der()
     .map_err(encoding("the TimeStampResp"))?;
@@ -204,3 +314,6 @@ pub fn sign(request: &TimestampRequest, stamp: &Stamp<'_>) -> Result<Signed, Tsa
         signature,
     })
 }
+
+#[cfg(test)]
+mod tests;

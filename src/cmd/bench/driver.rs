@@ -79,7 +79,7 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    fn merge(&mut self, other: Tally) {
+    pub(super) fn merge(&mut self, other: Tally) {
         self.sent += other.sent;
         for (status, count) in other.statuses {
             *self.statuses.entry(status).or_default() += count;
@@ -90,6 +90,23 @@ impl Tally {
         }
         self.latencies_us.extend(other.latencies_us);
         self.elapsed = self.elapsed.max(other.elapsed);
+    }
+
+    /// The workers' tallies together; the first transport error is printed.
+    pub(super) async fn gather(
+        workers: Vec<tokio::task::JoinHandle<Tally>>,
+    ) -> Result<Tally, BenchError> {
+        let mut total = Tally::default();
+        for worker in workers {
+            total.merge(worker.await?);
+        }
+        if let Some(err) = &total.first_transport_error {
+            eprintln!(
+                "{} transport errors; the first: {err}",
+                total.transport_errors
+            );
+        }
+        Ok(total)
     }
 
     pub(super) fn status(&self, status: StatusCode) -> u64 {
@@ -154,17 +171,7 @@ where
             })
         })
         .collect();
-    let mut total = Tally::default();
-    for worker in workers {
-        total.merge(worker.await?);
-    }
-    if let Some(err) = &total.first_transport_error {
-        eprintln!(
-            "{} transport errors; the first: {err}",
-            total.transport_errors
-        );
-    }
-    Ok(total)
+    Tally::gather(workers).await
 }
 
 /// Latency percentiles, in milliseconds (nearest rank).
@@ -212,9 +219,9 @@ pub(super) fn print_json(summary: &impl Serialize) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Runs `op` on every core for `secs`; operations per second.
+/// Runs `op` on every core for `time`; operations per second.
 pub(super) fn per_second_on_every_core(
-    secs: u64,
+    time: Duration,
     op: impl Fn() -> Result<(), BenchError> + Sync,
 ) -> Result<f64, BenchError> {
     let stop = AtomicBool::new(false);
@@ -234,7 +241,7 @@ pub(super) fn per_second_on_every_core(
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_secs(secs));
+        std::thread::sleep(time);
         stop.store(true, Ordering::Relaxed);
         for worker in workers {
             worker.join().map_err(|_| BenchError::Worker)??;

@@ -12,13 +12,15 @@
 //! - `rekor-v2` times an in-process Rekor v2 log beside its crypto bound.
 //!
 //! One file per command (`tlog.rs`, `tlog_proofs.rs`, `tlog_fill.rs`,
-//! `ca.rs`, `tsa.rs`, `rekor_v2.rs`); `driver.rs` is the HTTP load driver they share, `entries.rs`
+//! `ca.rs`, `tsa.rs`, `rekor_v2.rs`); `driver.rs` is the HTTP load driver they share,
+//! `keep_alive.rs` the leaner one of the in-process benchmarks, `entries.rs`
 //! the pre-signed entries.
 
 mod ca;
 mod driver;
 mod entries;
 mod error;
+mod keep_alive;
 mod rekor_v2;
 mod tlog;
 mod tlog_fill;

@@ -1,40 +1,53 @@
 //! `atesto bench tsa`: timestamps per second from an in-process `atesto tsa`
 //! (a fresh chain from `atesto tsa init`, served on a loopback port, DER
-//! requests over HTTP), beside the crypto bound measured in the same run:
-//! ECDSA signatures per second with the same key on every core, one per
-//! timestamp. The load generator shares the cores with the server, so the
-//! ratio is a lower bound on what a separate TSA host reaches.
+//! requests over HTTP on keep-alive connections, every reply checked),
+//! beside the crypto bound measured in the same run: ECDSA signatures per
+//! second with the same key on every core, one per timestamp. The load
+//! generator shares the cores with the server, so the ratio is a lower
+//! bound on what a separate TSA host reaches; the same run also times the
+//! TSA in-process (no HTTP) on every core, to show what HTTP costs.
+//!
+//! On a shared machine the CPU left to a run drifts from second to second,
+//! so the run alternates: `--rounds` slices of HTTP load, each followed by a
+//! slice of the bound and one of in-process timestamping. The ratios then
+//! compare figures taken under the same conditions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use atesto_ca::issuance::InitOptions;
 use atesto_common::keys::PrivateKey;
 use atesto_tsa::config::TsaConfig;
 use atesto_tsa::init::init_chain;
+use atesto_tsa::request::TimestampRequest;
 use aws_lc_rs::digest::{SHA256, digest};
 use reqwest::StatusCode;
 use serde::Serialize;
 
-use super::driver::{
-    Latency, Plan, check_concurrency, drive, http_client, per_second_on_every_core, print_json,
-};
+use super::driver::{Latency, Tally, check_concurrency, per_second_on_every_core, print_json};
 use super::error::BenchError;
+use super::keep_alive::{Posts, drive_posts};
 
 const MAX_REQUESTS: u64 = 10_000_000;
 /// About the size of the signed attributes a timestamp signs.
 const SIGNED_ATTRIBUTES_LEN: usize = 150;
+/// A granted TimeStampResp starts its PKIStatusInfo with status 0.
+const GRANTED: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x00];
 
 #[derive(clap::Args)]
 pub struct TsaLoadArgs {
     /// Timestamp requests to send.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 50_000)]
     requests: u64,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 32)]
+    /// Requests in flight, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 64)]
     concurrency: usize,
-    /// Seconds of signing for the crypto bound.
+    /// Seconds of signing for the crypto bound (and of in-process timestamping).
     #[arg(long, default_value_t = 5)]
     bound_secs: u64,
+    /// Slices the HTTP load, the bound and the in-process figure alternate in.
+    #[arg(long, default_value_t = 5)]
+    rounds: u64,
     /// Stop sending after this many seconds.
     #[arg(long, default_value_t = 600)]
     max_secs: u64,
@@ -48,42 +61,77 @@ struct TsaSummary {
     secs: f64,
     timestamps: u64,
     timestamps_per_s: f64,
+    /// Answers other than a checked 201 (status 0: a 201 that failed the check).
     other: u64,
     transport_errors: u64,
     /// ECDSA P-256 signatures per second on every core, same key, same run.
     bound_signatures_per_s: f64,
     /// timestamps_per_s / bound_signatures_per_s.
     fraction_of_bound: f64,
+    /// `Tsa::timestamp` per second on every core: no HTTP, no pool hand-off.
+    in_process_per_s: f64,
+    /// in_process_per_s / bound_signatures_per_s.
+    in_process_fraction: f64,
     latency_ms: Option<Latency>,
 }
 
-/// A DER TimeStampReq (RFC 3161) for a SHA-256 digest of request `n`,
-/// a nonce made of `n`, certReq true.
+/// The nonce of request `n` as a DER INTEGER: a leading 0x01 keeps it
+/// minimal and positive.
+fn nonce(n: u64) -> [u8; 11] {
+    let mut der = [0u8; 11];
+    der[..3].copy_from_slice(&[0x02, 0x09, 0x01]);
+    der[3..].copy_from_slice(&n.to_be_bytes());
+    der
+}
+
+fn artifact_hash(n: u64) -> aws_lc_rs::digest::Digest {
+    digest(&SHA256, format!("atesto bench tsa {n}").as_bytes())
+}
+
+/// A DER TimeStampReq (RFC 3161) for the SHA-256 digest of artifact `n`,
+/// nonce `nonce(n)`, certReq true.
 fn request_body(n: u64) -> Vec<u8> {
-    let hash = digest(&SHA256, format!("atesto bench tsa {n}").as_bytes());
     let algorithm = [
         0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
     ];
     let mut imprint = vec![0x30, 0x31];
     imprint.extend_from_slice(&algorithm);
     imprint.extend_from_slice(&[0x04, 0x20]);
-    imprint.extend_from_slice(hash.as_ref());
-    // A leading 0x01 keeps the INTEGER minimal (DER) and positive.
-    let mut nonce = vec![0x02, 0x09, 0x01];
-    nonce.extend_from_slice(&n.to_be_bytes());
+    imprint.extend_from_slice(artifact_hash(n).as_ref());
     let mut body = vec![0x02, 0x01, 0x01];
     body.extend(imprint);
-    body.extend(nonce);
+    body.extend(nonce(n));
     body.extend_from_slice(&[0x01, 0x01, 0xff]);
     let mut request = vec![0x30, body.len() as u8];
     request.extend(body);
     request
 }
 
-/// ECDSA signatures per second with `key` on every core for `secs`.
-fn signature_bound(key: &PrivateKey, secs: u64) -> Result<f64, BenchError> {
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Whether `reply` is a granted TimeStampResp for request `n`: the granted
+/// status right after the outer header, and the request's imprint and
+/// nonce inside. (The TSA's tests check the rest with `openssl ts -verify`.)
+fn granted_for(n: u64, reply: &[u8]) -> bool {
+    let status_at = match reply.get(1) {
+        Some(0x82) => 4,
+        Some(0x81) => 3,
+        _ => 2,
+    };
+    reply.first() == Some(&0x30)
+        && reply.get(status_at..status_at + GRANTED.len()) == Some(&GRANTED[..])
+        && contains(reply, artifact_hash(n).as_ref())
+        && contains(reply, &nonce(n))
+}
+
+/// ECDSA signatures per second with `key` on every core for `time`.
+fn signature_bound(key: &PrivateKey, time: Duration) -> Result<f64, BenchError> {
     let message = [0x31u8; SIGNED_ATTRIBUTES_LEN];
-    per_second_on_every_core(secs, || {
+    per_second_on_every_core(time, || {
         key.sign(&message)
             .map(drop)
             .map_err(|_| BenchError::Crypto("signing"))
@@ -119,6 +167,7 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
     let state = crate::cmd::tsa::open(config)
         .await
         .map_err(|e| failed("starting the TSA", &e))?;
+    let tsa = state.tsa.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|source| BenchError::Io {
@@ -136,34 +185,56 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         std::future::pending(),
     ));
 
-    let client = http_client(args.concurrency)?;
-    let url = format!("http://{addr}/api/v1/timestamp");
-    let plan = Plan {
-        count: args.requests,
-        concurrency: args.concurrency,
-        rate: None,
-        max_time: Duration::from_secs(args.max_secs),
-        success: StatusCode::CREATED,
-    };
-    let tally = drive(plan, move |n| {
-        client
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/timestamp-query")
-            .body(request_body(n))
-    })
-    .await?;
-    let secs = tally.elapsed.as_secs_f64();
+    let key = Arc::new(PrivateKey::load(&key_path).map_err(|e| failed("the TSA key", &e))?);
+    let request =
+        TimestampRequest::from_der(&request_body(u64::MAX)).map_err(|e| failed("a request", &e))?;
+    let rounds = args.rounds.clamp(1, 100);
+    let per_round = args.requests.div_ceil(rounds);
+    let slice = Duration::from_millis(args.bound_secs.max(1) * 1000 / rounds);
+    let mut tally = Tally::default();
+    let (mut secs, mut bound_sum, mut in_process_sum, mut measured) = (0.0, 0.0, 0.0, 0);
+    for round in 0..rounds {
+        let first = round * per_round;
+        let count = per_round.min(args.requests.saturating_sub(first));
+        if count == 0 {
+            break;
+        }
+        let this = drive_posts(Posts {
+            addr,
+            path: "/api/v1/timestamp",
+            content_type: "application/timestamp-query",
+            count,
+            concurrency: args.concurrency,
+            max_time: Duration::from_secs(args.max_secs),
+            success: StatusCode::CREATED,
+            body: move |n| request_body(first + n),
+            check: move |n: u64, reply: &[u8]| granted_for(first + n, reply),
+        })
+        .await?;
+        secs += this.elapsed.as_secs_f64();
+        tally.merge(this);
+        let (key, tsa, request) = (key.clone(), tsa.clone(), request.clone());
+        let (bound, in_process) = tokio::task::spawn_blocking(move || {
+            let bound = signature_bound(&key, slice)?;
+            let in_process = per_second_on_every_core(slice, || {
+                tsa.timestamp(&request)
+                    .map(drop)
+                    .map_err(|_| BenchError::Crypto("timestamping"))
+            })?;
+            Ok::<_, BenchError>((bound, in_process))
+        })
+        .await??;
+        bound_sum += bound;
+        in_process_sum += in_process;
+        measured += 1;
+    }
     let timestamps = tally.status(StatusCode::CREATED);
     let answered: u64 = tally.statuses.values().sum();
-
-    let key = PrivateKey::load(&key_path).map_err(|e| failed("the TSA key", &e))?;
-    let bound_secs = args.bound_secs.max(1);
-    let bound = tokio::task::spawn_blocking(move || signature_bound(&key, bound_secs)).await??;
-    let timestamps_per_s = if secs > 0.0 {
-        timestamps as f64 / secs
-    } else {
-        0.0
-    };
+    let bound = bound_sum / f64::from(measured.max(1));
+    let in_process = in_process_sum / f64::from(measured.max(1));
+    let per_second = |count: u64| if secs > 0.0 { count as f64 / secs } else { 0.0 };
+    let of_bound = |rate: f64| if bound > 0.0 { rate / bound } else { 0.0 };
+    let timestamps_per_s = per_second(timestamps);
     let summary = TsaSummary {
         bench: "tsa",
         requests: args.requests,
@@ -174,19 +245,20 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         other: answered - timestamps,
         transport_errors: tally.transport_errors,
         bound_signatures_per_s: bound,
-        fraction_of_bound: if bound > 0.0 {
-            timestamps_per_s / bound
-        } else {
-            0.0
-        },
+        fraction_of_bound: of_bound(timestamps_per_s),
+        in_process_per_s: in_process,
+        in_process_fraction: of_bound(in_process),
         latency_ms: Latency::of(tally.latencies_us),
     };
     println!(
-        "{} in flight: {timestamps} timestamps in {secs:.2} s: {:.0}/s; crypto bound {:.0} signatures/s ({:.0}%); other: {} {:?}",
+        "{} in flight: {timestamps} timestamps in {secs:.2} s: {:.0}/s; crypto bound {:.0} signatures/s ({:.0}%); \
+         in-process {:.0}/s ({:.0}%); other: {} {:?}",
         summary.concurrency,
         summary.timestamps_per_s,
         summary.bound_signatures_per_s,
         summary.fraction_of_bound * 100.0,
+        summary.in_process_per_s,
+        summary.in_process_fraction * 100.0,
         summary.other,
         tally.statuses,
     );
@@ -195,4 +267,19 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         Latency::line(summary.latency_ms.as_ref())
     );
     print_json(&summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_and_carry_their_nonce() {
+        let request = TimestampRequest::from_der(&request_body(0x0102)).unwrap();
+        assert!(request.cert_req);
+        assert_eq!(
+            request.nonce.unwrap().as_bytes(),
+            &[0x01, 0, 0, 0, 0, 0, 0, 0x01, 0x02]
+        );
+    }
 }
