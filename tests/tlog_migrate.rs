@@ -139,7 +139,7 @@ fn postgres_server(data: &Path, database: &str, key: &Path, extra: &[&str]) -> T
         "--key".as_ref(),
         key.as_os_str(),
     ];
-    args.extend(extra.iter().map(|a| a.as_ref()));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     Tlog::start_args(&args, &addr)
 }
 
