@@ -203,9 +203,9 @@ impl CpuPool {
                 .spawn(move || {
                     let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
                     while let Some(jobs) = shared.take() {
+                        // Each job catches its own panic (`run`).
                         for job in jobs {
-                            // A panicking job drops its reply: its caller gets `Failed`.
-                            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                            job();
                         }
                     }
                 });
@@ -242,10 +242,14 @@ impl CpuPool {
             if reply.is_closed() {
                 return;
             }
-            let result = job();
+            // The place is given back before the caller hears of a panic
+            // (the dropped reply), so its next job is admitted.
+            let result = std::panic::catch_unwind(AssertUnwindSafe(job));
             drop(admission);
-            // Ignored error: the client left while the job ran.
-            let _ = reply.send(result);
+            if let Ok(result) = result {
+                // Ignored error: the client left while the job ran.
+                let _ = reply.send(result);
+            }
         }));
         answer
             .await

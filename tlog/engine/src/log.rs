@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{LogKeys, SignError};
 use crate::config::LogOptions;
-use crate::merkle::{self, MerkleError, RightEdge};
+use crate::merkle::{self, MerkleError, RightEdge, TileSource};
 use crate::metrics::Metrics;
 use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
@@ -292,11 +292,27 @@ impl Log {
     }
 
     /// Reads the stored tiles of one shard. Blocking.
-    pub fn tile_source(
-        &self,
-        ordinal: u32,
-    ) -> impl Fn(u8, u64) -> Result<Option<Vec<u8>>, StoreError> + '_ {
-        move |level, index| self.store.read_tile(ordinal, level, index)
+    pub fn tile_source(&self, ordinal: u32) -> ShardTiles<'_> {
+        ShardTiles {
+            store: self.store.as_ref(),
+            ordinal,
+        }
+    }
+}
+
+/// The stored tiles of one shard, as proofs read them.
+pub struct ShardTiles<'a> {
+    store: &'a dyn LogStore,
+    ordinal: u32,
+}
+
+impl TileSource for ShardTiles<'_> {
+    fn read_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.read_tile(self.ordinal, level, index)
+    }
+
+    fn read_tiles(&self, wanted: &[(u8, u64)]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.store.read_tiles(self.ordinal, wanted)
     }
 }
 

@@ -53,6 +53,16 @@ pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {
 pub trait TileSource {
     /// The tile's data, `None` if the store does not have it.
     fn read_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The data of each `(level, index)` tile, in order. A proof asks for all
+    /// its tiles at once, so a store across a network answers in one round
+    /// trip instead of one per tile.
+    fn read_tiles(&self, wanted: &[(u8, u64)]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        wanted
+            .iter()
+            .map(|&(level, index)| self.read_tile(level, index))
+            .collect()
+    }
 }
 
 impl<F> TileSource for F
@@ -263,7 +273,9 @@ fn partial_index(size: u64, level: u8) -> u64 {
 
 /// RFC 6962 root of the tree of `size` leaves (empty-tree hash for 0).
 pub fn root(source: &dyn TileSource, size: u64) -> Result<[u8; 32], MerkleError> {
-    Ok(StoredNodes::new(source).range(0, size)?.0)
+    let mut plan = TilePlan::default();
+    plan.range(0, size)?;
+    Ok(StoredNodes::prefetched(source, plan)?.range(0, size)?.0)
 }
 
 /// RFC 6962 audit path of leaf `index` in the tree of `size` leaves, leaf to root.
@@ -275,7 +287,9 @@ pub fn inclusion_proof(
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
     }
-    inclusion_path(&mut StoredNodes::new(source), size, index)
+    let mut plan = TilePlan::default();
+    inclusion_path(&mut plan, size, index)?;
+    inclusion_path(&mut StoredNodes::prefetched(source, plan)?, size, index)
 }
 
 /// RFC 6962 consistency proof from the tree of `old_size` leaves to that of
@@ -288,7 +302,13 @@ pub fn consistency_proof(
     if old_size == 0 || old_size > new_size {
         return Err(MerkleError::BadSizes { old_size, new_size });
     }
-    consistency_path(&mut StoredNodes::new(source), old_size, new_size)
+    let mut plan = TilePlan::default();
+    consistency_path(&mut plan, old_size, new_size)?;
+    consistency_path(
+        &mut StoredNodes::prefetched(source, plan)?,
+        old_size,
+        new_size,
+    )
 }
 
 /// Is tile (level, index) of width `width` (1..=256) inside a tree of `size`? (for serving /tile/L/N[.p/W])
@@ -422,6 +442,32 @@ fn consistency_path(
     Ok(path)
 }
 
+/// The level of the tile that holds the perfect subtree (`height`, `index`),
+/// that tile's index, and the subtree's first hash in it.
+fn tile_of(height: u32, index: u64) -> (u8, u64, u64) {
+    let level = (height / u32::from(TILE_HEIGHT)) as u8; // height < 64
+    let first = index << (height % u32::from(TILE_HEIGHT));
+    (level, first / TILE_WIDTH, first % TILE_WIDTH)
+}
+
+/// A dry run of a proof walk: which tiles it will read. Which nodes a proof
+/// needs depends only on the sizes and indexes, never on the hashes, so the
+/// walk runs once with placeholder hashes to plan the reads, then for real.
+#[derive(Default)]
+struct TilePlan {
+    tiles: Vec<(u8, u64)>,
+}
+
+impl Nodes for TilePlan {
+    fn perfect(&mut self, height: u32, index: u64) -> Result<Hash, MerkleError> {
+        let (level, tile, _) = tile_of(height, index);
+        if !self.tiles.contains(&(level, tile)) {
+            self.tiles.push((level, tile));
+        }
+        Ok(EMPTY_HASH)
+    }
+}
+
 /// Nodes read from stored tiles, each tile read at most once per proof.
 struct StoredNodes<'a> {
     source: &'a dyn TileSource,
@@ -429,11 +475,17 @@ struct StoredNodes<'a> {
 }
 
 impl<'a> StoredNodes<'a> {
-    fn new(source: &'a dyn TileSource) -> Self {
-        Self {
-            source,
-            tiles: Vec::new(),
-        }
+    /// Reads every tile of `plan` in one `read_tiles`; a tile the store lacks
+    /// is asked for again when the walk needs it, and reported missing then.
+    fn prefetched(source: &'a dyn TileSource, plan: TilePlan) -> Result<Self, MerkleError> {
+        let read = source.read_tiles(&plan.tiles)?;
+        let tiles = plan
+            .tiles
+            .into_iter()
+            .zip(read)
+            .filter_map(|((level, index), data)| Some((level, index, data?)))
+            .collect();
+        Ok(Self { source, tiles })
     }
 
     fn tile(&mut self, level: u8, index: u64) -> Result<&[u8], MerkleError> {
@@ -459,10 +511,8 @@ impl<'a> StoredNodes<'a> {
 
 impl Nodes for StoredNodes<'_> {
     fn perfect(&mut self, height: u32, index: u64) -> Result<Hash, MerkleError> {
-        let level = (height / u32::from(TILE_HEIGHT)) as u8; // height < 64
+        let (level, tile, offset) = tile_of(height, index);
         let span = height % u32::from(TILE_HEIGHT);
-        let first = index << span;
-        let (tile, offset) = (first / TILE_WIDTH, first % TILE_WIDTH);
         let data = self.tile(level, tile)?;
         // Each node is hashed once per proof, so hashing the tile span directly
         // costs no more than caching the tile's inner nodes would.

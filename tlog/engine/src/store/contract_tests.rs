@@ -66,6 +66,14 @@ pub fn batches_round_trip_and_checkpoint_never_shrinks(store: &dyn LogStore) {
     assert_eq!(store.search("sha256:none").unwrap(), Vec::<u64>::new());
     assert_eq!(store.read_tile(0, 0, 0).unwrap().unwrap().len(), 64);
     assert_eq!(store.read_tile(0, 1, 0).unwrap(), None);
+    // Several at once: in the order asked, missing ones `None`, another
+    // shard's tiles not mixed in.
+    let tile = store.read_tile(0, 0, 0).unwrap();
+    assert_eq!(
+        store.read_tiles(0, &[(1, 0), (0, 0), (0, 7)]).unwrap(),
+        vec![None, tile, None]
+    );
+    assert_eq!(store.read_tiles(1, &[(0, 0)]).unwrap(), vec![None]);
     assert_eq!(store.shards().unwrap()[0].checkpoint.size, 2);
 
     let err = store.commit_batch(&batch(2, 1)).unwrap_err();

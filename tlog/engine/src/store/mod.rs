@@ -217,6 +217,19 @@ pub trait LogStore: Send + Sync + 'static {
     /// Reads a tile of a shard: its full data if complete, else the widest partial stored.
     fn read_tile(&self, shard: u32, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Reads several tiles of a shard (`read_tile` each, in order). A store
+    /// across a network answers a proof's tiles in one round trip.
+    fn read_tiles(
+        &self,
+        shard: u32,
+        wanted: &[(u8, u64)],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        wanted
+            .iter()
+            .map(|&(level, index)| self.read_tile(shard, level, index))
+            .collect()
+    }
+
     /// Reads entries by global index; stops at the first missing one.
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError>;
 

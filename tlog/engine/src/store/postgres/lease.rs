@@ -7,21 +7,37 @@
 //! commit in flight and every later commit of the old holder is refused).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{PostgresStore, backend, to_u64};
 use crate::store::{Candidate, Coordinator, Lease, StoreError};
+
+/// How long a replica that does not hold the lease waits for its row.
+const CONTENDER_LOCK_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Coordinator for PostgresStore {
     fn claim(&self, candidate: &Candidate) -> Result<Lease, StoreError> {
         let ttl_secs = candidate.ttl.as_secs_f64();
         // From now on this store commits only under a lease it holds.
         self.fencing.store(true, Ordering::Release);
+        // Every commit holds the row's share lock while it writes, so a
+        // renewal waits behind this process's own commits: the holder waits
+        // up to half its term (a commit is far shorter). Anyone else may be
+        // waiting on a holder stalled in a commit, which keeps the row locked
+        // until the server ends its session: it gives up soon and claims
+        // again next time.
+        let lock_timeout = if self.epoch.load(Ordering::Acquire) != 0 {
+            (candidate.ttl / 2).max(CONTENDER_LOCK_TIMEOUT)
+        } else {
+            CONTENDER_LOCK_TIMEOUT
+        };
         let lease = self.pool.with(|client| {
             let mut txn = client.transaction().map_err(backend)?;
-            // A holder stalled in a commit keeps the row locked until the
-            // server ends its session: give up and claim again next time.
-            txn.batch_execute("SET LOCAL lock_timeout = '500ms'")
-                .map_err(backend)?;
+            txn.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{}ms'",
+                lock_timeout.as_millis()
+            ))
+            .map_err(backend)?;
             txn.execute(
                 "INSERT INTO lease AS l (singleton, epoch, holder, url, expires_at)
                  VALUES (TRUE, 1, $1, $2, now() + make_interval(secs => $3))

@@ -396,6 +396,40 @@ impl LogStore for PostgresStore {
         })
     }
 
+    fn read_tiles(
+        &self,
+        shard: u32,
+        wanted: &[(u8, u64)],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let levels: Vec<i16> = wanted.iter().map(|&(level, _)| i16::from(level)).collect();
+        let indexes = wanted
+            .iter()
+            .map(|&(_, index)| to_i64(index, "tile index"))
+            .collect::<Result<Vec<i64>, _>>()?;
+        let rows = self.read(|client| {
+            client
+                .query(
+                    "SELECT t.level, t.idx, t.data
+                     FROM unnest($2::int2[], $3::int8[]) AS w(level, idx)
+                     JOIN tiles t ON t.shard = $1 AND t.level = w.level AND t.idx = w.idx",
+                    &[&i64::from(shard) as Param, &levels, &indexes],
+                )
+                .map_err(backend)
+        })?;
+        let mut found: Vec<Option<Vec<u8>>> = vec![None; wanted.len()];
+        for row in rows {
+            let key = (row.get::<_, i16>(0), row.get::<_, i64>(1));
+            if let Some(at) = levels
+                .iter()
+                .zip(&indexes)
+                .position(|(&l, &i)| (l, i) == key)
+            {
+                found[at] = Some(row.get(2));
+            }
+        }
+        Ok(found)
+    }
+
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError> {
         if range.is_empty() {
             return Ok(Vec::new());

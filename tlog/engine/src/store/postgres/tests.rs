@@ -178,3 +178,44 @@ fn only_the_lease_holder_commits_and_a_stale_holder_is_fenced_after_a_takeover()
     // The old holder learns it on its next claim.
     assert!(!first.claim(&candidate("a", 300)).unwrap().mine);
 }
+
+#[test]
+fn the_holder_renews_behind_a_long_commit_while_a_contender_gives_up() {
+    use crate::store::{Candidate, Coordinator};
+    use std::time::{Duration, Instant};
+
+    let schema = fresh_schema();
+    let (holder, contender) = (open(&schema), open(&schema));
+    let candidate = |id: &str| Candidate {
+        id: id.into(),
+        url: format!("http://{id}"),
+        ttl: Duration::from_secs(4),
+    };
+    assert!(holder.claim(&candidate("a")).unwrap().mine);
+    // A commit in flight holds the lease row's share lock (as `write_batch`
+    // does) for 1.2 s, longer than a contender waits.
+    let locked = Arc::new(Barrier::new(2));
+    let holding = locked.clone();
+    let release = std::thread::spawn(move || {
+        let mut committer = postgres::Client::connect(&test_database(), postgres::NoTls).unwrap();
+        committer
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .unwrap();
+        let mut commit = committer.transaction().unwrap();
+        commit
+            .query_one("SELECT epoch FROM lease FOR SHARE", &[])
+            .unwrap();
+        holding.wait();
+        std::thread::sleep(Duration::from_millis(1200));
+        commit.commit().unwrap();
+    });
+    locked.wait();
+    let started = Instant::now();
+    assert!(contender.claim(&candidate("b")).is_err());
+    assert!(started.elapsed() < Duration::from_millis(1100));
+    // The holder's renewal waits for the commit instead of failing.
+    let renewed = holder.claim(&candidate("a")).unwrap();
+    assert!(renewed.mine);
+    assert!(started.elapsed() >= Duration::from_millis(1100));
+    release.join().unwrap();
+}
