@@ -14,6 +14,8 @@ pub enum BenchError {
     Crypto(&'static str),
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("connecting to the server: {0}")]
+    Connect(String),
     #[error("the log answered {status} to {what}")]
     Server {
         what: &'static str,

@@ -2,8 +2,12 @@
 //! `rekor-v2`), where the load generator shares the cores with the server it
 //! measures: each of `concurrency` workers keeps one HTTP/1.1 connection of
 //! its own (hyper's client, no pool, proxy or redirect logic per request)
-//! and POSTs request after request on it. Every answer is read in full and
-//! checked by the caller, so a fast wrong answer does not count.
+//! and POSTs request after request on it, or, with `http2_connections`,
+//! the workers share that many HTTP/2 connections (prior knowledge, as a
+//! client behind TLS with ALPN would speak), whose streams batch the
+//! reads and writes of many requests into few syscalls. Every answer is
+//! read in full and checked by the caller, so a fast wrong answer does not
+//! count.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,9 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
-use hyper::client::conn::http1::{SendRequest, handshake};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
 use hyper::header::{CONTENT_TYPE, HOST};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use reqwest::StatusCode;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -31,6 +36,9 @@ pub(super) struct Posts<B, C> {
     pub(super) content_type: &'static str,
     pub(super) count: u64,
     pub(super) concurrency: usize,
+    /// HTTP/2 connections the workers share; `None`: one HTTP/1.1
+    /// connection per worker.
+    pub(super) http2_connections: Option<usize>,
     pub(super) max_time: Duration,
     /// The status of a good answer.
     pub(super) success: StatusCode,
@@ -40,42 +48,74 @@ pub(super) struct Posts<B, C> {
     pub(super) check: C,
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Body>, String> {
+/// One connection's request sender.
+enum Sender {
+    Http1(http1::SendRequest<Body>),
+    Http2(http2::SendRequest<Body>),
+}
+
+impl Sender {
+    async fn send(&mut self, request: hyper::Request<Body>) -> Result<hyper::Response<Incoming>, String> {
+        let sent = match self {
+            Sender::Http1(sender) => {
+                sender.ready().await.map_err(|e| e.to_string())?;
+                sender.send_request(request).await
+            }
+            Sender::Http2(sender) => {
+                sender.ready().await.map_err(|e| e.to_string())?;
+                sender.send_request(request).await
+            }
+        };
+        sent.map_err(|e| e.to_string())
+    }
+}
+
+async fn tcp(addr: SocketAddr) -> Result<TokioIo<TcpStream>, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connecting: {e}"))?;
     stream
         .set_nodelay(true)
         .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-    let (sender, connection) = handshake(TokioIo::new(stream))
+    Ok(TokioIo::new(stream))
+}
+
+// Each connection task ends when its senders are dropped or the server
+// closes; a request in flight then sees the error itself.
+
+async fn open_http2(addr: SocketAddr) -> Result<http2::SendRequest<Body>, String> {
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), tcp(addr).await?)
+        .await
+        .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn connect(addr: SocketAddr, http2: bool) -> Result<Sender, String> {
+    if http2 {
+        return open_http2(addr).await.map(Sender::Http2);
+    }
+    let (sender, connection) = http1::handshake(tcp(addr).await?)
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(async move {
-        // Ends when the sender is dropped or the server closes; a request
-        // in flight then sees the error itself.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    tokio::spawn(connection);
+    Ok(Sender::Http1(sender))
 }
 
 /// Sends one request on `sender`: the answer's status and body.
 async fn post(
-    sender: &mut SendRequest<Body>,
+    sender: &mut Sender,
     host: &str,
     path: &'static str,
     content_type: &'static str,
     body: Vec<u8>,
 ) -> Result<(StatusCode, axum::body::Bytes), String> {
-    sender.ready().await.map_err(|e| e.to_string())?;
     let request = hyper::Request::post(path)
         .header(HOST, host)
         .header(CONTENT_TYPE, content_type)
         .body(Body::from(body))
         .map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = sender.send(request).await?;
     let status = StatusCode::from_u16(response.status().as_u16()).map_err(|e| e.to_string())?;
     let body = to_bytes(Body::new(response.into_body()), MAX_ANSWER)
         .await
@@ -84,9 +124,10 @@ async fn post(
 }
 
 /// Sends request `n` for every `n` below `posts.count` from
-/// `posts.concurrency` workers, each on its own keep-alive connection
-/// (reconnecting after a transport error). A `success` answer that fails
-/// `posts.check` is tallied under status 0 (wrong answer).
+/// `posts.concurrency` workers, each on its own keep-alive connection or on
+/// one of the shared HTTP/2 connections (a worker reconnects on its own
+/// after a transport error). A `success` answer that fails `posts.check`
+/// is tallied under status 0 (wrong answer).
 pub(super) async fn drive_posts<B, C>(posts: Posts<B, C>) -> Result<Tally, BenchError>
 where
     B: Fn(u64) -> Vec<u8> + Send + Sync + 'static,
@@ -97,12 +138,18 @@ where
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + posts.max_time;
+    let mut shared = Vec::new();
+    for _ in 0..posts.http2_connections.unwrap_or(0) {
+        shared.push(open_http2(posts.addr).await.map_err(BenchError::Connect)?);
+    }
+    let http2 = posts.http2_connections.is_some();
     let workers: Vec<_> = (0..posts.concurrency)
-        .map(|_| {
+        .map(|worker| {
             let (posts, host, next) = (posts.clone(), host.clone(), next.clone());
+            let mut sender = (!shared.is_empty())
+                .then(|| Sender::Http2(shared[worker % shared.len()].clone()));
             tokio::spawn(async move {
                 let mut tally = Tally::default();
-                let mut sender: Option<SendRequest<Body>> = None;
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= posts.count || Instant::now() >= deadline {
@@ -112,7 +159,9 @@ where
                     let from = Instant::now();
                     let answer = match sender.as_mut() {
                         Some(open) => Ok(open),
-                        None => connect(posts.addr).await.map(|open| sender.insert(open)),
+                        None => connect(posts.addr, http2)
+                            .await
+                            .map(|open| sender.insert(open)),
                     };
                     let answer = match answer {
                         Ok(open) => {

@@ -41,6 +41,10 @@ pub struct RekorV2LoadArgs {
     /// Requests in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Share this many HTTP/2 connections among the requests in flight
+    /// instead of one HTTP/1.1 connection each.
+    #[arg(long)]
+    http2: Option<usize>,
     /// Seconds of each crypto measurement for the bound.
     #[arg(long, default_value_t = 5)]
     bound_secs: u64,
@@ -203,6 +207,7 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
             content_type: "application/json",
             count: this_round,
             concurrency: args.concurrency,
+            http2_connections: args.http2,
             max_time: Duration::from_secs(args.max_secs),
             success: StatusCode::CREATED,
             body: move |n| sent[(first + n) as usize].clone(),

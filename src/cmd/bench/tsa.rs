@@ -42,6 +42,10 @@ pub struct TsaLoadArgs {
     /// Requests in flight, each on its own keep-alive connection.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Share this many HTTP/2 connections among the requests in flight
+    /// instead of one HTTP/1.1 connection each.
+    #[arg(long)]
+    http2: Option<usize>,
     /// Seconds of signing for the crypto bound (and of in-process timestamping).
     #[arg(long, default_value_t = 5)]
     bound_secs: u64,
@@ -205,6 +209,7 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
             content_type: "application/timestamp-query",
             count,
             concurrency: args.concurrency,
+            http2_connections: args.http2,
             max_time: Duration::from_secs(args.max_secs),
             success: StatusCode::CREATED,
             body: move |n| request_body(first + n),
