@@ -55,7 +55,10 @@ enum Sender {
 }
 
 impl Sender {
-    async fn send(&mut self, request: hyper::Request<Body>) -> Result<hyper::Response<Incoming>, String> {
+    async fn send(
+        &mut self,
+        request: hyper::Request<Body>,
+    ) -> Result<hyper::Response<Incoming>, String> {
         let sent = match self {
             Sender::Http1(sender) => {
                 sender.ready().await.map_err(|e| e.to_string())?;
@@ -146,8 +149,8 @@ where
     let workers: Vec<_> = (0..posts.concurrency)
         .map(|worker| {
             let (posts, host, next) = (posts.clone(), host.clone(), next.clone());
-            let mut sender = (!shared.is_empty())
-                .then(|| Sender::Http2(shared[worker % shared.len()].clone()));
+            let mut sender =
+                (!shared.is_empty()).then(|| Sender::Http2(shared[worker % shared.len()].clone()));
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 loop {

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{LogKeys, SignError};
 use crate::config::LogOptions;
-use crate::merkle::{self, MerkleError, RightEdge, TileSource};
+use crate::merkle::{self, MerkleError, ReadTiles, RightEdge, TileSource};
 use crate::metrics::Metrics;
 use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
@@ -225,17 +225,23 @@ impl Log {
         let Some(shard) = view.shard_of_index(index) else {
             return Ok(None);
         };
-        let Some(entry) = self
+        let (size, leaf) = (shard.checkpoint.size, index - shard.info.start);
+        let wanted = merkle::inclusion_tiles(size, leaf)?;
+        let (entry, tiles) = self
             .store
-            .read_entries(index..index + 1)?
-            .into_iter()
-            .next()
-        else {
+            .read_entry_and_tiles(index, shard.info.ordinal, &wanted)?;
+        let Some(entry) = entry else {
             return Ok(None);
         };
-        let source = self.tile_source(shard.info.ordinal);
-        let proof =
-            merkle::inclusion_proof(&source, shard.checkpoint.size, index - shard.info.start)?;
+        let source = ReadTiles {
+            store: &self.tile_source(shard.info.ordinal),
+            tiles: wanted
+                .into_iter()
+                .zip(tiles)
+                .filter_map(|(at, data)| Some((at, data?)))
+                .collect(),
+        };
+        let proof = merkle::inclusion_proof(&source, size, leaf)?;
         Ok(Some(ProvenEntry {
             index,
             shard: shard.info.clone(),

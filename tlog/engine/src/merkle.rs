@@ -292,6 +292,33 @@ pub fn inclusion_proof(
     inclusion_path(&mut StoredNodes::prefetched(source, plan)?, size, index)
 }
 
+/// The tiles [`inclusion_proof`] reads for leaf `index` of the tree of
+/// `size` leaves, so a store can fetch them together with the entry.
+pub fn inclusion_tiles(size: u64, index: u64) -> Result<Vec<(u8, u64)>, MerkleError> {
+    if index >= size {
+        return Err(MerkleError::IndexOutOfRange { index, size });
+    }
+    let mut plan = TilePlan::default();
+    inclusion_path(&mut plan, size, index)?;
+    Ok(plan.tiles)
+}
+
+/// Tiles already read (by [`inclusion_tiles`]), in front of their store:
+/// a proof's `read_tiles` is answered from them, anything else from `store`.
+pub struct ReadTiles<'a> {
+    pub store: &'a dyn TileSource,
+    pub tiles: Vec<((u8, u64), Vec<u8>)>,
+}
+
+impl TileSource for ReadTiles<'_> {
+    fn read_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.tiles.iter().find(|(at, _)| *at == (level, index)) {
+            Some((_, data)) => Ok(Some(data.clone())),
+            None => self.store.read_tile(level, index),
+        }
+    }
+}
+
 /// RFC 6962 consistency proof from the tree of `old_size` leaves to that of
 /// `new_size` (empty when they are equal).
 pub fn consistency_proof(

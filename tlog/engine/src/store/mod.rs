@@ -233,6 +233,19 @@ pub trait LogStore: Send + Sync + 'static {
     /// Reads entries by global index; stops at the first missing one.
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError>;
 
+    /// Reads the entry at global `index` and tiles of `shard` (as
+    /// `read_tiles`): an entry with its inclusion proof. A store across a
+    /// network answers both in one round trip.
+    fn read_entry_and_tiles(
+        &self,
+        index: u64,
+        shard: u32,
+        wanted: &[(u8, u64)],
+    ) -> Result<(Option<StoredEntry>, Vec<Option<Vec<u8>>>), StoreError> {
+        let entry = self.read_entries(index..index + 1)?.into_iter().next();
+        Ok((entry, self.read_tiles(shard, wanted)?))
+    }
+
     /// Global index of each entry whose leaf hash is given, in one lookup
     /// (one read transaction, one round trip): the sequencer asks for a
     /// whole batch at once.

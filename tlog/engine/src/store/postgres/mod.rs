@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use postgres::Client;
-use postgres::types::ToSql;
+use postgres::types::{ToSql, Type};
 
 use super::{
     Batch, Coordinator, LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
@@ -114,6 +114,24 @@ fn shard_state(row: &postgres::Row) -> Result<ShardState, StoreError> {
             note: row.get("note"),
         },
     })
+}
+
+/// `(level, index)` tile keys as the two arrays a statement unnests.
+fn tile_keys(wanted: &[(u8, u64)]) -> Result<(Vec<i16>, Vec<i64>), StoreError> {
+    let levels = wanted.iter().map(|&(level, _)| i16::from(level)).collect();
+    let indexes = wanted
+        .iter()
+        .map(|&(_, index)| to_i64(index, "tile index"))
+        .collect::<Result<_, _>>()?;
+    Ok((levels, indexes))
+}
+
+/// Where tile `key` is among the keys asked for.
+fn position(levels: &[i16], indexes: &[i64], key: (i16, i64)) -> Option<usize> {
+    levels
+        .iter()
+        .zip(indexes)
+        .position(|(&level, &index)| (level, index) == key)
 }
 
 impl PostgresStore {
@@ -401,33 +419,79 @@ impl LogStore for PostgresStore {
         shard: u32,
         wanted: &[(u8, u64)],
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let levels: Vec<i16> = wanted.iter().map(|&(level, _)| i16::from(level)).collect();
-        let indexes = wanted
-            .iter()
-            .map(|&(_, index)| to_i64(index, "tile index"))
-            .collect::<Result<Vec<i64>, _>>()?;
+        let (levels, indexes) = tile_keys(wanted)?;
         let rows = self.read(|client| {
             client
-                .query(
+                .query_typed(
                     "SELECT t.level, t.idx, t.data
                      FROM unnest($2::int2[], $3::int8[]) AS w(level, idx)
                      JOIN tiles t ON t.shard = $1 AND t.level = w.level AND t.idx = w.idx",
-                    &[&i64::from(shard) as Param, &levels, &indexes],
+                    &[
+                        (&i64::from(shard), Type::INT8),
+                        (&levels, Type::INT2_ARRAY),
+                        (&indexes, Type::INT8_ARRAY),
+                    ],
                 )
                 .map_err(backend)
         })?;
-        let mut found: Vec<Option<Vec<u8>>> = vec![None; wanted.len()];
-        for row in rows {
+        let mut found = vec![None; wanted.len()];
+        for row in &rows {
             let key = (row.get::<_, i16>(0), row.get::<_, i64>(1));
-            if let Some(at) = levels
-                .iter()
-                .zip(&indexes)
-                .position(|(&l, &i)| (l, i) == key)
-            {
+            if let Some(at) = position(&levels, &indexes, key) {
                 found[at] = Some(row.get(2));
             }
         }
         Ok(found)
+    }
+
+    fn read_entry_and_tiles(
+        &self,
+        index: u64,
+        shard: u32,
+        wanted: &[(u8, u64)],
+    ) -> Result<(Option<StoredEntry>, Vec<Option<Vec<u8>>>), StoreError> {
+        let index = to_i64(index, "index")?;
+        let (levels, indexes) = tile_keys(wanted)?;
+        // One statement, one round trip (`query_typed` skips the prepare):
+        // the entry's row first, then one row per tile found.
+        let rows = self.read(|client| {
+            client
+                .query_typed(
+                    "SELECT 0::int2, idx, integrated_time, body, receipt, extra
+                     FROM entries WHERE idx = $1
+                     UNION ALL
+                     SELECT 1::int2, t.idx, t.level::int8, t.data, NULL, NULL
+                     FROM unnest($3::int2[], $4::int8[]) AS w(level, idx)
+                     JOIN tiles t ON t.shard = $2 AND t.level = w.level AND t.idx = w.idx",
+                    &[
+                        (&index, Type::INT8),
+                        (&i64::from(shard), Type::INT8),
+                        (&levels, Type::INT2_ARRAY),
+                        (&indexes, Type::INT8_ARRAY),
+                    ],
+                )
+                .map_err(backend)
+        })?;
+        let mut entry = None;
+        let mut found = vec![None; wanted.len()];
+        for row in &rows {
+            if row.get::<_, i16>(0) == 0 {
+                entry = Some(StoredEntry {
+                    integrated_time: row.get(2),
+                    body: row.get(3),
+                    receipt: row.get(4),
+                    extra: row.get(5),
+                });
+            } else {
+                let level = i16::try_from(row.get::<_, i64>(2))
+                    .map_err(|_| StoreError::Corrupt("tile level out of range".into()))?;
+                let key = (level, row.get::<_, i64>(1));
+                if let Some(at) = position(&levels, &indexes, key) {
+                    found[at] = Some(row.get(3));
+                }
+            }
+        }
+        Ok((entry, found))
     }
 
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError> {
