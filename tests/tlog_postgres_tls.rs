@@ -104,23 +104,13 @@ impl TlsCluster {
         self.dir.path().join(name)
     }
 
-    /// Starts `atesto tlog` on `url` in schema `schema`.
+    /// Starts `atesto tlog` on `url`, in the schema and data directory `name`.
     fn tlog(&self, name: &str, url: &str, env: &[(&str, &str)]) -> Tlog {
-        let data = self.data(name);
-        let addr = free_addr();
-        let args = [
-            "tlog",
-            "--data",
-            data.to_str().unwrap(),
-            "--addr",
-            &addr,
-            "--database",
-            url,
-            "--database-schema",
-            name,
-        ];
-        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-        Tlog::start_args_env(&args, env, &addr)
+        Tlog::start_env(
+            &self.data(name),
+            &["--database", url, "--database-schema", name],
+            env,
+        )
     }
 
     /// Starts `atesto tlog` on `url`, which must fail: its stderr.
