@@ -62,12 +62,15 @@ impl TlsCluster {
                 "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
             );
             std::fs::write(&conf, text).unwrap();
-            // TLS only: a plain TCP connection matches no line.
+            // TLS only: a plain TCP connection matches no line. `atesto`
+            // is trusted, any other user gives its password (SCRAM).
             std::fs::write(
                 data.join("pg_hba.conf"),
                 "local all all trust\n\
-                 hostssl all all 127.0.0.1/32 trust\n\
-                 hostssl all all ::1/128 trust\n",
+                 hostssl all atesto 127.0.0.1/32 trust\n\
+                 hostssl all atesto ::1/128 trust\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 hostssl all all ::1/128 scram-sha-256\n",
             )
             .unwrap();
         });
@@ -174,6 +177,30 @@ fn verify_full_with_the_cluster_ca_serves_the_log_over_tls_only() {
     let system_only = cluster.url("localhost", "sslrootcert=system");
     let tlog = cluster.tlog("system_only", &system_only, &[("SSL_CERT_FILE", ca)]);
     write_and_read(&tlog, "sslrootcert=system");
+}
+
+#[test]
+fn a_password_is_bound_to_the_tls_session() {
+    let cluster = TlsCluster::start();
+    cluster.query("CREATE ROLE app LOGIN PASSWORD 'app-secret'");
+    cluster.query("GRANT CREATE ON DATABASE postgres TO app");
+    let ca = cluster.ca.display();
+    let port = cluster.postgres.port;
+    let as_app = |password: &str| {
+        format!(
+            "postgres://app:{password}@localhost:{port}/postgres\
+             ?sslmode=verify-full&sslrootcert={ca}&channel_binding=require"
+        )
+    };
+    // SCRAM-SHA-256-PLUS: the server's certificate hash (tls-server-end-point)
+    // is in the proof, which `channel_binding=require` insists on.
+    let tlog = cluster.tlog("app", &as_app("app-secret"), &[]);
+    write_and_read(&tlog, "SCRAM with channel binding");
+    let stderr = cluster.refused("app_wrong_password", &as_app("not-the-secret"));
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
 }
 
 #[test]

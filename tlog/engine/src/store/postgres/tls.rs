@@ -349,11 +349,37 @@ impl TlsConnect<Socket> for Handshake {
 pub struct PostgresTlsStream(tokio_rustls::client::TlsStream<Socket>);
 
 impl TlsStream for PostgresTlsStream {
-    /// No `tls-server-end-point`: SCRAM without channel binding, as with
-    /// libpq's default `channel_binding=prefer` against such a client.
+    /// `tls-server-end-point` (RFC 5929): SCRAM-SHA-256-PLUS binds the
+    /// password exchange to this TLS session, as libpq does by default.
     fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
+        let (_, session) = self.0.get_ref();
+        session
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|certificate| tls_server_end_point(certificate))
+            .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
     }
+}
+
+/// The hash of the server's certificate with its signature's hash
+/// function, SHA-256 for MD5 and SHA-1 (RFC 5929 section 4.1); `None` for
+/// signatures without one (Ed25519, RSA-PSS), where no binding is defined.
+fn tls_server_end_point(certificate: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::digest;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, parsed) = X509Certificate::from_der(certificate).ok()?;
+    let algorithm = match parsed.signature_algorithm.algorithm.to_id_string().as_str() {
+        // md5, sha1, sha256 with RSA; ecdsa with sha1, sha256.
+        "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.2" => &digest::SHA256,
+        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => &digest::SHA384,
+        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => &digest::SHA512,
+        _ => return None,
+    };
+    Some(digest::digest(algorithm, certificate).as_ref().to_vec())
 }
 
 impl AsyncRead for PostgresTlsStream {
