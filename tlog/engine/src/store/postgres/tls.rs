@@ -151,21 +151,28 @@ struct Params {
 
 impl Params {
     /// Takes `key` if it is one of ours; false for the driver's.
-    fn take(&mut self, key: &str, value: String) -> bool {
-        match key {
-            "sslmode" => self.sslmode = Some(value),
-            "sslrootcert" => self.sslrootcert = Some(value),
-            _ => return false,
-        }
-        true
+    fn take(
+        &mut self,
+        key: &str,
+        value: impl FnOnce() -> Result<String, StoreError>,
+    ) -> Result<bool, StoreError> {
+        let slot = match key {
+            "sslmode" => &mut self.sslmode,
+            "sslrootcert" => &mut self.sslrootcert,
+            _ => return Ok(false),
+        };
+        *slot = Some(value()?);
+        Ok(true)
     }
 }
 
-fn percent_decoded(text: &str) -> Result<String, StoreError> {
+/// `text` percent-decoded; the error names `what`, never the text (it
+/// may be a password).
+fn percent_decoded(text: &str, what: &str) -> Result<String, StoreError> {
     percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .map(Cow::into_owned)
-        .map_err(|_| invalid(format!("{text:?} is not UTF-8 once decoded")))
+        .map_err(|_| invalid(format!("{what} is not UTF-8 once percent-decoded")))
 }
 
 fn take_from_url(url: &str) -> Result<Params, StoreError> {
@@ -177,7 +184,10 @@ fn take_from_url(url: &str) -> Result<Params, StoreError> {
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !params.take(&percent_decoded(key)?, percent_decoded(value)?) {
+        let key = percent_decoded(key, "a query parameter's name")?;
+        if !params.take(&key, || {
+            percent_decoded(value, &format!("the value of {key}"))
+        })? {
             kept.push(pair);
         }
     }
@@ -206,9 +216,10 @@ fn take_from_key_values(text: &str) -> Result<Params, StoreError> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(invalid(format!(
-                "{key:?} is not key=value, nor is the string a postgres:// URL"
-            )));
+            // Not echoed: a malformed string may hold a password.
+            return Err(invalid(
+                "neither a postgres:// URL nor key=value pairs".into(),
+            ));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -226,8 +237,8 @@ fn take_from_key_values(text: &str) -> Result<Params, StoreError> {
                 value.push(if c == '\\' { escaped(chars.next())? } else { c });
             }
         }
-        if !params.take(&key, value.clone()) {
-            let quoted = value.replace('\\', "\\\\").replace('\'', "\\'");
+        let quoted = value.replace('\\', "\\\\").replace('\'', "\\'");
+        if !params.take(&key, || Ok(value))? {
             kept.push(format!("{key}='{quoted}'"));
         }
     }
@@ -596,5 +607,12 @@ mod tests {
             error_of(&format!("{base}?sslmode=require&sslrootcert=system")).contains("verify-full")
         );
         assert!(error_of("not a url").contains("database URL"));
+        // Errors name the parameter, never echo a value.
+        let undecodable = error_of(&format!("{base}?sslrootcert=s%FFcret"));
+        assert!(
+            undecodable.contains("the value of sslrootcert") && !undecodable.contains("cret"),
+            "{undecodable}"
+        );
+        assert!(!error_of("hunter2").contains("hunter2"));
     }
 }
