@@ -9,18 +9,24 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use support::clients::*;
 use support::dev::*;
 use support::services::{bucket_dir, fresh_database, fresh_object_store, psql};
 
+/// The bundle's transparency log entry.
+fn tlog_entry(bundle: &std::path::Path) -> Value {
+    let bundle: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    bundle["verificationMaterial"]["tlogEntries"][0].clone()
+}
+
 /// The `logIndex` of the bundle's transparency log entry.
 fn log_index(bundle: &std::path::Path) -> u64 {
-    let bundle: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
-    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
     // Protobuf JSON: an int64 is a string, and 0 may be left out.
-    match &entry["logIndex"] {
+    match &tlog_entry(bundle)["logIndex"] {
         Value::String(index) => index.parse().unwrap(),
         Value::Null => 0,
         other => panic!("logIndex {other}"),
@@ -62,6 +68,24 @@ fn sigstore_python_signs_and_verifies_on_a_dev_stack_whose_logs_are_in_postgres(
             "the Rekor {name} bundle's entry {index} in the database"
         );
     }
+    // A second Rekor v1 replica on the database (with the dev log's key)
+    // serves the entry sigstore-python logged through the dev stack.
+    let replica_dir = tempfile::tempdir().unwrap();
+    let key = dev.path("tlog/log-key.pem");
+    let replica = support::Tlog::start(
+        &replica_dir.path().join("data"),
+        &["--database", &database, "--key", key.to_str().unwrap()],
+    );
+    let v1 = dev.path("v1.sigstore.json");
+    let reply = replica.get(&format!("/api/v1/log/entries?logIndex={}", log_index(&v1)));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let entry = support::LogEntry::from_reply(&reply.text);
+    entry.verify(&replica.public_key());
+    let logged = tlog_entry(&v1)["canonicalizedBody"]
+        .as_str()
+        .map(|body| STANDARD.decode(body).unwrap());
+    assert_eq!(Some(entry.body), logged);
+
     // Fulcio logged a precertificate for each signing certificate.
     assert_eq!(psql(&database, "SELECT count(*) FROM ct.entries"), "2");
     // Nothing of the logs' trees under --data.
