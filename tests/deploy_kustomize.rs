@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::deploy::{assert_tlog_serves_rekor_v2, container_args, find, objects};
 use support::dev::{installed, run};
 
@@ -91,11 +91,33 @@ fn the_ha_overlay_runs_replicated_logs_on_postgres_and_a_bucket() {
         config_maps_resolve(&objects, deployment);
         let args = container_args(deployment);
         assert_eq!(args[1], service);
+        // TLS checked against the CloudNativePG cluster's CA, which is mounted.
         assert!(
             args.contains(&format!(
-                "--database=postgres://$(DB_USER):$(DB_PASSWORD)@atesto-db-rw:5432/{database}"
+                "--database=postgres://$(DB_USER):$(DB_PASSWORD)@atesto-db-rw:5432/{database}\
+                 ?sslmode=verify-full&sslrootcert=/etc/atesto/db-ca/ca.crt"
             )),
             "{args:?}"
+        );
+        let pod = &deployment["spec"]["template"]["spec"];
+        let db_ca = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "db-ca")
+            .expect("the db-ca volume");
+        assert_eq!(db_ca["secret"]["secretName"], "atesto-db-ca");
+        assert_eq!(
+            db_ca["secret"]["items"],
+            json!([{"key": "ca.crt", "path": "ca.crt"}])
+        );
+        assert!(
+            pod["containers"][0]["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "db-ca" && m["mountPath"] == "/etc/atesto/db-ca"),
+            "the db-ca mount"
         );
         let container = &deployment["spec"]["template"]["spec"]["containers"][0];
         let env = container["env"].as_array().unwrap();

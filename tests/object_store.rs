@@ -145,19 +145,8 @@ fn read_bucket_as_a_client(dir: &Path, key: &LogKey) -> Vec<Vec<u8>> {
 
 /// `atesto tlog` on `data` publishing to `url`, with extra environment.
 fn start_tlog(data: &Path, url: &str, env: &[(&str, String)]) -> Tlog {
-    let addr = free_addr();
-    let args = [
-        "tlog",
-        "--data",
-        data.to_str().unwrap(),
-        "--addr",
-        &addr,
-        "--object-store",
-        url,
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Tlog::start_args_env(&args, &env, &addr)
+    Tlog::start_env(data, &["--object-store", url], &env)
 }
 
 /// The headers the shared S3 server answers a GET of `key` with (curl

@@ -304,18 +304,11 @@ fn check_promises(
 /// No tree size has two roots in the database's checkpoint history, and
 /// the sizes are those of a growing tree.
 fn check_database(database: &str, what: &str) {
-    let out = Command::new("psql")
-        .args([database, "-qAt", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg("SELECT count(*) FROM (SELECT size FROM tlog.checkpoints GROUP BY shard, size HAVING count(*) > 1) forks")
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        support::services::psql(
+            database,
+            "SELECT count(*) FROM (SELECT size FROM tlog.checkpoints GROUP BY shard, size HAVING count(*) > 1) forks"
+        ),
         "0",
         "{what}: two roots of one size in the database"
     );

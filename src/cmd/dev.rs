@@ -2,7 +2,9 @@
 //! tests. The CA (with built-in development OIDC issuers) listens on one
 //! address; the transparency log (Rekor v1) and the CT log share another;
 //! the Rekor v2 log has a third, as it serves its tiles at its root. All
-//! state lives under `--data`; keys are made on the first start and reused.
+//! state lives under `--data` (with `--database`, the three logs' trees
+//! live in PostgreSQL, each in its own schema); keys are made on the first
+//! start and reused.
 //!
 //! THE DEVELOPMENT ISSUERS SIGN ANY IDENTITY FOR ANYONE WHO ASKS: never
 //! point a real deployment's trust at a dev stack.
@@ -59,6 +61,15 @@ struct ServeArgs {
     /// More issuers, in Fulcio's config format (JSON or YAML).
     #[arg(long)]
     oidc_config: Option<PathBuf>,
+    /// PostgreSQL URL: the three logs keep their trees there (schemas
+    /// `tlog`, `ct` and `rekor_v2`) instead of under --data; from the
+    /// environment when it holds a password.
+    #[arg(long, env = "ATESTO_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Publish the Rekor v1 and CT logs' C2SP read API under URL/tlog and
+    /// URL/ct (s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or file:///DIR).
+    #[arg(long)]
+    object_store: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -147,9 +158,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    // Each log under its own folder of the bucket (their paths overlap).
+    let object_store = |log: &str| {
+        args.object_store
+            .as_ref()
+            .map(|url| format!("{}/{log}", url.trim_end_matches('/')))
+    };
     let tlog_config = TlogConfig {
         data: files.path("tlog"),
         addr: args.tlog_addr.clone(),
+        database: args.database.clone(),
+        object_store: object_store("tlog"),
         ..TlogConfig::default()
     };
     tlog_config.validate()?;
@@ -157,6 +176,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data: files.path("ct"),
         addr: args.tlog_addr.clone(),
         roots: vec![files.path("ca/root.pem")],
+        database: args.database.clone(),
+        object_store: object_store("ct"),
         ..CtConfig::default()
     };
     ct_config.validate()?;
@@ -175,7 +196,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..RekorV2Config::default()
     };
     v2_config.validate()?;
-    let rekor_v2 = super::tlog::open_v2(&v2_config).await?;
+    let rekor_v2 = super::tlog::open_v2_on(&v2_config, args.database.as_deref()).await?;
     let rekor_v2_url = format!("http://{}", v2_config.addr);
     write_file(&files.path("rekor.pub"), &tlog.log.keys().public_key_pem)?;
     write_file(&files.path("ctlog.pub"), &ct.keys().public_key_pem)?;

@@ -25,6 +25,11 @@ pub struct Dev {
 
 impl Dev {
     pub fn start() -> Dev {
+        Self::start_with(&[])
+    }
+
+    /// `atesto dev` with `extra` flags (`--database URL`, ...).
+    pub fn start_with(extra: &[&str]) -> Dev {
         let dir = tempfile::tempdir().unwrap();
         let ca = free_addr();
         let tlog = free_addr();
@@ -40,6 +45,10 @@ impl Dev {
             OsStr::new("--rekor-v2-addr"),
             OsStr::new(&rekor_v2),
         ];
+        let args: Vec<&OsStr> = args
+            .into_iter()
+            .chain(extra.iter().map(OsStr::new))
+            .collect();
         // Waits for /healthz on the CA address; the log address is polled below.
         let server = Tlog::start_args(&args, &ca);
         let client = super::client();

@@ -77,6 +77,14 @@ impl Tlog {
         Self::start_at(data, &free_addr(), extra)
     }
 
+    /// As `start`, with extra environment variables.
+    pub fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Tlog {
+        let addr = free_addr();
+        let mut command = Self::command("tlog", data, &addr, extra);
+        command.envs(env.iter().copied());
+        Self::start_command(command, &addr, data)
+    }
+
     pub fn start_at(data: &Path, addr: &str, extra: &[&str]) -> Tlog {
         Self::start_service("tlog", data, addr, extra)
     }

@@ -17,20 +17,26 @@ fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{:016x}", rand::random::<u64>())
 }
 
-/// A connection URL to a new, empty database of the test cluster.
-pub fn fresh_database() -> String {
-    let admin = required("ATESTO_TEST_POSTGRES");
-    let name = unique_name("t");
+/// What `sql` prints on the database at `url` (psql, so libpq reads the
+/// URL), trimmed; a failing statement fails the test.
+pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args([admin.as_str(), "-qAt", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
+        .args([url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .expect("running psql");
     assert!(
         out.status.success(),
-        "CREATE DATABASE {name}: {}",
+        "{sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A connection URL to a new, empty database of the test cluster.
+pub fn fresh_database() -> String {
+    let admin = required("ATESTO_TEST_POSTGRES");
+    let name = unique_name("t");
+    psql(&admin, &format!("CREATE DATABASE {name}"));
     match admin.rsplit_once('/') {
         Some((server, _)) => format!("{server}/{name}"),
         None => panic!("ATESTO_TEST_POSTGRES has no database path: {admin}"),
@@ -246,6 +252,12 @@ fn as_db_user(program: &std::path::Path) -> Command {
 
 impl PrivatePostgres {
     pub fn start() -> Self {
+        Self::start_configured(|_| {})
+    }
+
+    /// As `start`, with `configure` run on the data directory between
+    /// initdb and the first start (certificates, postgresql.conf, pg_hba.conf).
+    pub fn start_configured(configure: impl FnOnce(&std::path::Path)) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("atesto-private-pg")
             .tempdir_in("/tmp")
@@ -271,6 +283,15 @@ impl PrivatePostgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        configure(&data);
+        if is_root() {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&data)
+                .status()
+                .expect("chown");
+            assert!(chown.success());
+        }
         let port = super::free_addr()
             .rsplit_once(':')
             .and_then(|(_, port)| port.parse().ok())

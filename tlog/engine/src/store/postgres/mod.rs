@@ -17,10 +17,10 @@
 pub mod import;
 pub mod lease;
 pub mod pool;
+pub mod tls;
 
 use std::fs::File;
 use std::ops::Range;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -156,8 +156,9 @@ impl PostgresStore {
                 "schema name {schema:?}: use lower-case letters, digits and '_', not starting with a digit"
             )));
         }
-        let mut config = postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
+        let tls::Database {
+            mut config, tls, ..
+        } = tls::parse(url)?;
         // Every statement of the store names its tables unqualified. A
         // process stalled inside a transaction (SIGSTOP, a pause) loses its
         // session, and with it the row locks a takeover would wait for.
@@ -175,7 +176,7 @@ impl PostgresStore {
         // in seconds, not hours.
         config.keepalives_idle(Duration::from_secs(10));
         let store = Self {
-            pool: Pool::new(config, pool_size),
+            pool: Pool::new(config, tls, pool_size),
             schema: schema.to_owned(),
             fencing: AtomicBool::new(false),
             epoch: AtomicU64::new(0),

@@ -5,7 +5,9 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
+
+use super::tls::Tls;
 
 use crate::store::StoreError;
 
@@ -20,6 +22,7 @@ struct Slots {
 
 pub struct Pool {
     config: Config,
+    tls: Tls,
     max: usize,
     slots: Mutex<Slots>,
     freed: Condvar,
@@ -59,9 +62,10 @@ pub fn is_transport(err: &postgres::Error) -> bool {
 }
 
 impl Pool {
-    pub fn new(config: Config, max: usize) -> Self {
+    pub fn new(config: Config, tls: Tls, max: usize) -> Self {
         Self {
             config,
+            tls,
             max: max.max(1),
             slots: Mutex::new(Slots {
                 idle: Vec::new(),
@@ -114,13 +118,19 @@ impl Pool {
         }
         slots.busy += 1;
         drop(slots);
-        match self.config.connect(NoTls) {
+        match self.config.connect(self.tls.clone()) {
             Ok(client) => Ok(client),
             Err(err) => {
                 self.checkin(None);
-                Err(StoreError::Unavailable(format!(
-                    "connecting to the database: {err}"
-                )))
+                // The reason (a refused certificate, the server's own
+                // message) is in the error's sources.
+                let mut message = format!("connecting to the database: {err}");
+                let mut source = std::error::Error::source(&err);
+                while let Some(cause) = source {
+                    message.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                Err(StoreError::Unavailable(message))
             }
         }
     }

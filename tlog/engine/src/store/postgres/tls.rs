@@ -1,0 +1,586 @@
+//! TLS to PostgreSQL with libpq's connection parameters `sslmode`
+//! (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) and
+//! `sslrootcert` (a PEM file of trusted CAs, or `system`). The `postgres`
+//! crate knows neither `sslrootcert` nor the verify modes, so both are taken
+//! out of the URL here and the rest goes to its parser.
+//!
+//! As in libpq: `prefer` (the default) and `require` encrypt without
+//! checking the server's certificate, unless `sslrootcert` is given (then
+//! they check its chain, like `verify-ca`); `verify-ca` checks the chain,
+//! `verify-full` the chain and the host name. Without `sslrootcert` the
+//! verify modes trust the system's roots (rustls-native-certs: the OS
+//! store, or `SSL_CERT_FILE`/`SSL_CERT_DIR`); libpq would read
+//! `~/.postgresql/root.crt` instead. rustls on aws-lc-rs.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use postgres::Socket;
+use postgres::config::SslMode as DriverSslMode;
+use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::store::StoreError;
+
+/// libpq's `sslmode` values (`allow` is not supported: it prefers plain text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = StoreError;
+
+    fn from_str(value: &str) -> Result<Self, StoreError> {
+        Ok(match value {
+            "disable" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            _ => {
+                return Err(invalid(format!(
+                    "sslmode={value:?}: use disable, prefer, require, verify-ca or verify-full"
+                )));
+            }
+        })
+    }
+}
+
+/// What the client checks of the server's certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    Nothing,
+    Chain,
+    ChainAndName,
+}
+
+/// Where trusted roots come from.
+enum Roots<'a> {
+    File(&'a str),
+    System,
+}
+
+/// A `--database` URL taken apart: the driver's config and the TLS
+/// connector its connections use.
+pub struct Database {
+    pub config: postgres::Config,
+    pub tls: Tls,
+    pub ssl_mode: SslMode,
+}
+
+fn invalid(message: String) -> StoreError {
+    StoreError::Backend(format!("database URL: {message}"))
+}
+
+/// Parses a PostgreSQL URL (`postgres://…?sslmode=…&sslrootcert=…`) or
+/// key-value string, reading `sslrootcert` (or the system's roots) now:
+/// a bad value is a start-up error naming the parameter. Blocking.
+pub fn parse(url: &str) -> Result<Database, StoreError> {
+    let params = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        take_from_url(url)?
+    } else {
+        take_from_key_values(url)?
+    };
+    let roots = match params.sslrootcert.as_deref() {
+        None => None,
+        Some("system") => Some(Roots::System),
+        Some(path) => Some(Roots::File(path)),
+    };
+    let ssl_mode = match (params.sslmode.as_deref(), &roots) {
+        (Some(mode), _) => mode.parse()?,
+        // libpq 16: the system's roots mean nothing without the host name.
+        (None, Some(Roots::System)) => SslMode::VerifyFull,
+        (None, _) => SslMode::Prefer,
+    };
+    if matches!(roots, Some(Roots::System)) && ssl_mode != SslMode::VerifyFull {
+        return Err(invalid(
+            "sslrootcert=system needs sslmode=verify-full (as in libpq)".into(),
+        ));
+    }
+    let check = match (ssl_mode, &roots) {
+        (SslMode::Disable, _) => Check::Nothing,
+        (SslMode::Prefer | SslMode::Require, None) => Check::Nothing,
+        (SslMode::Prefer | SslMode::Require | SslMode::VerifyCa, Some(_)) => Check::Chain,
+        (SslMode::VerifyCa, None) => Check::Chain,
+        (SslMode::VerifyFull, _) => Check::ChainAndName,
+    };
+    let mut config =
+        postgres::Config::from_str(&params.rest).map_err(|e| invalid(e.to_string()))?;
+    config.ssl_mode(match ssl_mode {
+        SslMode::Disable => DriverSslMode::Disable,
+        SslMode::Prefer => DriverSslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverSslMode::Require,
+    });
+    let trusted = match (check, roots.unwrap_or(Roots::System)) {
+        (Check::Nothing, _) => RootCertStore::empty(),
+        (_, Roots::File(path)) => roots_from_file(path)?,
+        (_, Roots::System) => system_roots()?,
+    };
+    Ok(Database {
+        config,
+        tls: Tls::new(check, trusted)?,
+        ssl_mode,
+    })
+}
+
+/// The URL's TLS parameters, and the URL without them.
+#[derive(Default)]
+struct Params {
+    rest: String,
+    sslmode: Option<String>,
+    sslrootcert: Option<String>,
+}
+
+impl Params {
+    /// Takes `key` if it is one of ours; false for the driver's.
+    fn take(
+        &mut self,
+        key: &str,
+        value: impl FnOnce() -> Result<String, StoreError>,
+    ) -> Result<bool, StoreError> {
+        let slot = match key {
+            "sslmode" => &mut self.sslmode,
+            "sslrootcert" => &mut self.sslrootcert,
+            _ => return Ok(false),
+        };
+        *slot = Some(value()?);
+        Ok(true)
+    }
+}
+
+/// `text` percent-decoded; the error names `what`, never the text (it
+/// may be a password).
+fn percent_decoded(text: &str, what: &str) -> Result<String, StoreError> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| invalid(format!("{what} is not UTF-8 once percent-decoded")))
+}
+
+fn take_from_url(url: &str) -> Result<Params, StoreError> {
+    let mut params = Params::default();
+    let Some((base, query)) = url.split_once('?') else {
+        params.rest = url.to_owned();
+        return Ok(params);
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decoded(key, "a query parameter's name")?;
+        if !params.take(&key, || {
+            percent_decoded(value, &format!("the value of {key}"))
+        })? {
+            kept.push(pair);
+        }
+    }
+    params.rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(params)
+}
+
+/// libpq's `key=value key='quoted \' value'` form.
+fn take_from_key_values(text: &str) -> Result<Params, StoreError> {
+    let mut params = Params::default();
+    let mut kept = Vec::new();
+    let mut chars = text.chars().peekable();
+    let escaped = |next: Option<char>| next.ok_or_else(|| invalid("a '\\' ends the string".into()));
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            // Not echoed: a malformed string may hold a password.
+            return Err(invalid(
+                "neither a postgres:// URL nor key=value pairs".into(),
+            ));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\'') => break,
+                    Some('\\') => value.push(escaped(chars.next())?),
+                    Some(c) => value.push(c),
+                    None => return Err(invalid(format!("the value of {key} has no closing '"))),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(if c == '\\' { escaped(chars.next())? } else { c });
+            }
+        }
+        let quoted = value.replace('\\', "\\\\").replace('\'', "\\'");
+        if !params.take(&key, || Ok(value))? {
+            kept.push(format!("{key}='{quoted}'"));
+        }
+    }
+    params.rest = kept.join(" ");
+    Ok(params)
+}
+
+fn roots_from_file(path: &str) -> Result<RootCertStore, StoreError> {
+    let fail = |why: String| invalid(format!("sslrootcert={path}: {why}"));
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut store = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("not PEM certificates: {e}")))?;
+        store
+            .add(cert)
+            .map_err(|e| fail(format!("a certificate rustls cannot use: {e}")))?;
+    }
+    if store.is_empty() {
+        return Err(fail("holds no PEM certificate".into()));
+    }
+    Ok(store)
+}
+
+fn system_roots() -> Result<RootCertStore, StoreError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    store.add_parsable_certificates(found.certs);
+    if store.is_empty() {
+        let errors: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        return Err(invalid(format!(
+            "the certificate check needs trusted roots and the system has none ({}): give sslrootcert=/path/ca.pem",
+            errors.join("; ")
+        )));
+    }
+    Ok(store)
+}
+
+/// The connector of every connection of one database URL.
+#[derive(Clone)]
+pub struct Tls {
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl Tls {
+    fn new(check: Check, roots: RootCertStore) -> Result<Self, StoreError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let chain = match check {
+            Check::Nothing => None,
+            Check::Chain | Check::ChainAndName => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| invalid(format!("sslrootcert: {e}")))?,
+            ),
+        };
+        let verifier = Arc::new(ServerCheck {
+            chain,
+            name: check == Check::ChainAndName,
+            provider: provider.clone(),
+        });
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StoreError::Backend(format!("TLS configuration: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        // What libpq 17 offers; servers before 17 ignore it.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+        Ok(Self {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        })
+    }
+}
+
+impl MakeTlsConnect<Socket> for Tls {
+    type Stream = PostgresTlsStream;
+    type TlsConnect = Handshake;
+    type Error = io::Error;
+
+    /// Called for every connection, TLS or not (`disable`, a Unix socket):
+    /// a host that cannot be a TLS server name fails only a handshake.
+    fn make_tls_connect(&mut self, host: &str) -> Result<Handshake, io::Error> {
+        Ok(Handshake {
+            connector: self.connector.clone(),
+            server: ServerName::try_from(host.to_owned()).ok(),
+            host: host.to_owned(),
+        })
+    }
+}
+
+pub struct Handshake {
+    connector: tokio_rustls::TlsConnector,
+    server: Option<ServerName<'static>>,
+    host: String,
+}
+
+impl TlsConnect<Socket> for Handshake {
+    type Stream = PostgresTlsStream;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<PostgresTlsStream>> + Send>>;
+
+    fn connect(self, socket: Socket) -> Self::Future {
+        Box::pin(async move {
+            let server = self.server.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "TLS to {:?}: neither a DNS name nor an IP address",
+                        self.host
+                    ),
+                )
+            })?;
+            let stream = self.connector.connect(server, socket).await?;
+            Ok(PostgresTlsStream(stream))
+        })
+    }
+}
+
+pub struct PostgresTlsStream(tokio_rustls::client::TlsStream<Socket>);
+
+impl TlsStream for PostgresTlsStream {
+    /// `tls-server-end-point` (RFC 5929): SCRAM-SHA-256-PLUS binds the
+    /// password exchange to this TLS session, as libpq does by default.
+    fn channel_binding(&self) -> ChannelBinding {
+        let (_, session) = self.0.get_ref();
+        session
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|certificate| tls_server_end_point(certificate))
+            .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
+    }
+}
+
+/// The hash of the server's certificate with its signature's hash
+/// function, SHA-256 for MD5 and SHA-1 (RFC 5929 section 4.1); `None` for
+/// signatures without one (Ed25519, RSA-PSS), where no binding is defined.
+fn tls_server_end_point(certificate: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::digest;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, parsed) = X509Certificate::from_der(certificate).ok()?;
+    let algorithm = match parsed.signature_algorithm.algorithm.to_id_string().as_str() {
+        // md5, sha1, sha256 with RSA; ecdsa with sha1, sha256.
+        "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.2" => &digest::SHA256,
+        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => &digest::SHA384,
+        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => &digest::SHA512,
+        _ => return None,
+    };
+    Some(digest::digest(algorithm, certificate).as_ref().to_vec())
+}
+
+impl AsyncRead for PostgresTlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PostgresTlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The check of the server's certificate that the mode asks for. Without
+/// `chain` (`prefer`, `require` without `sslrootcert`: libpq's "encrypted,
+/// not verified") any certificate passes; with it, its chain to a trusted
+/// root, and the host name when `name`. rustls checks the name only after
+/// the chain, so for `verify-ca` a wrong name is the one error let through.
+/// The handshake's signatures are always checked.
+#[derive(Debug)]
+struct ServerCheck {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    name: bool,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for ServerCheck {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rest_and_mode(url: &str) -> (String, Option<String>, Option<String>) {
+        let params = if url.starts_with("postgres://") {
+            take_from_url(url)
+        } else {
+            take_from_key_values(url)
+        }
+        .unwrap();
+        (params.rest, params.sslmode, params.sslrootcert)
+    }
+
+    #[test]
+    fn the_tls_parameters_leave_the_url_and_the_rest_stays() {
+        assert_eq!(
+            rest_and_mode(
+                "postgres://u@h:5/db?sslmode=verify-full&connect_timeout=3&sslrootcert=%2Ftmp%2Fa%20b.pem"
+            ),
+            (
+                "postgres://u@h:5/db?connect_timeout=3".into(),
+                Some("verify-full".into()),
+                Some("/tmp/a b.pem".into())
+            )
+        );
+        assert_eq!(
+            rest_and_mode("postgres://u@h/db?sslmode=require"),
+            ("postgres://u@h/db".into(), Some("require".into()), None)
+        );
+        assert_eq!(
+            rest_and_mode("postgres://u@h/db"),
+            ("postgres://u@h/db".into(), None, None)
+        );
+        assert_eq!(
+            rest_and_mode(
+                "host=h user = u sslrootcert='/tmp/it\\'s.pem' password='a b' sslmode=verify-ca"
+            ),
+            (
+                "host='h' user='u' password='a b'".into(),
+                Some("verify-ca".into()),
+                Some("/tmp/it's.pem".into())
+            )
+        );
+    }
+
+    fn error_of(url: &str) -> String {
+        match parse(url) {
+            Ok(_) => panic!("{url} accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn modes_follow_libpq() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let base = "postgres://u@127.0.0.1/db";
+        assert_eq!(parse(base).unwrap().ssl_mode, SslMode::Prefer);
+        assert_eq!(
+            parse(&format!("{base}?sslmode=disable")).unwrap().ssl_mode,
+            SslMode::Disable
+        );
+        assert_eq!(
+            parse(&format!("{base}?sslmode=require")).unwrap().ssl_mode,
+            SslMode::Require
+        );
+        // The mode is checked, and a root file read, before anything connects.
+        assert!(error_of(&format!("{base}?sslmode=verify")).contains("sslmode=\"verify\""));
+        assert!(error_of(&format!("{base}?sslmode=allow")).contains("sslmode"));
+        let missing = error_of(&format!(
+            "{base}?sslmode=verify-ca&sslrootcert=/nonexistent.pem"
+        ));
+        assert!(
+            missing.contains("sslrootcert=/nonexistent.pem"),
+            "{missing}"
+        );
+        let no_certs = error_of(&format!(
+            "{base}?sslmode=verify-full&sslrootcert={}",
+            empty.display()
+        ));
+        assert!(no_certs.contains("holds no PEM certificate"), "{no_certs}");
+        assert!(
+            error_of(&format!("{base}?sslmode=require&sslrootcert=system")).contains("verify-full")
+        );
+        assert!(error_of("not a url").contains("database URL"));
+        // Errors name the parameter, never echo a value.
+        let undecodable = error_of(&format!("{base}?sslrootcert=s%FFcret"));
+        assert!(
+            undecodable.contains("the value of sslrootcert") && !undecodable.contains("cret"),
+            "{undecodable}"
+        );
+        assert!(!error_of("hunter2").contains("hunter2"));
+    }
+}
