@@ -15,6 +15,7 @@ use atesto_rekor_v1::entry::{self, PreparedEntry};
 use atesto_tlog_engine::log::{Log, LogError};
 use atesto_tlog_engine::sequencer::SubmitError;
 use atesto_tlog_engine::store::LogStore;
+use atesto_tlog_engine::store::postgres::tls;
 use atesto_tlog_engine::store::postgres::{self, PostgresStore};
 use atesto_tlog_engine::store::redb::{RedbStore, STORE_FILE};
 use atesto_tlog_engine::view::ProvenEntry;
@@ -269,7 +270,9 @@ fn settle(reply: Pending) -> Result<(), BenchError> {
 /// indexes and TOAST, as on disk.
 fn schema_bytes(url: &str, schema: &str) -> Result<u64, BenchError> {
     let database = |e: ::postgres::Error| BenchError::Database(e.to_string());
-    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).map_err(database)?;
+    // The same TLS settings (`sslmode`, `sslrootcert`) as the store's own connections.
+    let target = tls::parse(url).map_err(|e| BenchError::Database(e.to_string()))?;
+    let mut client = target.config.connect(target.tls).map_err(database)?;
     let row = client
         .query_one(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \

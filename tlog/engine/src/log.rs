@@ -22,7 +22,7 @@ use crate::merkle::{self, MerkleError, ReadTiles, RightEdge, TileSource};
 use crate::metrics::Metrics;
 use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
-use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry};
+use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry, TilesRead};
 use crate::submission::{EntrySigner, Submission};
 use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
 
@@ -317,7 +317,7 @@ impl TileSource for ShardTiles<'_> {
         self.store.read_tile(self.ordinal, level, index)
     }
 
-    fn read_tiles(&self, wanted: &[(u8, u64)]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn read_tiles(&self, wanted: &[(u8, u64)]) -> Result<TilesRead, StoreError> {
         self.store.read_tiles(self.ordinal, wanted)
     }
 }

@@ -31,7 +31,7 @@ use std::ops::Range;
 pub use tlog_tiles::Hash;
 use tlog_tiles::{EMPTY_HASH, Tile, node_hash, record_hash};
 
-use crate::store::{StoreError, TileData};
+use crate::store::{StoreError, TileData, TilesRead};
 
 /// Height of a tile: it spans 8 levels of the tree.
 pub const TILE_HEIGHT: u8 = 8;
@@ -57,7 +57,7 @@ pub trait TileSource {
     /// The data of each `(level, index)` tile, in order. A proof asks for all
     /// its tiles at once, so a store across a network answers in one round
     /// trip instead of one per tile.
-    fn read_tiles(&self, wanted: &[(u8, u64)]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn read_tiles(&self, wanted: &[(u8, u64)]) -> Result<TilesRead, StoreError> {
         wanted
             .iter()
             .map(|&(level, index)| self.read_tile(level, index))

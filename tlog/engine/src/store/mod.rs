@@ -46,6 +46,10 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// Tiles read for a list of `(level, index)`: each one's data in the order
+/// asked, `None` where the store has none.
+pub type TilesRead = Vec<Option<Vec<u8>>>;
+
 /// An entry as it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEntry {
@@ -219,11 +223,7 @@ pub trait LogStore: Send + Sync + 'static {
 
     /// Reads several tiles of a shard (`read_tile` each, in order). A store
     /// across a network answers a proof's tiles in one round trip.
-    fn read_tiles(
-        &self,
-        shard: u32,
-        wanted: &[(u8, u64)],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn read_tiles(&self, shard: u32, wanted: &[(u8, u64)]) -> Result<TilesRead, StoreError> {
         wanted
             .iter()
             .map(|&(level, index)| self.read_tile(shard, level, index))
@@ -241,7 +241,7 @@ pub trait LogStore: Send + Sync + 'static {
         index: u64,
         shard: u32,
         wanted: &[(u8, u64)],
-    ) -> Result<(Option<StoredEntry>, Vec<Option<Vec<u8>>>), StoreError> {
+    ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
         let entry = self.read_entries(index..index + 1)?.into_iter().next();
         Ok((entry, self.read_tiles(shard, wanted)?))
     }

@@ -30,6 +30,7 @@ use postgres::types::{ToSql, Type};
 
 use super::{
     Batch, Coordinator, LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
+    TilesRead,
 };
 use pool::{Pool, is_transport};
 
@@ -415,11 +416,7 @@ impl LogStore for PostgresStore {
         })
     }
 
-    fn read_tiles(
-        &self,
-        shard: u32,
-        wanted: &[(u8, u64)],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    fn read_tiles(&self, shard: u32, wanted: &[(u8, u64)]) -> Result<TilesRead, StoreError> {
         let (levels, indexes) = tile_keys(wanted)?;
         let rows = self.read(|client| {
             client
@@ -450,7 +447,7 @@ impl LogStore for PostgresStore {
         index: u64,
         shard: u32,
         wanted: &[(u8, u64)],
-    ) -> Result<(Option<StoredEntry>, Vec<Option<Vec<u8>>>), StoreError> {
+    ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
         let index = to_i64(index, "index")?;
         let (levels, indexes) = tile_keys(wanted)?;
         // One statement, one round trip (`query_typed` skips the prepare):
