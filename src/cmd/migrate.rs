@@ -142,7 +142,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     }];
     // The Rekor v2 log too, if the data directory holds one: with
     // `--database` its tree lives in its own schema.
-    if let Some(v2) = super::tlog::rekor_v2_config(&config)?
+    if let Some(v2) = super::rekor_v2_section::rekor_v2_config(&config)?
         && v2.data_dir().join(STORE_FILE).is_file()
     {
         sources.push(Source {

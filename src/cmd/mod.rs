@@ -7,6 +7,7 @@ pub mod dev;
 pub mod keygen;
 pub mod migrate;
 pub mod monitor;
+pub mod rekor_v2_section;
 pub mod tlog;
 pub mod trust_root;
 pub mod tsa;

@@ -196,7 +196,7 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
-    let v2_config = rekor_v2_config(&config)?;
+    let v2_config = super::rekor_v2_section::rekor_v2_config(&config)?;
     let state = open(&config).await?;
     let router = rekor_v1::router(
         state,
@@ -214,24 +214,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let v2 = super::serve(v2_router, &v2_config.addr, v2_config.connections);
     tokio::try_join!(v1, v2)?;
     Ok(())
-}
-
-/// The `rekor_v2:` section, its store under the v1 log's data directory
-/// unless it names its own.
-pub fn rekor_v2_config(config: &TlogConfig) -> anyhow::Result<Option<RekorV2Config>> {
-    let Some(section) = &config.rekor_v2 else {
-        return Ok(None);
-    };
-    let mut v2: RekorV2Config = serde_yaml_ng::from_value(section.clone())
-        .map_err(|e| ConfigError::Invalid(format!("rekor_v2: {e}")))?;
-    v2.data.get_or_insert_with(|| config.data.join("rekor-v2"));
-    v2.validate()?;
-    if v2.addr == config.addr {
-        bail!(
-            "rekor_v2.addr must differ from addr: each log serves its tiles at the root of its own listener"
-        );
-    }
-    Ok(Some(v2))
 }
 
 /// Opens the Rekor v2 log on its embedded store, with its key and sequencer.
