@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -73,23 +74,30 @@ fn refused(data: &Path, database: &str, reason: &str) {
     assert!(said.contains(reason), "expected {reason:?} in: {said}");
 }
 
-/// A redb server on `data` (never PostgreSQL, whatever ATESTO_TEST_STORE
-/// says), with a Rekor v2 log on `v2_addr` if given.
-fn redb_server(data: &Path, v2_addr: Option<&str>) -> Tlog {
+/// A log server on `data` with `extra` arguments.
+fn server(data: &Path, extra: &[&OsStr]) -> Tlog {
     let addr = free_addr();
-    let mut args: Vec<&std::ffi::OsStr> = vec![
+    let mut args: Vec<&OsStr> = vec![
         "tlog".as_ref(),
         "--data".as_ref(),
         data.as_os_str(),
         "--addr".as_ref(),
         addr.as_ref(),
     ];
-    let config;
-    if let Some(v2_addr) = v2_addr {
-        config = v2_config(data.parent().unwrap(), "redb", v2_addr);
-        args.extend(["--config".as_ref(), config.as_os_str()]);
-    }
+    args.extend_from_slice(extra);
     Tlog::start_args(&args, &addr)
+}
+
+/// A redb server on `data` (never PostgreSQL, whatever ATESTO_TEST_STORE
+/// says), with a Rekor v2 log on `v2_addr` if given.
+fn redb_server(data: &Path, v2_addr: Option<&str>) -> Tlog {
+    match v2_addr {
+        Some(v2_addr) => {
+            let config = v2_config(data.parent().unwrap(), "redb", v2_addr);
+            server(data, &["--config".as_ref(), config.as_os_str()])
+        }
+        None => server(data, &[]),
+    }
 }
 
 /// A config with a `rekor_v2:` section on `v2_addr`, its key beside the
@@ -127,20 +135,14 @@ fn get_v2(v2_addr: &str, path: &str) -> Reply {
 
 /// A server on the migrated database, with the source's key.
 fn postgres_server(data: &Path, database: &str, key: &Path, extra: &[&str]) -> Tlog {
-    let addr = free_addr();
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "tlog".as_ref(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--addr".as_ref(),
-        addr.as_ref(),
+    let mut args: Vec<&OsStr> = vec![
         "--database".as_ref(),
         database.as_ref(),
         "--key".as_ref(),
         key.as_os_str(),
     ];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    Tlog::start_args(&args, &addr)
+    args.extend(extra.iter().map(OsStr::new));
+    server(data, &args)
 }
 
 /// The artifact digest a hashedrekord entry is filed under.

@@ -11,7 +11,7 @@
 //! that is redone anyway, and the synchronous commit of `finish_import`
 //! flushes everything before it.
 
-use super::{Param, PostgresStore, backend, to_i64};
+use super::{Param, PostgresStore, backend, lock_schema, to_i64};
 use crate::store::{ShardState, StoreError, StoredEntry, TileData};
 
 /// An entry to import with its leaf hash, at consecutive global indexes.
@@ -50,11 +50,7 @@ impl PostgresStore {
             let mut txn = client.transaction().map_err(backend)?;
             // The lock `create_tables` takes: no server applies the schema
             // (and then reads the marker) halfway through this.
-            txn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('atesto schema ' || $1))",
-                &[&self.schema],
-            )
-            .map_err(backend)?;
+            lock_schema(&mut txn, &self.schema)?;
             let unfinished: Option<String> = txn
                 .query_opt("SELECT source FROM migration FOR UPDATE", &[])
                 .map_err(backend)?

@@ -135,6 +135,18 @@ fn position(levels: &[i16], indexes: &[i64], key: (i16, i64)) -> Option<usize> {
         .position(|(&level, &index)| (level, index) == key)
 }
 
+/// Takes the schema's lock until `txn` ends: what applies the schema
+/// (`create_tables`) and what starts a migration into it (`import.rs`)
+/// never interleave.
+fn lock_schema(txn: &mut postgres::Transaction<'_>, schema: &str) -> Result<(), StoreError> {
+    txn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('atesto schema ' || $1))",
+        &[&schema],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`), creates the
     /// log's schema and tables if missing, and keeps up to `pool_size`
@@ -210,11 +222,7 @@ impl PostgresStore {
             let mut txn = client.transaction().map_err(backend)?;
             // Replicas starting together must not race on CREATE ... IF NOT
             // EXISTS (it is not atomic): one applies the schema at a time.
-            txn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('atesto schema ' || $1))",
-                &[&self.schema],
-            )
-            .map_err(backend)?;
+            lock_schema(&mut txn, &self.schema)?;
             txn.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", self.schema))
                 .map_err(backend)?;
             txn.batch_execute(SCHEMA).map_err(backend)?;
