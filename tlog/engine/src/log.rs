@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{LogKeys, SignError};
 use crate::config::LogOptions;
-use crate::merkle::{self, MerkleError, ReadTiles, RightEdge, TileSource};
+use crate::merkle::{self, MerkleError, RightEdge, TileSource};
 use crate::metrics::Metrics;
 use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
@@ -226,22 +226,15 @@ impl Log {
             return Ok(None);
         };
         let (size, leaf) = (shard.checkpoint.size, index - shard.info.start);
-        let wanted = merkle::inclusion_tiles(size, leaf)?;
-        let (entry, tiles) = self
-            .store
-            .read_entry_and_tiles(index, shard.info.ordinal, &wanted)?;
+        let plan = merkle::inclusion_tiles(size, leaf)?;
+        let (entry, tiles) =
+            self.store
+                .read_entry_and_tiles(index, shard.info.ordinal, plan.tiles())?;
         let Some(entry) = entry else {
             return Ok(None);
         };
-        let source = ReadTiles {
-            store: &self.tile_source(shard.info.ordinal),
-            tiles: wanted
-                .into_iter()
-                .zip(tiles)
-                .filter_map(|(at, data)| Some((at, data?)))
-                .collect(),
-        };
-        let proof = merkle::inclusion_proof(&source, size, leaf)?;
+        let source = self.tile_source(shard.info.ordinal);
+        let proof = merkle::inclusion_proof_from(&source, plan, tiles, size, leaf)?;
         Ok(Some(ProvenEntry {
             index,
             shard: shard.info.clone(),

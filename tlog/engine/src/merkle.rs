@@ -275,7 +275,7 @@ fn partial_index(size: u64, level: u8) -> u64 {
 pub fn root(source: &dyn TileSource, size: u64) -> Result<[u8; 32], MerkleError> {
     let mut plan = TilePlan::default();
     plan.range(0, size)?;
-    Ok(StoredNodes::prefetched(source, plan)?.range(0, size)?.0)
+    Ok(StoredNodes::read(source, plan)?.range(0, size)?.0)
 }
 
 /// RFC 6962 audit path of leaf `index` in the tree of `size` leaves, leaf to root.
@@ -284,39 +284,33 @@ pub fn inclusion_proof(
     size: u64,
     index: u64,
 ) -> Result<Vec<[u8; 32]>, MerkleError> {
-    if index >= size {
-        return Err(MerkleError::IndexOutOfRange { index, size });
-    }
-    let mut plan = TilePlan::default();
-    inclusion_path(&mut plan, size, index)?;
-    inclusion_path(&mut StoredNodes::prefetched(source, plan)?, size, index)
+    let plan = inclusion_tiles(size, index)?;
+    let read = source.read_tiles(plan.tiles())?;
+    inclusion_proof_from(source, plan, read, size, index)
 }
 
 /// The tiles [`inclusion_proof`] reads for leaf `index` of the tree of
-/// `size` leaves, so a store can fetch them together with the entry.
-pub fn inclusion_tiles(size: u64, index: u64) -> Result<Vec<(u8, u64)>, MerkleError> {
+/// `size` leaves, so a store can fetch them together with the entry
+/// (then [`inclusion_proof_from`]).
+pub fn inclusion_tiles(size: u64, index: u64) -> Result<TilePlan, MerkleError> {
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
     }
     let mut plan = TilePlan::default();
     inclusion_path(&mut plan, size, index)?;
-    Ok(plan.tiles)
+    Ok(plan)
 }
 
-/// Tiles already read (by [`inclusion_tiles`]), in front of their store:
-/// a proof's `read_tiles` is answered from them, anything else from `store`.
-pub struct ReadTiles<'a> {
-    pub store: &'a dyn TileSource,
-    pub tiles: Vec<((u8, u64), Vec<u8>)>,
-}
-
-impl TileSource for ReadTiles<'_> {
-    fn read_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.tiles.iter().find(|(at, _)| *at == (level, index)) {
-            Some((_, data)) => Ok(Some(data.clone())),
-            None => self.store.read_tile(level, index),
-        }
-    }
+/// [`inclusion_proof`] on the tiles of `plan` already read (`read`, in the
+/// plan's order); a tile missing from them is asked of `source`.
+pub fn inclusion_proof_from(
+    source: &dyn TileSource,
+    plan: TilePlan,
+    read: TilesRead,
+    size: u64,
+    index: u64,
+) -> Result<Vec<[u8; 32]>, MerkleError> {
+    inclusion_path(&mut StoredNodes::new(source, plan, read), size, index)
 }
 
 /// RFC 6962 consistency proof from the tree of `old_size` leaves to that of
@@ -331,11 +325,7 @@ pub fn consistency_proof(
     }
     let mut plan = TilePlan::default();
     consistency_path(&mut plan, old_size, new_size)?;
-    consistency_path(
-        &mut StoredNodes::prefetched(source, plan)?,
-        old_size,
-        new_size,
-    )
+    consistency_path(&mut StoredNodes::read(source, plan)?, old_size, new_size)
 }
 
 /// Is tile (level, index) of width `width` (1..=256) inside a tree of `size`? (for serving /tile/L/N[.p/W])
@@ -481,8 +471,15 @@ fn tile_of(height: u32, index: u64) -> (u8, u64, u64) {
 /// needs depends only on the sizes and indexes, never on the hashes, so the
 /// walk runs once with placeholder hashes to plan the reads, then for real.
 #[derive(Default)]
-struct TilePlan {
+pub struct TilePlan {
     tiles: Vec<(u8, u64)>,
+}
+
+impl TilePlan {
+    /// The `(level, index)` of each tile the walk reads, each once.
+    pub fn tiles(&self) -> &[(u8, u64)] {
+        &self.tiles
+    }
 }
 
 impl Nodes for TilePlan {
@@ -502,17 +499,22 @@ struct StoredNodes<'a> {
 }
 
 impl<'a> StoredNodes<'a> {
-    /// Reads every tile of `plan` in one `read_tiles`; a tile the store lacks
-    /// is asked for again when the walk needs it, and reported missing then.
-    fn prefetched(source: &'a dyn TileSource, plan: TilePlan) -> Result<Self, MerkleError> {
-        let read = source.read_tiles(&plan.tiles)?;
+    /// Reads every tile of `plan` in one `read_tiles`.
+    fn read(source: &'a dyn TileSource, plan: TilePlan) -> Result<Self, MerkleError> {
+        let read = source.read_tiles(plan.tiles())?;
+        Ok(Self::new(source, plan, read))
+    }
+
+    /// On the tiles of `plan` already read; a tile the store lacked is
+    /// asked for again when the walk needs it, and reported missing then.
+    fn new(source: &'a dyn TileSource, plan: TilePlan, read: TilesRead) -> Self {
         let tiles = plan
             .tiles
             .into_iter()
             .zip(read)
             .filter_map(|((level, index), data)| Some((level, index, data?)))
             .collect();
-        Ok(Self { source, tiles })
+        Self { source, tiles }
     }
 
     fn tile(&mut self, level: u8, index: u64) -> Result<&[u8], MerkleError> {
