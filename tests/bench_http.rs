@@ -1,0 +1,71 @@
+//! `atesto bench tsa` and `atesto bench rekor-v2` as an operator runs them,
+//! over HTTP/1.1 and with `--http2 N`: every request answered and checked
+//! (the benches count a wrong answer as `other`), and a figure beside its
+//! bound in the summary line.
+
+mod support;
+
+use serde_json::Value;
+
+use support::*;
+
+/// Runs a bench; its JSON summary (the last line of stdout).
+fn bench(args: &[&str]) -> Value {
+    let out = atesto(args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().rev().find(|l| l.starts_with('{'));
+    serde_json::from_str(last.expect("a JSON summary")).expect("JSON")
+}
+
+fn all_answered(summary: &Value, count_field: &str, expected: u64) {
+    assert_eq!(summary[count_field], expected, "{summary}");
+    assert_eq!(summary["other"], 0, "{summary}");
+    assert_eq!(summary["transport_errors"], 0, "{summary}");
+    assert!(
+        summary["fraction_of_bound"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
+}
+
+#[test]
+fn the_tsa_bench_gets_every_timestamp_over_http1_and_http2() {
+    let base = [
+        "bench",
+        "tsa",
+        "--requests",
+        "300",
+        "--concurrency",
+        "8",
+        "--bound-secs",
+        "1",
+        "--rounds",
+        "1",
+    ];
+    all_answered(&bench(&base), "timestamps", 300);
+    let http2: Vec<&str> = base.iter().copied().chain(["--http2", "2"]).collect();
+    all_answered(&bench(&http2), "timestamps", 300);
+}
+
+#[test]
+fn the_rekor_v2_bench_gets_every_entry_over_http1_and_http2() {
+    let base = [
+        "bench",
+        "rekor-v2",
+        "--entries",
+        "200",
+        "--concurrency",
+        "8",
+        "--bound-secs",
+        "1",
+        "--rounds",
+        "1",
+    ];
+    all_answered(&bench(&base), "created", 200);
+    let http2: Vec<&str> = base.iter().copied().chain(["--http2", "1"]).collect();
+    all_answered(&bench(&http2), "created", 200);
+}
