@@ -26,13 +26,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use postgres::Client;
-use postgres::types::{ToSql, Type};
+use postgres::types::ToSql;
 
 use super::{
     Batch, Coordinator, LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
     TilesRead,
 };
-use pool::{Pool, is_transport};
+use pool::{Connection, Pool, is_transport};
 
 /// The log's tables, created if missing.
 const SCHEMA: &str = include_str!("schema.sql");
@@ -234,7 +234,7 @@ impl PostgresStore {
     /// the first was dead (after a server restart every idle one is).
     fn read<T>(
         &self,
-        work: impl Fn(&mut Client) -> Result<T, StoreError>,
+        work: impl Fn(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match self.pool.with(&work) {
             Err(StoreError::Unavailable(_)) => self.pool.with(&work),
@@ -415,11 +415,12 @@ impl LogStore for PostgresStore {
         let index = to_i64(index, "tile index")?;
         self.read(|client| {
             Ok(client
-                .query_opt(
+                .query_cached(
                     "SELECT data FROM tiles WHERE shard = $1 AND level = $2 AND idx = $3",
                     &[&i64::from(shard) as Param, &i16::from(level), &index],
                 )
                 .map_err(backend)?
+                .first()
                 .map(|row| row.get(0)))
         })
     }
@@ -428,15 +429,11 @@ impl LogStore for PostgresStore {
         let (levels, indexes) = tile_keys(wanted)?;
         let rows = self.read(|client| {
             client
-                .query_typed(
-                    "SELECT t.level, t.idx, t.data
-                     FROM unnest($2::int2[], $3::int8[]) AS w(level, idx)
-                     JOIN tiles t ON t.shard = $1 AND t.level = w.level AND t.idx = w.idx",
-                    &[
-                        (&i64::from(shard), Type::INT8),
-                        (&levels, Type::INT2_ARRAY),
-                        (&indexes, Type::INT8_ARRAY),
-                    ],
+                .query_cached(
+                    "SELECT w.level, w.idx, (SELECT t.data FROM tiles t
+                        WHERE t.shard = $1 AND t.level = w.level AND t.idx = w.idx)
+                     FROM unnest($2::int2[], $3::int8[]) AS w(level, idx)",
+                    &[&i64::from(shard), &levels, &indexes],
                 )
                 .map_err(backend)
         })?;
@@ -444,7 +441,7 @@ impl LogStore for PostgresStore {
         for row in &rows {
             let key = (row.get::<_, i16>(0), row.get::<_, i64>(1));
             if let Some(at) = position(&levels, &indexes, key) {
-                found[at] = Some(row.get(2));
+                found[at] = row.get(2);
             }
         }
         Ok(found)
@@ -458,23 +455,21 @@ impl LogStore for PostgresStore {
     ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
         let index = to_i64(index, "index")?;
         let (levels, indexes) = tile_keys(wanted)?;
-        // One statement, one round trip (`query_typed` skips the prepare):
-        // the entry's row first, then one row per tile found.
+        // One statement (prepared once per connection), one round trip:
+        // the entry's row first, then one row per tile wanted (NULL data
+        // if missing). Each tile is a lookup of its own by primary key:
+        // joined, a generic plan estimates the arrays at 10 rows and scans
+        // the whole tiles table instead.
         let rows = self.read(|client| {
             client
-                .query_typed(
+                .query_cached(
                     "SELECT 0::int2, idx, integrated_time, body, receipt, extra
                      FROM entries WHERE idx = $1
                      UNION ALL
-                     SELECT 1::int2, t.idx, t.level::int8, t.data, NULL, NULL
-                     FROM unnest($3::int2[], $4::int8[]) AS w(level, idx)
-                     JOIN tiles t ON t.shard = $2 AND t.level = w.level AND t.idx = w.idx",
-                    &[
-                        (&index, Type::INT8),
-                        (&i64::from(shard), Type::INT8),
-                        (&levels, Type::INT2_ARRAY),
-                        (&indexes, Type::INT8_ARRAY),
-                    ],
+                     SELECT 1::int2, w.idx, w.level::int8, (SELECT t.data FROM tiles t
+                        WHERE t.shard = $2 AND t.level = w.level AND t.idx = w.idx), NULL, NULL
+                     FROM unnest($3::int2[], $4::int8[]) AS w(level, idx)",
+                    &[&index, &i64::from(shard), &levels, &indexes],
                 )
                 .map_err(backend)
         })?;
@@ -493,7 +488,7 @@ impl LogStore for PostgresStore {
                     .map_err(|_| StoreError::Corrupt("tile level out of range".into()))?;
                 let key = (level, row.get::<_, i64>(1));
                 if let Some(at) = position(&levels, &indexes, key) {
-                    found[at] = Some(row.get(3));
+                    found[at] = row.get(3);
                 }
             }
         }
@@ -508,7 +503,7 @@ impl LogStore for PostgresStore {
         let end = i64::try_from(range.end).unwrap_or(i64::MAX);
         self.read(|client| {
             let rows = client
-                .query(
+                .query_cached(
                     "SELECT idx, integrated_time, body, receipt, extra FROM entries
                      WHERE idx >= $1 AND idx < $2 ORDER BY idx",
                     &[&start, &end],
@@ -535,7 +530,7 @@ impl LogStore for PostgresStore {
         let wanted: Vec<&[u8]> = leaf_hashes.iter().map(|h| &h[..]).collect();
         let found = self.read(|client| {
             client
-                .query(
+                .query_cached(
                     "SELECT leaf_hash, idx FROM entries WHERE leaf_hash = ANY($1)",
                     &[&wanted],
                 )
@@ -553,7 +548,7 @@ impl LogStore for PostgresStore {
     fn search(&self, key: &str) -> Result<Vec<u64>, StoreError> {
         self.read(|client| {
             client
-                .query(
+                .query_cached(
                     "SELECT idx FROM search WHERE key = $1 ORDER BY idx",
                     &[&key],
                 )
@@ -570,7 +565,7 @@ impl LogStore for PostgresStore {
         }
         let found = self.read(|client| {
             client
-                .query(
+                .query_cached(
                     "SELECT key, min(idx) FROM search WHERE key = ANY($1) GROUP BY key",
                     &[&keys],
                 )

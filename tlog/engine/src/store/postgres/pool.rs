@@ -2,10 +2,13 @@
 //! kept for reuse, a connection that failed at the transport level dropped
 //! (with every idle one: after a server restart they are all dead).
 
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use postgres::{Client, Config};
+use postgres::types::ToSql;
+use postgres::{Client, Config, Row, Statement};
 
 use super::tls::Tls;
 
@@ -14,8 +17,49 @@ use crate::store::StoreError;
 /// How long a caller waits for a free connection before giving up.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection and the statements prepared on it. A hot read
+/// (a proof's entry and tiles) is parsed and planned once per connection
+/// instead of at every call, which costs PostgreSQL more than running it.
+pub struct Connection {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Connection {
+    /// Runs `sql`, prepared on this connection at its first use (the
+    /// server infers the parameters' types, as for an unprepared query).
+    pub fn query_cached(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = match self.prepared.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = self.client.prepare(sql)?;
+                self.prepared.insert(sql, statement.clone());
+                statement
+            }
+        };
+        self.client.query(&statement, params)
+    }
+}
+
+impl Deref for Connection {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
 struct Slots {
-    idle: Vec<Client>,
+    idle: Vec<Connection>,
     /// Connections checked out or being opened.
     busy: usize,
 }
@@ -86,7 +130,7 @@ impl Pool {
     /// goes through `map`.
     pub fn with<T>(
         &self,
-        work: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut client = self.checkout()?;
         let result = work(&mut client);
@@ -95,7 +139,7 @@ impl Pool {
         result
     }
 
-    fn checkout(&self) -> Result<Client, StoreError> {
+    fn checkout(&self) -> Result<Connection, StoreError> {
         let mut slots = self.lock()?;
         loop {
             if let Some(client) = slots.idle.pop() {
@@ -119,7 +163,10 @@ impl Pool {
         slots.busy += 1;
         drop(slots);
         match self.config.connect(self.tls.clone()) {
-            Ok(client) => Ok(client),
+            Ok(client) => Ok(Connection {
+                client,
+                prepared: HashMap::new(),
+            }),
             Err(err) => {
                 self.checkin(None);
                 // The reason (a refused certificate, the server's own
@@ -137,7 +184,7 @@ impl Pool {
 
     /// Returns a connection, or `None` for one that is gone (then the idle
     /// ones are dropped too).
-    fn checkin(&self, client: Option<Client>) {
+    fn checkin(&self, client: Option<Connection>) {
         let dropped = match self.lock() {
             Ok(mut slots) => {
                 slots.busy = slots.busy.saturating_sub(1);
@@ -169,7 +216,7 @@ impl Drop for Pool {
 /// Drops connections on a thread of their own: each owns a small runtime,
 /// which must not be dropped on an async worker (the store may be dropped
 /// at shutdown from one).
-fn close(clients: Vec<Client>) {
+fn close(clients: Vec<Connection>) {
     if clients.is_empty() {
         return;
     }
