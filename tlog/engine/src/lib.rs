@@ -7,6 +7,7 @@
 //! - `store/`: the storage contract (`mod.rs`), its backends `redb.rs`
 //!   (embedded) and `memory.rs` (tests, fault injection).
 //! - `merkle`: tile arithmetic, the in-memory right edge, proofs from tiles.
+//! - `tile_cache`: full upper tiles kept hashed for proofs.
 //! - `checkpoint`: the log's keys and checkpoint signing; `SignError`.
 //! - `submission`: what a personality submits; the `EntrySigner` hook.
 //! - `view`: what readers see: shards, published checkpoints, proven entries.
@@ -29,4 +30,5 @@ pub mod replica;
 pub mod sequencer;
 pub mod store;
 pub mod submission;
+pub mod tile_cache;
 pub mod view;

@@ -24,6 +24,7 @@ use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
 use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry, TilesRead};
 use crate::submission::{EntrySigner, Submission};
+use crate::tile_cache::TileCache;
 use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,8 @@ pub struct Log {
     followers: std::sync::Mutex<Vec<Arc<dyn Follower>>>,
     /// With a store shared by replicas: who integrates.
     replica: Option<Arc<Replica>>,
+    /// Full upper tiles, hashed, for `entry_at`'s proofs.
+    tile_cache: TileCache,
 }
 
 impl Log {
@@ -139,6 +142,7 @@ impl Log {
             hostname,
             followers: std::sync::Mutex::default(),
             replica,
+            tile_cache: TileCache::default(),
         })
     }
 
@@ -226,15 +230,17 @@ impl Log {
             return Ok(None);
         };
         let (size, leaf) = (shard.checkpoint.size, index - shard.info.start);
+        let ordinal = shard.info.ordinal;
         let plan = merkle::inclusion_tiles(size, leaf)?;
-        let (entry, tiles) =
-            self.store
-                .read_entry_and_tiles(index, shard.info.ordinal, plan.tiles())?;
+        let (mut known, wanted) = self.tile_cache.split(ordinal, plan.tiles());
+        let (entry, read) = self.store.read_entry_and_tiles(index, ordinal, &wanted)?;
         let Some(entry) = entry else {
             return Ok(None);
         };
-        let source = self.tile_source(shard.info.ordinal);
-        let proof = merkle::inclusion_proof_from(&source, plan, tiles, size, leaf)?;
+        self.tile_cache
+            .add_read(ordinal, size, &wanted, read, &mut known);
+        let source = self.tile_source(ordinal);
+        let proof = merkle::inclusion_proof_from(&source, known, size, leaf)?;
         Ok(Some(ProvenEntry {
             index,
             shard: shard.info.clone(),

@@ -285,8 +285,7 @@ pub fn inclusion_proof(
     index: u64,
 ) -> Result<Vec<[u8; 32]>, MerkleError> {
     let plan = inclusion_tiles(size, index)?;
-    let read = source.read_tiles(plan.tiles())?;
-    inclusion_proof_from(source, plan, read, size, index)
+    inclusion_path(&mut StoredNodes::read(source, plan)?, size, index)
 }
 
 /// The tiles [`inclusion_proof`] reads for leaf `index` of the tree of
@@ -301,16 +300,16 @@ pub fn inclusion_tiles(size: u64, index: u64) -> Result<TilePlan, MerkleError> {
     Ok(plan)
 }
 
-/// [`inclusion_proof`] on the tiles of `plan` already read (`read`, in the
-/// plan's order); a tile missing from them is asked of `source`.
+/// [`inclusion_proof`] on tiles of `plan` already at hand (`known`: read
+/// from the store or hashed before); a tile missing from them is asked of
+/// `source`.
 pub fn inclusion_proof_from(
     source: &dyn TileSource,
-    plan: TilePlan,
-    read: TilesRead,
+    known: Vec<(u8, u64, KnownTile)>,
     size: u64,
     index: u64,
 ) -> Result<Vec<[u8; 32]>, MerkleError> {
-    inclusion_path(&mut StoredNodes::new(source, plan, read), size, index)
+    inclusion_path(&mut StoredNodes { source, known }, size, index)
 }
 
 /// RFC 6962 consistency proof from the tree of `old_size` leaves to that of
@@ -492,49 +491,102 @@ impl Nodes for TilePlan {
     }
 }
 
-/// Nodes read from stored tiles, each tile read at most once per proof.
+/// A tile a proof walk has at hand.
+pub enum KnownTile {
+    /// As stored: the walk hashes the subtrees it needs.
+    Stored(Vec<u8>),
+    /// A full tile hashed before (see `tile_cache`).
+    Hashed(std::sync::Arc<HashedTile>),
+}
+
+/// A full tile with all the inner nodes of its 8 levels: a proof through
+/// it hashes nothing. Full tiles never change, so this can be kept.
+pub struct HashedTile {
+    /// Level h of the tile's subtree (256 >> h nodes) at `LEVEL_START[h]..`.
+    nodes: Vec<Hash>,
+}
+
+/// Where each level of a tile's subtree starts in `HashedTile::nodes`.
+const LEVEL_START: [usize; TILE_HEIGHT as usize + 1] = {
+    let mut starts = [0; TILE_HEIGHT as usize + 1];
+    let mut h = 1;
+    while h <= TILE_HEIGHT as usize {
+        starts[h] = starts[h - 1] + (TILE_WIDTH as usize >> (h - 1));
+        h += 1;
+    }
+    starts
+};
+
+impl HashedTile {
+    /// Hashes a full tile's data (`None` for a partial one: it may still grow).
+    pub fn new(data: &[u8]) -> Option<Self> {
+        if data.len() != FULL_TILE_BYTES {
+            return None;
+        }
+        let mut nodes = Vec::with_capacity(2 * TILE_WIDTH as usize - 1);
+        nodes.extend(data.chunks_exact(HASH_SIZE).map(|chunk| {
+            let mut hash = Hash::default();
+            hash.0.copy_from_slice(chunk);
+            hash
+        }));
+        for h in 1..=TILE_HEIGHT as usize {
+            for i in 0..TILE_WIDTH as usize >> h {
+                let below = LEVEL_START[h - 1] + 2 * i;
+                nodes.push(node_hash(nodes[below], nodes[below + 1]));
+            }
+        }
+        Some(Self { nodes })
+    }
+
+    /// The perfect subtree of `1 << span` hashes from `offset`, if aligned.
+    fn subtree(&self, span: u32, offset: u64) -> Option<Hash> {
+        let h = span as usize;
+        let at = usize::try_from(offset >> span).ok()?;
+        (h <= TILE_HEIGHT as usize && offset % (1 << span) == 0 && at < TILE_WIDTH as usize >> h)
+            .then(|| self.nodes[LEVEL_START[h] + at])
+    }
+}
+
+/// Nodes from tiles at hand or read from the store, each tile read at most
+/// once per proof.
 struct StoredNodes<'a> {
     source: &'a dyn TileSource,
-    tiles: Vec<(u8, u64, Vec<u8>)>,
+    known: Vec<(u8, u64, KnownTile)>,
 }
 
 impl<'a> StoredNodes<'a> {
-    /// Reads every tile of `plan` in one `read_tiles`.
+    /// Reads every tile of `plan` in one `read_tiles`; a tile the store
+    /// lacks is asked for again when the walk needs it, and reported
+    /// missing then.
     fn read(source: &'a dyn TileSource, plan: TilePlan) -> Result<Self, MerkleError> {
         let read = source.read_tiles(plan.tiles())?;
-        Ok(Self::new(source, plan, read))
-    }
-
-    /// On the tiles of `plan` already read; a tile the store lacked is
-    /// asked for again when the walk needs it, and reported missing then.
-    fn new(source: &'a dyn TileSource, plan: TilePlan, read: TilesRead) -> Self {
-        let tiles = plan
+        let known = plan
             .tiles
             .into_iter()
             .zip(read)
-            .filter_map(|((level, index), data)| Some((level, index, data?)))
+            .filter_map(|((level, index), data)| Some((level, index, KnownTile::Stored(data?))))
             .collect();
-        Self { source, tiles }
+        Ok(Self { source, known })
     }
 
-    fn tile(&mut self, level: u8, index: u64) -> Result<&[u8], MerkleError> {
+    fn tile(&mut self, level: u8, index: u64) -> Result<&KnownTile, MerkleError> {
         // A proof touches a handful of tiles: a list beats a map.
-        let cached = self
-            .tiles
+        let at_hand = self
+            .known
             .iter()
             .position(|&(l, i, _)| l == level && i == index);
-        let at = match cached {
+        let at = match at_hand {
             Some(at) => at,
             None => {
                 let data = self
                     .source
                     .read_tile(level, index)?
                     .ok_or(MerkleError::MissingTile { level, index })?;
-                self.tiles.push((level, index, data));
-                self.tiles.len() - 1
+                self.known.push((level, index, KnownTile::Stored(data)));
+                self.known.len() - 1
             }
         };
-        Ok(&self.tiles[at].2)
+        Ok(&self.known[at].2)
     }
 }
 
@@ -542,16 +594,26 @@ impl Nodes for StoredNodes<'_> {
     fn perfect(&mut self, height: u32, index: u64) -> Result<Hash, MerkleError> {
         let (level, tile, offset) = tile_of(height, index);
         let span = height % u32::from(TILE_HEIGHT);
-        let data = self.tile(level, tile)?;
-        // Each node is hashed once per proof, so hashing the tile span directly
-        // costs no more than caching the tile's inner nodes would.
-        Ok(Tile::subtree_hash(tile_hashes(
-            data,
-            level,
-            tile,
-            offset,
-            1 << span,
-        )?))
+        match self.tile(level, tile)? {
+            KnownTile::Hashed(hashed) => {
+                hashed
+                    .subtree(span, offset)
+                    .ok_or(MerkleError::TileTooShort {
+                        level,
+                        index: tile,
+                        have: TILE_WIDTH,
+                        need: offset + (1 << span),
+                    })
+            }
+            // Hashed where the walk needs it: each node once per proof.
+            KnownTile::Stored(data) => Ok(Tile::subtree_hash(tile_hashes(
+                data,
+                level,
+                tile,
+                offset,
+                1 << span,
+            )?)),
+        }
     }
 }
 
