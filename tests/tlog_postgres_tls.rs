@@ -148,6 +148,24 @@ impl TlsCluster {
         psql(&self.verified("localhost", "verify-full", &self.ca), sql)
     }
 
+    /// Asserts that `atesto` is connected as `user` and that every such
+    /// connection is encrypted (the server says so).
+    fn assert_encrypted(&self, user: &str) {
+        let of_user = format!(
+            "FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE application_name = 'atesto' AND usename = '{user}'"
+        );
+        let encrypted: u64 = self
+            .query(&format!("SELECT count(*) {of_user} AND ssl"))
+            .parse()
+            .unwrap();
+        assert!(encrypted >= 1, "no connection of atesto as {user}");
+        assert_eq!(
+            self.query(&format!("SELECT count(*) {of_user} AND NOT ssl")),
+            "0"
+        );
+    }
+
     /// A client certificate naming `user` (PostgreSQL's `cert` method
     /// takes its common name) issued by `authority`'s intermediate, with
     /// the intermediate after it as libpq users write it, and its PKCS#8
@@ -194,19 +212,9 @@ fn verify_full_with_the_cluster_ca_serves_the_log_over_tls_only() {
     let url = cluster.verified("localhost", "verify-full", &cluster.ca);
     let tlog = cluster.tlog("verified", &url, &[]);
     write_and_read(&tlog, "over verified TLS");
-    // Every connection of the log is encrypted (the server says so), and
-    // the entry is in the database.
-    let of_atesto = "FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
-                     WHERE application_name = 'atesto'";
-    let encrypted: u64 = cluster
-        .query(&format!("SELECT count(*) {of_atesto} AND ssl"))
-        .parse()
-        .unwrap();
-    assert!(encrypted >= 1);
-    assert_eq!(
-        cluster.query(&format!("SELECT count(*) {of_atesto} AND NOT ssl")),
-        "0"
-    );
+    // Every connection of the log is encrypted, and the entry is in the
+    // database.
+    cluster.assert_encrypted("atesto");
     assert_eq!(cluster.query("SELECT count(*) FROM verified.entries"), "1");
 
     // Without sslrootcert the verify modes trust the system's roots: here
@@ -404,22 +412,29 @@ fn a_client_certificate_logs_in_a_role_that_needs_one() {
     assert!(stderr.contains("needs sslkey"), "{stderr}");
 }
 
-/// libpq's variables that connect as `app` to the cluster on `port` with
-/// `password`, over verified TLS.
+/// libpq's variables that connect as `app` to the cluster on `port` over
+/// verified TLS, with `changes` made (an empty value counts as unset).
 fn app_env<'a>(
     cluster: &'a TlsCluster,
     port: &'a str,
-    password: &'a str,
+    changes: &[(&'static str, &'a str)],
 ) -> Vec<(&'static str, &'a str)> {
-    vec![
+    let mut env = vec![
         ("PGHOST", "localhost"),
         ("PGPORT", port),
         ("PGUSER", "app"),
-        ("PGPASSWORD", password),
+        ("PGPASSWORD", "app-secret"),
         ("PGDATABASE", "postgres"),
         ("PGSSLMODE", "verify-full"),
         ("PGSSLROOTCERT", cluster.ca.to_str().unwrap()),
-    ]
+    ];
+    for &(name, value) in changes {
+        match env.iter_mut().find(|(set, _)| *set == name) {
+            Some(slot) => slot.1 = value,
+            None => env.push((name, value)),
+        }
+    }
+    env
 }
 
 #[test]
@@ -428,35 +443,50 @@ fn libpq_environment_variables_fill_in_what_the_url_leaves_out() {
     cluster.query("CREATE ROLE app LOGIN PASSWORD 'app-secret'");
     cluster.query("GRANT CREATE ON DATABASE postgres TO app");
     let port = &cluster.postgres.port.to_string();
-    let env = |port, password| app_env(&cluster, port, password);
+    let env = |changes: &[(&'static str, &'static str)]| app_env(&cluster, port, changes);
     // Everything from the environment.
-    let tlog = cluster.tlog("from_env", "postgres://", &env(port, "app-secret"));
+    let tlog = cluster.tlog("from_env", "postgres://", &env(&[]));
     write_and_read(&tlog, "connected by PG* variables");
-    let of_app = "FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
-                  WHERE usename = 'app' AND application_name = 'atesto'";
-    let encrypted: u64 = cluster
-        .query(&format!("SELECT count(*) {of_app} AND ssl"))
-        .parse()
-        .unwrap();
-    assert!(encrypted >= 1);
-    assert_eq!(
-        cluster.query(&format!("SELECT count(*) {of_app} AND NOT ssl")),
-        "0"
-    );
+    cluster.assert_encrypted("app");
     drop(tlog);
 
-    // The URL's values win: a wrong port in PGPORT, the right one in the URL.
+    // The URL's values win: a wrong port and database in the environment,
+    // the right ones in the URL.
+    let wrong = [("PGPORT", "1"), ("PGDATABASE", "nonexistent")];
     let url = format!("postgres://localhost:{port}/postgres");
-    let tlog = cluster.tlog("url_wins", &url, &env("1", "app-secret"));
+    let tlog = cluster.tlog("url_wins", &url, &env(&wrong));
     write_and_read(&tlog, "the URL's port over PGPORT");
     drop(tlog);
     // The wrong port alone is refused, and so is a wrong password, which
     // the message never shows.
-    let stderr = cluster.refused_env("wrong_port", "postgres://", &env("1", "app-secret"));
+    let stderr = cluster.refused_env("wrong_port", "postgres://", &env(&wrong));
     assert!(stderr.contains("connecting to the database"), "{stderr}");
-    let stderr = cluster.refused_env("wrong_password", "postgres://", &env(port, "wrong-secret"));
+    let wrong_password = [("PGPASSWORD", "wrong-secret")];
+    let stderr = cluster.refused_env("wrong_password", "postgres://", &env(&wrong_password));
     assert!(
         stderr.contains("password authentication failed") && !stderr.contains("wrong-secret"),
         "{stderr}"
     );
+
+    // Without PGPASSWORD, the password file's line for this server; the
+    // URL names only the database.
+    let password_file = cluster.dir.path().join("pgpass");
+    std::fs::write(
+        &password_file,
+        format!(
+            "localhost:{port}:other:app:wrong-secret\nlocalhost:{port}:postgres:app:app-secret\n"
+        ),
+    )
+    .unwrap();
+    set_mode(&password_file, 0o600);
+    let from_file = [
+        ("PGPASSWORD", ""),
+        ("PGPASSFILE", password_file.to_str().unwrap()),
+    ];
+    let tlog = cluster.tlog(
+        "password_file",
+        "postgres:///postgres",
+        &app_env(&cluster, port, &from_file),
+    );
+    write_and_read(&tlog, "the password from the password file");
 }

@@ -342,6 +342,11 @@ mod tests {
             assert_eq!(config.get_application_name(), Some("env-app"));
             assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(7)));
         }
+        // Only the database named.
+        let config = filled("postgres:///db", ALL).unwrap();
+        assert_eq!(hosts(&config), ["db.example"]);
+        assert_eq!(config.get_ports(), [6432]);
+        assert_eq!(config.get_dbname(), Some("db"));
         let config = filled("postgres://", &[("PGHOST", "a,b"), ("PGPORT", "1,2")]).unwrap();
         assert_eq!(hosts(&config), ["a", "b"]);
         assert_eq!(config.get_ports(), [1, 2]);

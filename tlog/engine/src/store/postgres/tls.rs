@@ -20,7 +20,8 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -348,7 +349,6 @@ fn client_identity(cert: &Setting, key: &Setting) -> Result<ClientIdentity, Stor
     if !metadata.is_file() {
         return Err(invalid(format!("{key}: not a regular file")));
     }
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = metadata.permissions().mode();
     let others_may_use = if metadata.uid() == 0 {
         mode & 0o037
@@ -361,9 +361,12 @@ fn client_identity(cert: &Setting, key: &Setting) -> Result<ClientIdentity, Stor
             mode & 0o7777
         )));
     }
-    let pem = io::read_to_string(key_file).map_err(|e| invalid(format!("{key}: {e}")))?;
+    let mut pem = Vec::new();
+    (&key_file)
+        .read_to_end(&mut pem)
+        .map_err(|e| invalid(format!("{key}: {e}")))?;
     // The parser's error names the PEM section, never the key's bytes.
-    let key_der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+    let key_der = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         invalid(format!(
             "{key}: no PEM private key (PKCS#8, SEC1 or PKCS#1) that can be read: {e}"
         ))
