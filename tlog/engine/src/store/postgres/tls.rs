@@ -145,7 +145,10 @@ pub fn parse_in(url: &str, env: &Env<'_>) -> Result<Database, StoreError> {
         Some(setting) => Some(Roots::File(setting)),
     };
     let ssl_mode = match (&params.sslmode, &roots) {
-        (Some(mode), _) => mode.value.parse()?,
+        (Some(mode), _) => mode.value.parse().map_err(|e| match mode.variable {
+            Some(variable) => StoreError::Backend(format!("{e} (from {variable})")),
+            None => e,
+        })?,
         // libpq 16: the system's roots mean nothing without the host name.
         (None, Some(Roots::System)) => SslMode::VerifyFull,
         (None, _) => SslMode::Prefer,
@@ -765,7 +768,11 @@ mod tests {
             )),
             "{bad_root}"
         );
-        assert!(error_in(base, &[("PGSSLMODE", "verify")]).contains("sslmode=\"verify\""));
+        let bad_mode = error_in(base, &[("PGSSLMODE", "verify")]);
+        assert!(
+            bad_mode.contains("sslmode=\"verify\"") && bad_mode.contains("(from PGSSLMODE)"),
+            "{bad_mode}"
+        );
     }
 
     /// A file of `text` with `mode`.
