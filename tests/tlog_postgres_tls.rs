@@ -4,7 +4,9 @@
 //! `localhost` only, issued by a test CA's intermediate. libpq's modes:
 //! verify-full checks the chain and the host name, verify-ca the chain,
 //! require encrypts without checking; a start the database or the
-//! client refuses ends the process with the reason.
+//! client refuses ends the process with the reason. The role `certuser`
+//! logs in by a client certificate of the test CA (`sslcert`, `sslkey`);
+//! libpq's PG* variables fill in what the URL leaves out.
 
 mod support;
 
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atesto_test_support::pki::{TestCa, leaf_params};
-use rcgen::{ExtendedKeyUsagePurpose, KeyPair};
+use rcgen::{DnType, ExtendedKeyUsagePurpose, KeyPair};
 
 use support::services::{PrivatePostgres, psql};
 use support::*;
@@ -20,6 +22,8 @@ use support::*;
 /// The cluster, and the files of the trust it is checked with.
 struct TlsCluster {
     postgres: PrivatePostgres,
+    /// The test CA, which also issues the client certificates the server trusts.
+    authority: TestCa,
     /// The test CA's root (PEM) that issued the server's certificate.
     ca: PathBuf,
     /// Another CA's root, which did not.
@@ -51,22 +55,24 @@ impl TlsCluster {
             let key_path = data.join("server.key");
             std::fs::write(&key_path, key.serialize_pem()).unwrap();
             // PostgreSQL refuses a key others can read.
-            std::fs::set_permissions(
-                &key_path,
-                std::os::unix::fs::PermissionsExt::from_mode(0o600),
-            )
-            .unwrap();
+            set_mode(&key_path, 0o600);
             let conf = data.join("postgresql.conf");
             let mut text = std::fs::read_to_string(&conf).unwrap();
             text.push_str(
-                "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+                "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+                 ssl_ca_file = 'root.crt'\n",
             );
             std::fs::write(&conf, text).unwrap();
+            // Client certificates are checked against the test CA's root.
+            std::fs::write(data.join("root.crt"), &ca.root_pem).unwrap();
             // TLS only: a plain TCP connection matches no line. `atesto`
-            // is trusted, any other user gives its password (SCRAM).
+            // is trusted, `certuser` shows a certificate naming it, any
+            // other user gives its password (SCRAM).
             std::fs::write(
                 data.join("pg_hba.conf"),
                 "local all all trust\n\
+                 hostssl all certuser 127.0.0.1/32 cert\n\
+                 hostssl all certuser ::1/128 cert\n\
                  hostssl all atesto 127.0.0.1/32 trust\n\
                  hostssl all atesto ::1/128 trust\n\
                  hostssl all all 127.0.0.1/32 scram-sha-256\n\
@@ -80,6 +86,7 @@ impl TlsCluster {
         std::fs::write(&other_ca, TestCa::new("another").root_pem).unwrap();
         TlsCluster {
             postgres,
+            authority: ca,
             ca: ca_path,
             other_ca,
             dir,
@@ -118,10 +125,16 @@ impl TlsCluster {
 
     /// Starts `atesto tlog` on `url`, which must fail: its stderr.
     fn refused(&self, name: &str, url: &str) -> String {
-        let mut child = Tlog::spawn(
+        self.refused_env(name, url, &[])
+    }
+
+    /// As `refused`, with extra environment variables.
+    fn refused_env(&self, name: &str, url: &str, env: &[(&str, &str)]) -> String {
+        let mut child = Tlog::spawn_env(
             &self.data(name),
             &free_addr(),
             &["--database", url, "--database-schema", name],
+            env,
         );
         let status = wait_exit(&mut child, Duration::from_secs(30))
             .unwrap_or_else(|| panic!("{url}: atesto did not exit"));
@@ -134,6 +147,52 @@ impl TlsCluster {
     fn query(&self, sql: &str) -> String {
         psql(&self.verified("localhost", "verify-full", &self.ca), sql)
     }
+
+    /// Asserts that `atesto` is connected as `user` and that every such
+    /// connection is encrypted (the server says so).
+    fn assert_encrypted(&self, user: &str) {
+        let of_user = format!(
+            "FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE application_name = 'atesto' AND usename = '{user}'"
+        );
+        let encrypted: u64 = self
+            .query(&format!("SELECT count(*) {of_user} AND ssl"))
+            .parse()
+            .unwrap();
+        assert!(encrypted >= 1, "no connection of atesto as {user}");
+        assert_eq!(
+            self.query(&format!("SELECT count(*) {of_user} AND NOT ssl")),
+            "0"
+        );
+    }
+
+    /// A client certificate naming `user` (PostgreSQL's `cert` method
+    /// takes its common name) issued by `authority`'s intermediate, with
+    /// the intermediate after it as libpq users write it, and its PKCS#8
+    /// key, readable by the owner only: the files `name.crt`, `name.key`.
+    fn client_files(&self, name: &str, authority: &TestCa, user: &str) -> (PathBuf, PathBuf) {
+        let mut params = leaf_params(user, false, false);
+        params.distinguished_name.push(DnType::CommonName, user);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let intermediate = pem_rfc7468::encode_string(
+            "CERTIFICATE",
+            pem_rfc7468::LineEnding::LF,
+            &authority.intermediate,
+        )
+        .unwrap();
+        let leaf = params.signed_by(&key, &authority.issuer).unwrap();
+        let cert_path = self.dir.path().join(format!("{name}.crt"));
+        std::fs::write(&cert_path, format!("{}{intermediate}", leaf.pem())).unwrap();
+        let key_path = self.dir.path().join(format!("{name}.key"));
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        set_mode(&key_path, 0o600);
+        (cert_path, key_path)
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
 }
 
 /// A write and its read by UUID.
@@ -153,19 +212,9 @@ fn verify_full_with_the_cluster_ca_serves_the_log_over_tls_only() {
     let url = cluster.verified("localhost", "verify-full", &cluster.ca);
     let tlog = cluster.tlog("verified", &url, &[]);
     write_and_read(&tlog, "over verified TLS");
-    // Every connection of the log is encrypted (the server says so), and
-    // the entry is in the database.
-    let of_atesto = "FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
-                     WHERE application_name = 'atesto'";
-    let encrypted: u64 = cluster
-        .query(&format!("SELECT count(*) {of_atesto} AND ssl"))
-        .parse()
-        .unwrap();
-    assert!(encrypted >= 1);
-    assert_eq!(
-        cluster.query(&format!("SELECT count(*) {of_atesto} AND NOT ssl")),
-        "0"
-    );
+    // Every connection of the log is encrypted, and the entry is in the
+    // database.
+    cluster.assert_encrypted("atesto");
     assert_eq!(cluster.query("SELECT count(*) FROM verified.entries"), "1");
 
     // Without sslrootcert the verify modes trust the system's roots: here
@@ -281,4 +330,163 @@ fn each_mode_checks_what_libpq_checks_and_a_refusal_stops_the_start() {
         let stderr = cluster.refused("bad_parameter", &url);
         assert!(stderr.contains(expected), "{url}: {stderr}");
     }
+}
+
+#[test]
+fn a_client_certificate_logs_in_a_role_that_needs_one() {
+    let cluster = TlsCluster::start();
+    cluster.query("CREATE ROLE certuser LOGIN");
+    cluster.query("GRANT CREATE ON DATABASE postgres TO certuser");
+    let (cert, key) = cluster.client_files("certuser", &cluster.authority, "certuser");
+    let as_certuser = format!(
+        "postgres://certuser@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        cluster.postgres.port,
+        cluster.ca.display()
+    );
+    let with_files = |cert: &Path, key: &Path| {
+        format!(
+            "{as_certuser}&sslcert={}&sslkey={}",
+            cert.display(),
+            key.display()
+        )
+    };
+    let tlog = cluster.tlog("by_certificate", &with_files(&cert, &key), &[]);
+    write_and_read(&tlog, "logged in by a client certificate");
+    assert_eq!(
+        cluster.query(
+            "SELECT DISTINCT client_dn FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE usename = 'certuser'"
+        ),
+        "/CN=certuser"
+    );
+    drop(tlog);
+    // The same files from PGSSLCERT and PGSSLKEY.
+    let tlog = cluster.tlog(
+        "certificate_from_env",
+        &as_certuser,
+        &[
+            ("PGSSLCERT", cert.to_str().unwrap()),
+            ("PGSSLKEY", key.to_str().unwrap()),
+        ],
+    );
+    write_and_read(&tlog, "a client certificate from the environment");
+    drop(tlog);
+
+    // Without a certificate the server refuses the role.
+    let stderr = cluster.refused("no_certificate", &as_certuser);
+    assert!(
+        stderr.contains("connection requires a valid client certificate"),
+        "{stderr}"
+    );
+    // A certificate of another CA: the server's TLS refuses it.
+    let other = TestCa::new("not trusted by the server");
+    let (other_cert, other_key) = cluster.client_files("other", &other, "certuser");
+    let stderr = cluster.refused("other_ca_certificate", &with_files(&other_cert, &other_key));
+    assert!(
+        stderr.contains("connecting to the database") && stderr.contains("UnknownCA"),
+        "{stderr}"
+    );
+
+    // Files that cannot work stop the start before any connection.
+    let (open_cert, open_key) = cluster.client_files("open", &cluster.authority, "certuser");
+    set_mode(&open_key, 0o644);
+    let key_text = std::fs::read_to_string(&open_key).unwrap();
+    let key_line = key_text.lines().nth(1).unwrap();
+    let stderr = cluster.refused("open_key", &with_files(&open_cert, &open_key));
+    assert!(
+        stderr.contains(&format!("sslkey={}", open_key.display()))
+            && stderr.contains("group or world access")
+            && !stderr.contains(key_line),
+        "{stderr}"
+    );
+    // Another certificate's key.
+    let stderr = cluster.refused("mismatched_key", &with_files(&cert, &other_key));
+    assert!(
+        stderr.contains(&format!("sslkey={}", other_key.display())) && !stderr.contains(key_line),
+        "{stderr}"
+    );
+    let stderr = cluster.refused(
+        "certificate_alone",
+        &format!("{as_certuser}&sslcert={}", cert.display()),
+    );
+    assert!(stderr.contains("needs sslkey"), "{stderr}");
+}
+
+/// libpq's variables that connect as `app` to the cluster on `port` over
+/// verified TLS, with `changes` made (an empty value counts as unset).
+fn app_env<'a>(
+    cluster: &'a TlsCluster,
+    port: &'a str,
+    changes: &[(&'static str, &'a str)],
+) -> Vec<(&'static str, &'a str)> {
+    let mut env = vec![
+        ("PGHOST", "localhost"),
+        ("PGPORT", port),
+        ("PGUSER", "app"),
+        ("PGPASSWORD", "app-secret"),
+        ("PGDATABASE", "postgres"),
+        ("PGSSLMODE", "verify-full"),
+        ("PGSSLROOTCERT", cluster.ca.to_str().unwrap()),
+    ];
+    for &(name, value) in changes {
+        match env.iter_mut().find(|(set, _)| *set == name) {
+            Some(slot) => slot.1 = value,
+            None => env.push((name, value)),
+        }
+    }
+    env
+}
+
+#[test]
+fn libpq_environment_variables_fill_in_what_the_url_leaves_out() {
+    let cluster = TlsCluster::start();
+    cluster.query("CREATE ROLE app LOGIN PASSWORD 'app-secret'");
+    cluster.query("GRANT CREATE ON DATABASE postgres TO app");
+    let port = &cluster.postgres.port.to_string();
+    let env = |changes: &[(&'static str, &'static str)]| app_env(&cluster, port, changes);
+    // Everything from the environment.
+    let tlog = cluster.tlog("from_env", "postgres://", &env(&[]));
+    write_and_read(&tlog, "connected by PG* variables");
+    cluster.assert_encrypted("app");
+    drop(tlog);
+
+    // The URL's values win: a wrong port and database in the environment,
+    // the right ones in the URL.
+    let wrong = [("PGPORT", "1"), ("PGDATABASE", "nonexistent")];
+    let url = format!("postgres://localhost:{port}/postgres");
+    let tlog = cluster.tlog("url_wins", &url, &env(&wrong));
+    write_and_read(&tlog, "the URL's port over PGPORT");
+    drop(tlog);
+    // The wrong port alone is refused, and so is a wrong password, which
+    // the message never shows.
+    let stderr = cluster.refused_env("wrong_port", "postgres://", &env(&wrong));
+    assert!(stderr.contains("connecting to the database"), "{stderr}");
+    let wrong_password = [("PGPASSWORD", "wrong-secret")];
+    let stderr = cluster.refused_env("wrong_password", "postgres://", &env(&wrong_password));
+    assert!(
+        stderr.contains("password authentication failed") && !stderr.contains("wrong-secret"),
+        "{stderr}"
+    );
+
+    // Without PGPASSWORD, the password file's line for this server; the
+    // URL names only the database.
+    let password_file = cluster.dir.path().join("pgpass");
+    std::fs::write(
+        &password_file,
+        format!(
+            "localhost:{port}:other:app:wrong-secret\nlocalhost:{port}:postgres:app:app-secret\n"
+        ),
+    )
+    .unwrap();
+    set_mode(&password_file, 0o600);
+    let from_file = [
+        ("PGPASSWORD", ""),
+        ("PGPASSFILE", password_file.to_str().unwrap()),
+    ];
+    let tlog = cluster.tlog(
+        "password_file",
+        "postgres:///postgres",
+        &app_env(&cluster, port, &from_file),
+    );
+    write_and_read(&tlog, "the password from the password file");
 }

@@ -53,7 +53,8 @@ pub struct ServeArgs {
     #[arg(long)]
     object_store: Option<String>,
     /// PostgreSQL URL of a scale-out log (the store goes there, not under
-    /// --data); from the environment when it holds a password.
+    /// --data); from the environment when it holds a password. libpq's
+    /// PG* variables give what it leaves out (`postgres://`: all of it).
     #[arg(long, env = "ATESTO_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
     /// PostgreSQL schema of this log's tables (logs sharing a database each take their own).

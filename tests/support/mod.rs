@@ -127,7 +127,13 @@ impl Tlog {
 
     /// Spawns with stderr piped, without waiting (for starts expected to fail).
     pub fn spawn(data: &Path, addr: &str, extra: &[&str]) -> Child {
+        Self::spawn_env(data, addr, extra, &[])
+    }
+
+    /// As `spawn`, with extra environment variables.
+    pub fn spawn_env(data: &Path, addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Child {
         Self::command("tlog", data, addr, extra)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn atesto tlog")

@@ -31,8 +31,9 @@ pub struct CtConfig {
     pub request_timeout_secs: u64,
     /// Page cache of the embedded store, in MiB.
     pub cache_mb: usize,
-    /// PostgreSQL URL (`postgres://user@host:port/db`) of a scale-out log:
-    /// the store goes there instead of under `data`.
+    /// PostgreSQL URL (`postgres://user@host:port/db`, libpq's parameters
+    /// and `PG*` variables) of a scale-out log: the store goes there
+    /// instead of under `data`.
     pub database: Option<String>,
     /// The PostgreSQL schema holding this log's tables: logs sharing a
     /// database each take their own.

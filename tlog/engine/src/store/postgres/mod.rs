@@ -16,6 +16,7 @@
 
 pub mod import;
 pub mod lease;
+pub mod libpq_env;
 pub mod pool;
 pub mod tls;
 

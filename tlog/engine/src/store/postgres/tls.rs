@@ -1,8 +1,10 @@
 //! TLS to PostgreSQL with libpq's connection parameters `sslmode`
-//! (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) and
-//! `sslrootcert` (a PEM file of trusted CAs, or `system`). The `postgres`
-//! crate knows neither `sslrootcert` nor the verify modes, so both are taken
-//! out of the URL here and the rest goes to its parser.
+//! (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`),
+//! `sslrootcert` (a PEM file of trusted CAs, or `system`), and `sslcert` +
+//! `sslkey` (the client's certificate chain and key, PEM). The `postgres`
+//! crate knows none of them but `sslmode`, and not its verify modes, so they
+//! are taken out of the URL here and the rest goes to its parser; libpq's
+//! environment variables fill in what the URL leaves out (`libpq_env.rs`).
 //!
 //! As in libpq: `prefer` (the default) and `require` encrypt without
 //! checking the server's certificate, unless `sslrootcert` is given (then
@@ -10,11 +12,16 @@
 //! `verify-full` the chain and the host name. Without `sslrootcert` the
 //! verify modes trust the system's roots (rustls-native-certs: the OS
 //! store, or `SSL_CERT_FILE`/`SSL_CERT_DIR`); libpq would read
-//! `~/.postgresql/root.crt` instead. rustls on aws-lc-rs.
+//! `~/.postgresql/root.crt` instead. The client certificate is offered
+//! whenever the server asks (every mode but `disable`), as libpq does; its
+//! key file must not be readable by group or others, as libpq insists
+//! (0640 is allowed when root owns it); `sslpassword` (an encrypted key) is
+//! not supported. rustls on aws-lc-rs.
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,12 +34,13 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::libpq_env::{Env, Setting};
 use crate::store::StoreError;
 
 /// libpq's `sslmode` values (`allow` is not supported: it prefers plain text).
@@ -74,8 +82,17 @@ enum Check {
 
 /// Where trusted roots come from.
 enum Roots<'a> {
-    File(&'a str),
+    File(&'a Setting),
     System,
+}
+
+/// The certificate chain (end-entity first) and key the client proves
+/// itself with.
+struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    /// Both parameters, for an error rustls finds in the pair.
+    named: String,
 }
 
 /// A `--database` URL taken apart: the driver's config and the TLS
@@ -91,21 +108,47 @@ fn invalid(message: String) -> StoreError {
 }
 
 /// Parses a PostgreSQL URL (`postgres://…?sslmode=…&sslrootcert=…`) or
-/// key-value string, reading `sslrootcert` (or the system's roots) now:
-/// a bad value is a start-up error naming the parameter. Blocking.
+/// key-value string, with libpq's environment variables for what it
+/// leaves out, reading `sslrootcert` (or the system's roots), `sslcert`
+/// and `sslkey` now: a bad value is a start-up error naming the parameter.
+/// Blocking.
 pub fn parse(url: &str) -> Result<Database, StoreError> {
-    let params = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        take_from_url(url)?
+    let lookup = |name: &str| std::env::var(name).ok();
+    parse_in(url, &Env::new(&lookup))
+}
+
+/// `parse` in the environment `env`.
+pub fn parse_in(url: &str, env: &Env<'_>) -> Result<Database, StoreError> {
+    let mut params = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        take_from_url(url, env)?
     } else {
         take_from_key_values(url)?
     };
-    let roots = match params.sslrootcert.as_deref() {
+    if params.sslpassword {
+        return Err(invalid(
+            "sslpassword (an encrypted sslkey) is not supported: give a key file without a password, readable only by its owner".into(),
+        ));
+    }
+    for (parameter, slot) in [
+        ("sslmode", &mut params.sslmode),
+        ("sslrootcert", &mut params.sslrootcert),
+        ("sslcert", &mut params.sslcert),
+        ("sslkey", &mut params.sslkey),
+    ] {
+        if slot.is_none() {
+            *slot = env.tls_setting(parameter);
+        }
+    }
+    let roots = match &params.sslrootcert {
         None => None,
-        Some("system") => Some(Roots::System),
-        Some(path) => Some(Roots::File(path)),
+        Some(setting) if setting.value == "system" => Some(Roots::System),
+        Some(setting) => Some(Roots::File(setting)),
     };
-    let ssl_mode = match (params.sslmode.as_deref(), &roots) {
-        (Some(mode), _) => mode.parse()?,
+    let ssl_mode = match (&params.sslmode, &roots) {
+        (Some(mode), _) => mode.value.parse().map_err(|e| match mode.variable {
+            Some(variable) => StoreError::Backend(format!("{e} (from {variable})")),
+            None => e,
+        })?,
         // libpq 16: the system's roots mean nothing without the host name.
         (None, Some(Roots::System)) => SslMode::VerifyFull,
         (None, _) => SslMode::Prefer,
@@ -122,8 +165,23 @@ pub fn parse(url: &str) -> Result<Database, StoreError> {
         (SslMode::VerifyCa, None) => Check::Chain,
         (SslMode::VerifyFull, _) => Check::ChainAndName,
     };
+    let client = match (&params.sslcert, &params.sslkey) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(client_identity(cert, key)?),
+        (Some(cert), None) => {
+            return Err(invalid(format!(
+                "{cert} needs sslkey, the file of its private key"
+            )));
+        }
+        (None, Some(key)) => {
+            return Err(invalid(format!(
+                "{key} needs sslcert, the file of its certificate"
+            )));
+        }
+    };
     let mut config =
         postgres::Config::from_str(&params.rest).map_err(|e| invalid(e.to_string()))?;
+    env.fill(&mut config)?;
     config.ssl_mode(match ssl_mode {
         SslMode::Disable => DriverSslMode::Disable,
         SslMode::Prefer => DriverSslMode::Prefer,
@@ -136,7 +194,7 @@ pub fn parse(url: &str) -> Result<Database, StoreError> {
     };
     Ok(Database {
         config,
-        tls: Tls::new(check, trusted)?,
+        tls: Tls::new(check, trusted, client)?,
         ssl_mode,
     })
 }
@@ -145,8 +203,12 @@ pub fn parse(url: &str) -> Result<Database, StoreError> {
 #[derive(Default)]
 struct Params {
     rest: String,
-    sslmode: Option<String>,
-    sslrootcert: Option<String>,
+    sslmode: Option<Setting>,
+    sslrootcert: Option<Setting>,
+    sslcert: Option<Setting>,
+    sslkey: Option<Setting>,
+    /// Whether the URL has one: an error, never read (it is a secret).
+    sslpassword: bool,
 }
 
 impl Params {
@@ -156,12 +218,22 @@ impl Params {
         key: &str,
         value: impl FnOnce() -> Result<String, StoreError>,
     ) -> Result<bool, StoreError> {
-        let slot = match key {
-            "sslmode" => &mut self.sslmode,
-            "sslrootcert" => &mut self.sslrootcert,
+        let (parameter, slot) = match key {
+            "sslmode" => ("sslmode", &mut self.sslmode),
+            "sslrootcert" => ("sslrootcert", &mut self.sslrootcert),
+            "sslcert" => ("sslcert", &mut self.sslcert),
+            "sslkey" => ("sslkey", &mut self.sslkey),
+            "sslpassword" => {
+                self.sslpassword = true;
+                return Ok(true);
+            }
             _ => return Ok(false),
         };
-        *slot = Some(value()?);
+        *slot = Some(Setting {
+            parameter,
+            value: value()?,
+            variable: None,
+        });
         Ok(true)
     }
 }
@@ -175,12 +247,12 @@ fn percent_decoded(text: &str, what: &str) -> Result<String, StoreError> {
         .map_err(|_| invalid(format!("{what} is not UTF-8 once percent-decoded")))
 }
 
-fn take_from_url(url: &str) -> Result<Params, StoreError> {
+/// The URL's TLS parameters, and the rest with PGPORT's port on hosts
+/// that name none (see `Env::url_with_default_ports`).
+fn take_from_url(url: &str, env: &Env<'_>) -> Result<Params, StoreError> {
     let mut params = Params::default();
-    let Some((base, query)) = url.split_once('?') else {
-        params.rest = url.to_owned();
-        return Ok(params);
-    };
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let base = env.url_with_default_ports(base)?;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -192,7 +264,7 @@ fn take_from_url(url: &str) -> Result<Params, StoreError> {
         }
     }
     params.rest = if kept.is_empty() {
-        base.to_owned()
+        base
     } else {
         format!("{base}?{}", kept.join("&"))
     };
@@ -246,9 +318,9 @@ fn take_from_key_values(text: &str) -> Result<Params, StoreError> {
     Ok(params)
 }
 
-fn roots_from_file(path: &str) -> Result<RootCertStore, StoreError> {
-    let fail = |why: String| invalid(format!("sslrootcert={path}: {why}"));
-    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+fn roots_from_file(setting: &Setting) -> Result<RootCertStore, StoreError> {
+    let fail = |why: String| invalid(format!("{setting}: {why}"));
+    let pem = std::fs::read(&setting.value).map_err(|e| fail(e.to_string()))?;
     let mut store = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.map_err(|e| fail(format!("not PEM certificates: {e}")))?;
@@ -260,6 +332,53 @@ fn roots_from_file(path: &str) -> Result<RootCertStore, StoreError> {
         return Err(fail("holds no PEM certificate".into()));
     }
     Ok(store)
+}
+
+/// Reads `sslcert` (PEM certificates, the client's first) and `sslkey`
+/// (a PEM private key: PKCS#8, SEC1 or PKCS#1), refusing a key file
+/// libpq would refuse. Errors name the file, never show its content.
+fn client_identity(cert: &Setting, key: &Setting) -> Result<ClientIdentity, StoreError> {
+    let pem = std::fs::read(&cert.value).map_err(|e| invalid(format!("{cert}: {e}")))?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("{cert}: not PEM certificates: {e}")))?;
+    if chain.is_empty() {
+        return Err(invalid(format!("{cert}: holds no PEM certificate")));
+    }
+    let key_file = std::fs::File::open(&key.value).map_err(|e| invalid(format!("{key}: {e}")))?;
+    let metadata = key_file
+        .metadata()
+        .map_err(|e| invalid(format!("{key}: {e}")))?;
+    if !metadata.is_file() {
+        return Err(invalid(format!("{key}: not a regular file")));
+    }
+    let mode = metadata.permissions().mode();
+    let others_may_use = if metadata.uid() == 0 {
+        mode & 0o037
+    } else {
+        mode & 0o077
+    };
+    if others_may_use != 0 {
+        return Err(invalid(format!(
+            "{key}: the private key file has group or world access (mode {:04o}); as libpq, it must be u=rw (0600) or less, or u=rw,g=r (0640) or less if owned by root",
+            mode & 0o7777
+        )));
+    }
+    let mut pem = Vec::new();
+    (&key_file)
+        .read_to_end(&mut pem)
+        .map_err(|e| invalid(format!("{key}: {e}")))?;
+    // The parser's error names the PEM section, never the key's bytes.
+    let key_der = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+        invalid(format!(
+            "{key}: no PEM private key (PKCS#8, SEC1 or PKCS#1) that can be read: {e}"
+        ))
+    })?;
+    Ok(ClientIdentity {
+        chain,
+        key: key_der,
+        named: format!("{cert} and {key}"),
+    })
 }
 
 fn system_roots() -> Result<RootCertStore, StoreError> {
@@ -283,7 +402,11 @@ pub struct Tls {
 }
 
 impl Tls {
-    fn new(check: Check, roots: RootCertStore) -> Result<Self, StoreError> {
+    fn new(
+        check: Check,
+        roots: RootCertStore,
+        client: Option<ClientIdentity>,
+    ) -> Result<Self, StoreError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let chain = match check {
             Check::Nothing => None,
@@ -298,12 +421,18 @@ impl Tls {
             name: check == Check::ChainAndName,
             provider: provider.clone(),
         });
-        let mut config = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::Backend(format!("TLS configuration: {e}")))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let mut config = match client {
+            None => builder.with_no_client_auth(),
+            // rustls checks that the key is the certificate's.
+            Some(client) => builder
+                .with_client_auth_cert(client.chain, client.key)
+                .map_err(|e| invalid(format!("{}: {e}", client.named)))?,
+        };
         // What libpq 17 offers; servers before 17 ignore it.
         config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(Self {
@@ -492,14 +621,23 @@ impl ServerCertVerifier for ServerCheck {
 mod tests {
     use super::*;
 
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
     fn rest_and_mode(url: &str) -> (String, Option<String>, Option<String>) {
         let params = if url.starts_with("postgres://") {
-            take_from_url(url)
+            take_from_url(url, &Env::new(&no_env))
         } else {
             take_from_key_values(url)
         }
         .unwrap();
-        (params.rest, params.sslmode, params.sslrootcert)
+        let value = |setting: Option<Setting>| setting.map(|setting| setting.value);
+        (
+            params.rest,
+            value(params.sslmode),
+            value(params.sslrootcert),
+        )
     }
 
     #[test]
@@ -535,7 +673,17 @@ mod tests {
     }
 
     fn error_of(url: &str) -> String {
-        match parse(url) {
+        error_in(url, &[])
+    }
+
+    /// `url`'s error in an environment of `vars` only.
+    fn error_in(url: &str, vars: &[(&str, &str)]) -> String {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        match parse_in(url, &Env::new(&lookup)) {
             Ok(_) => panic!("{url} accepted"),
             Err(e) => e.to_string(),
         }
@@ -582,5 +730,148 @@ mod tests {
             "{undecodable}"
         );
         assert!(!error_of("hunter2").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_environment_gives_the_tls_parameters_the_url_leaves_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "").unwrap();
+        let ca = ca.to_str().unwrap();
+        let base = "postgres://u@127.0.0.1/db";
+        let in_env = |url: &str, vars: &[(&str, &str)]| {
+            let lookup = |name: &str| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| (*value).to_owned())
+            };
+            parse_in(url, &Env::new(&lookup)).map(|database| database.ssl_mode)
+        };
+        assert_eq!(
+            in_env(base, &[("PGSSLMODE", "disable")]).unwrap(),
+            SslMode::Disable
+        );
+        // The URL's mode wins.
+        assert_eq!(
+            in_env(
+                &format!("{base}?sslmode=require"),
+                &[("PGSSLMODE", "disable")]
+            )
+            .unwrap(),
+            SslMode::Require
+        );
+        // An error names the variable the value came from.
+        let bad_root = error_in(base, &[("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", ca)]);
+        assert!(
+            bad_root.contains(&format!(
+                "sslrootcert={ca} (from PGSSLROOTCERT): holds no PEM"
+            )),
+            "{bad_root}"
+        );
+        let bad_mode = error_in(base, &[("PGSSLMODE", "verify")]);
+        assert!(
+            bad_mode.contains("sslmode=\"verify\"") && bad_mode.contains("(from PGSSLMODE)"),
+            "{bad_mode}"
+        );
+    }
+
+    /// A file of `text` with `mode`.
+    fn file_with_mode(dir: &std::path::Path, name: &str, text: &str, mode: u32) -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_in_a_file_only_its_owner_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        // The files are read as PEM here; what is inside is rustls's to
+        // check (tests/tlog_postgres_tls.rs has real ones).
+        let cert = file_with_mode(
+            dir.path(),
+            "client.crt",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            0o644,
+        );
+        let secret =
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+        let open_key = file_with_mode(dir.path(), "open.key", secret, 0o644);
+        // Not 0640: that is allowed when root owns the file (and the tests
+        // may run as root).
+        let group_key = file_with_mode(dir.path(), "group.key", secret, 0o660);
+        let not_a_key = file_with_mode(dir.path(), "cert-as-key.key", "no PEM here", 0o600);
+        let base = "postgres://u@127.0.0.1/db?sslmode=require";
+
+        let alone = error_of(&format!("{base}&sslcert={cert}"));
+        assert!(alone.contains("needs sslkey"), "{alone}");
+        let alone = error_of(&format!("{base}&sslkey={open_key}"));
+        assert!(alone.contains("needs sslcert"), "{alone}");
+        // Either may come from the environment.
+        let alone = error_in(base, &[("PGSSLCERT", &cert)]);
+        assert!(alone.contains("(from PGSSLCERT) needs sslkey"), "{alone}");
+
+        for key in [&open_key, &group_key] {
+            let open = error_of(&format!("{base}&sslcert={cert}&sslkey={key}"));
+            assert!(
+                open.contains(&format!("sslkey={key}"))
+                    && open.contains("group or world access")
+                    && open.contains("0600"),
+                "{open}"
+            );
+            assert!(!open.contains("c2VjcmV0"), "{open}");
+        }
+        let unreadable = error_of(&format!("{base}&sslcert={cert}&sslkey={not_a_key}"));
+        assert!(
+            unreadable.contains(&format!("sslkey={not_a_key}: no PEM private key")),
+            "{unreadable}"
+        );
+        let missing = error_of(&format!(
+            "{base}&sslcert=/nonexistent.crt&sslkey={open_key}"
+        ));
+        assert!(missing.contains("sslcert=/nonexistent.crt"), "{missing}");
+        let no_certs = error_of(&format!("{base}&sslcert={not_a_key}&sslkey={open_key}"));
+        assert!(no_certs.contains("holds no PEM certificate"), "{no_certs}");
+
+        // An encrypted key is not supported, and its password never shown.
+        let password = error_of(&format!(
+            "{base}&sslcert={cert}&sslkey={open_key}&sslpassword=hunter2"
+        ));
+        assert!(
+            password.contains("sslpassword") && !password.contains("hunter2"),
+            "{password}"
+        );
+        let password = error_of("host=h sslpassword='hunter2'");
+        assert!(
+            password.contains("sslpassword") && !password.contains("hunter2"),
+            "{password}"
+        );
+    }
+
+    #[test]
+    fn errors_never_show_a_password_from_the_environment() {
+        // A start-up that fails after the password was read.
+        let error = error_in(
+            "postgres://",
+            &[
+                ("PGPASSWORD", "env-secret"),
+                ("PGHOST", "127.0.0.1"),
+                ("PGSSLMODE", "verify-ca"),
+                ("PGSSLROOTCERT", "/nonexistent.pem"),
+            ],
+        );
+        assert!(
+            error.contains("PGSSLROOTCERT") && !error.contains("env-secret"),
+            "{error}"
+        );
+        let error = error_in(
+            "postgres://",
+            &[("PGPASSWORD", "env-secret"), ("PGPORT", "x")],
+        );
+        assert!(
+            error.contains("PGPORT") && !error.contains("env-secret"),
+            "{error}"
+        );
     }
 }
