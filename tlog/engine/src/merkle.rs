@@ -305,7 +305,7 @@ pub fn inclusion_tiles(size: u64, index: u64) -> Result<TilePlan, MerkleError> {
 /// `source`.
 pub fn inclusion_proof_from(
     source: &dyn TileSource,
-    known: Vec<(u8, u64, KnownTile)>,
+    known: KnownTiles,
     size: u64,
     index: u64,
 ) -> Result<Vec<[u8; 32]>, MerkleError> {
@@ -491,6 +491,9 @@ impl Nodes for TilePlan {
     }
 }
 
+/// Tiles a proof walk has at hand, by (level, index).
+pub type KnownTiles = Vec<(u8, u64, KnownTile)>;
+
 /// A tile a proof walk has at hand.
 pub enum KnownTile {
     /// As stored: the walk hashes the subtrees it needs.
@@ -542,7 +545,9 @@ impl HashedTile {
     fn subtree(&self, span: u32, offset: u64) -> Option<Hash> {
         let h = span as usize;
         let at = usize::try_from(offset >> span).ok()?;
-        (h <= TILE_HEIGHT as usize && offset % (1 << span) == 0 && at < TILE_WIDTH as usize >> h)
+        (h <= TILE_HEIGHT as usize
+            && offset.is_multiple_of(1 << span)
+            && at < TILE_WIDTH as usize >> h)
             .then(|| self.nodes[LEVEL_START[h] + at])
     }
 }
@@ -551,7 +556,7 @@ impl HashedTile {
 /// once per proof.
 struct StoredNodes<'a> {
     source: &'a dyn TileSource,
-    known: Vec<(u8, u64, KnownTile)>,
+    known: KnownTiles,
 }
 
 impl<'a> StoredNodes<'a> {

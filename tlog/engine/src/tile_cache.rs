@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::merkle::{HashedTile, KnownTile, TILE_WIDTH, tile_width};
+use crate::merkle::{HashedTile, KnownTile, KnownTiles, TILE_WIDTH, tile_width};
 use crate::store::TilesRead;
 
 /// Tiles kept at most: 16 MiB of hashed tiles, the level-1 tiles of a
@@ -24,11 +24,7 @@ pub struct TileCache {
 impl TileCache {
     /// Splits the tiles a proof needs into those kept (hashed) and those
     /// to read from the store.
-    pub fn split(
-        &self,
-        shard: u32,
-        wanted: &[(u8, u64)],
-    ) -> (Vec<(u8, u64, KnownTile)>, Vec<(u8, u64)>) {
+    pub fn split(&self, shard: u32, wanted: &[(u8, u64)]) -> (KnownTiles, Vec<(u8, u64)>) {
         let Ok(tiles) = self.tiles.lock() else {
             return (Vec::new(), wanted.to_vec());
         };
@@ -52,7 +48,7 @@ impl TileCache {
         size: u64,
         wanted: &[(u8, u64)],
         read: TilesRead,
-        known: &mut Vec<(u8, u64, KnownTile)>,
+        known: &mut KnownTiles,
     ) {
         for (&(level, index), data) in wanted.iter().zip(read) {
             let Some(data) = data else { continue };
