@@ -1,7 +1,8 @@
 //! `atesto bench tsa` and `atesto bench rekor-v2` as an operator runs them,
 //! over HTTP/1.1 and with `--http2 N`: every request answered and checked
 //! (the benches count a wrong answer as `other`), and a figure beside its
-//! bound in the summary line.
+//! bound in the summary line, with the CPU its server and its load
+//! generator each used.
 
 mod support;
 
@@ -26,10 +27,16 @@ fn all_answered(summary: &Value, count_field: &str, expected: u64) {
     assert_eq!(summary[count_field], expected, "{summary}");
     assert_eq!(summary["other"], 0, "{summary}");
     assert_eq!(summary["transport_errors"], 0, "{summary}");
-    assert!(
-        summary["fraction_of_bound"].as_f64().unwrap() > 0.0,
-        "{summary}"
-    );
+    // The CPU split: both sides used some, and the rate is set against the
+    // bound of the server's CPU too.
+    for field in [
+        "fraction_of_bound",
+        "server_cores",
+        "load_cores",
+        "fraction_of_server_cpu_bound",
+    ] {
+        assert!(summary[field].as_f64().unwrap() > 0.0, "{field}: {summary}");
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::cpu_split::process_cpu;
 use super::entries::threads;
 use super::error::BenchError;
 
@@ -76,6 +77,10 @@ pub(super) struct Tally {
     pub(super) latencies_us: Vec<u64>,
     /// From the start to the last answer.
     pub(super) elapsed: Duration,
+    /// CPU seconds of the load generator and of the rest of the process
+    /// (the server), where the run measured them (`keep_alive`).
+    pub(super) load_cpu_secs: f64,
+    pub(super) server_cpu_secs: f64,
 }
 
 impl Tally {
@@ -90,6 +95,8 @@ impl Tally {
         }
         self.latencies_us.extend(other.latencies_us);
         self.elapsed = self.elapsed.max(other.elapsed);
+        self.load_cpu_secs += other.load_cpu_secs;
+        self.server_cpu_secs += other.server_cpu_secs;
     }
 
     /// The workers' tallies together; the first transport error is printed.
@@ -219,13 +226,32 @@ pub(super) fn print_json(summary: &impl Serialize) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Runs `op` on every core for `time`; operations per second.
+/// Operations per second of wall time, and per CPU-second they took.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Rate {
+    pub(super) per_second: f64,
+    pub(super) per_cpu_second: f64,
+}
+
+impl Rate {
+    /// The mean of `rates`.
+    pub(super) fn mean(rates: &[Rate]) -> Rate {
+        let n = rates.len().max(1) as f64;
+        Rate {
+            per_second: rates.iter().map(|r| r.per_second).sum::<f64>() / n,
+            per_cpu_second: rates.iter().map(|r| r.per_cpu_second).sum::<f64>() / n,
+        }
+    }
+}
+
+/// Runs `op` on every core for `time`.
 pub(super) fn per_second_on_every_core(
     time: Duration,
     op: impl Fn() -> Result<(), BenchError> + Sync,
-) -> Result<f64, BenchError> {
+) -> Result<Rate, BenchError> {
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
+    let cpu_before = process_cpu()?;
     let started = Instant::now();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads())
@@ -248,7 +274,13 @@ pub(super) fn per_second_on_every_core(
         }
         Ok::<(), BenchError>(())
     })?;
-    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+    let done = done.load(Ordering::Relaxed) as f64;
+    // The rest of the process idles meanwhile: its CPU is the workers'.
+    let cpu = process_cpu()? - cpu_before;
+    Ok(Rate {
+        per_second: done / started.elapsed().as_secs_f64(),
+        per_cpu_second: if cpu > 0.0 { done / cpu } else { 0.0 },
+    })
 }
 
 #[cfg(test)]

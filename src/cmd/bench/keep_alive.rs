@@ -7,7 +7,8 @@
 //! client behind TLS with ALPN would speak), whose streams batch the
 //! reads and writes of many requests into few syscalls. Every answer is
 //! read in full and checked by the caller, so a fast wrong answer does not
-//! count.
+//! count. The load runs on a runtime of its own (`cpu_split::LOAD_THREAD`),
+//! so the run can tell its CPU from the server's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use reqwest::StatusCode;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::cpu_split::{LOAD_THREAD, load_threads_cpu, process_cpu};
 use super::driver::Tally;
 use super::error::BenchError;
 
@@ -130,8 +132,44 @@ async fn post(
 /// `posts.concurrency` workers, each on its own keep-alive connection or on
 /// one of the shared HTTP/2 connections (a worker reconnects on its own
 /// after a transport error). A `success` answer that fails `posts.check`
-/// is tallied under status 0 (wrong answer).
+/// is tallied under status 0 (wrong answer). The workers run on threads
+/// of their own; the tally carries their CPU and the rest of the process's.
 pub(super) async fn drive_posts<B, C>(posts: Posts<B, C>) -> Result<Tally, BenchError>
+where
+    B: Fn(u64) -> Vec<u8> + Send + Sync + 'static,
+    C: Fn(u64, &[u8]) -> bool + Send + Sync + 'static,
+{
+    let (done, answer) = tokio::sync::oneshot::channel::<Result<Tally, BenchError>>();
+    let process_before = process_cpu()?;
+    let spawned = std::thread::Builder::new()
+        .name(LOAD_THREAD.into())
+        .spawn(move || {
+            let run = || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .thread_name(LOAD_THREAD)
+                    .enable_all()
+                    .build()
+                    .map_err(|source| BenchError::Io {
+                        what: "the load generator's runtime".into(),
+                        source,
+                    })?;
+                let mut tally = runtime.block_on(run_workers(posts))?;
+                // Read while the runtime's threads still live.
+                tally.load_cpu_secs = load_threads_cpu()?;
+                Ok(tally)
+            };
+            let _ = done.send(run());
+        });
+    spawned.map_err(|source| BenchError::Io {
+        what: "the load generator's thread".into(),
+        source,
+    })?;
+    let mut tally = answer.await.map_err(|_| BenchError::Worker)??;
+    tally.server_cpu_secs = (process_cpu()? - process_before - tally.load_cpu_secs).max(0.0);
+    Ok(tally)
+}
+
+async fn run_workers<B, C>(posts: Posts<B, C>) -> Result<Tally, BenchError>
 where
     B: Fn(u64) -> Vec<u8> + Send + Sync + 'static,
     C: Fn(u64, &[u8]) -> bool + Send + Sync + 'static,

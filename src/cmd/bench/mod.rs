@@ -13,10 +13,12 @@
 //!
 //! One file per command (`tlog.rs`, `tlog_proofs.rs`, `tlog_fill.rs`,
 //! `ca.rs`, `tsa.rs`, `rekor_v2.rs`); `driver.rs` is the HTTP load driver they share,
-//! `keep_alive.rs` the leaner one of the in-process benchmarks, `entries.rs`
+//! `keep_alive.rs` the leaner one of the in-process benchmarks, `cpu_split.rs`
+//! what their load generator and server each use of the CPU, `entries.rs`
 //! the pre-signed entries.
 
 mod ca;
+mod cpu_split;
 mod driver;
 mod entries;
 mod error;

@@ -26,7 +26,10 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::driver::{Latency, Tally, check_concurrency, per_second_on_every_core, print_json};
+use super::cpu_split::ServerShare;
+use super::driver::{
+    Latency, Rate, Tally, check_concurrency, per_second_on_every_core, print_json,
+};
 use super::entries::{EntryFactory, presign_with};
 use super::error::BenchError;
 use super::keep_alive::{Posts, drive_posts};
@@ -78,6 +81,8 @@ struct RekorV2Summary {
     bound_entries_per_s: f64,
     /// created_per_s / bound_entries_per_s.
     fraction_of_bound: f64,
+    #[serde(flatten)]
+    cpu: ServerShare,
     latency_ms: Option<Latency>,
 }
 
@@ -109,7 +114,7 @@ fn logged(request: &[u8], answer: &[u8]) -> bool {
 }
 
 /// ECDSA P-256 verifications per second over a digest, as the log makes one per entry.
-fn verify_bound(time: Duration) -> Result<f64, BenchError> {
+fn verify_bound(time: Duration) -> Result<Rate, BenchError> {
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
         .map_err(|_| BenchError::Crypto("generating a key"))?;
     let message = b"atesto bench rekor-v2 artifact";
@@ -133,7 +138,7 @@ fn verify_bound(time: Duration) -> Result<f64, BenchError> {
 }
 
 /// Ed25519 signatures per second over a checkpoint-sized text.
-fn checkpoint_sign_bound(time: Duration) -> Result<f64, BenchError> {
+fn checkpoint_sign_bound(time: Duration) -> Result<Rate, BenchError> {
     let key = PrivateKey::generate(KeyType::Ed25519)
         .map_err(|_| BenchError::Crypto("generating a key"))?;
     let text = [0x31u8; 80];
@@ -193,7 +198,7 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
     let per_round = count.div_ceil(rounds);
     let slice = Duration::from_millis(args.bound_secs.max(1) * 1000 / rounds);
     let mut tally = Tally::default();
-    let (mut secs, mut verify_sum, mut sign_sum, mut measured) = (0.0, 0.0, 0.0, 0);
+    let (mut secs, mut verify_rates, mut sign_rates) = (0.0, Vec::new(), Vec::new());
     for round in 0..rounds {
         let first = round * per_round;
         let this_round = per_round.min(count.saturating_sub(first));
@@ -216,19 +221,20 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         .await?;
         secs += this.elapsed.as_secs_f64();
         tally.merge(this);
-        verify_sum += tokio::task::spawn_blocking(move || verify_bound(slice)).await??;
-        sign_sum += tokio::task::spawn_blocking(move || checkpoint_sign_bound(slice)).await??;
-        measured += 1;
+        verify_rates.push(tokio::task::spawn_blocking(move || verify_bound(slice)).await??);
+        sign_rates.push(tokio::task::spawn_blocking(move || checkpoint_sign_bound(slice)).await??);
     }
     let created = tally.status(StatusCode::CREATED);
     let answered: u64 = tally.statuses.values().sum();
     let batches = batch_size.get_sample_count();
-    let verifies = verify_sum / f64::from(measured.max(1));
-    let signs = sign_sum / f64::from(measured.max(1));
-    // Core-seconds per entry: its verification and its share of its batch's
+    let (verify_rate, sign_rate) = (Rate::mean(&verify_rates), Rate::mean(&sign_rates));
+    let (verifies, signs) = (verify_rate.per_second, sign_rate.per_second);
+    // Seconds per entry: its verification and its share of its batch's
     // checkpoint signature.
-    let per_entry = 1.0 / verifies + batches as f64 / (created.max(1) as f64 * signs);
-    let bound = 1.0 / per_entry;
+    let entry_rate = |verifies: f64, signs: f64| {
+        1.0 / (1.0 / verifies + batches as f64 / (created.max(1) as f64 * signs))
+    };
+    let bound = entry_rate(verifies, signs);
     let created_per_s = if secs > 0.0 {
         created as f64 / secs
     } else {
@@ -248,6 +254,12 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         bound_checkpoint_signs_per_s: signs,
         bound_entries_per_s: bound,
         fraction_of_bound: created_per_s / bound,
+        cpu: ServerShare::of(
+            (tally.server_cpu_secs, tally.load_cpu_secs),
+            secs,
+            created_per_s,
+            entry_rate(verify_rate.per_cpu_second, sign_rate.per_cpu_second),
+        ),
         latency_ms: Latency::of(tally.latencies_us),
     };
     println!(
@@ -258,6 +270,7 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         summary.other,
         tally.statuses,
     );
+    println!("{}", summary.cpu.line());
     println!(
         "latency of 201s: {}",
         Latency::line(summary.latency_ms.as_ref())

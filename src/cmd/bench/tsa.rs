@@ -24,7 +24,10 @@ use aws_lc_rs::digest::{SHA256, digest};
 use reqwest::StatusCode;
 use serde::Serialize;
 
-use super::driver::{Latency, Tally, check_concurrency, per_second_on_every_core, print_json};
+use super::cpu_split::ServerShare;
+use super::driver::{
+    Latency, Rate, Tally, check_concurrency, per_second_on_every_core, print_json,
+};
 use super::error::BenchError;
 use super::keep_alive::{Posts, drive_posts};
 
@@ -76,6 +79,8 @@ struct TsaSummary {
     in_process_per_s: f64,
     /// in_process_per_s / bound_signatures_per_s.
     in_process_fraction: f64,
+    #[serde(flatten)]
+    cpu: ServerShare,
     latency_ms: Option<Latency>,
 }
 
@@ -133,7 +138,7 @@ fn granted_for(n: u64, reply: &[u8]) -> bool {
 }
 
 /// ECDSA signatures per second with `key` on every core for `time`.
-fn signature_bound(key: &PrivateKey, time: Duration) -> Result<f64, BenchError> {
+fn signature_bound(key: &PrivateKey, time: Duration) -> Result<Rate, BenchError> {
     let message = [0x31u8; SIGNED_ATTRIBUTES_LEN];
     per_second_on_every_core(time, || {
         key.sign(&message)
@@ -196,7 +201,7 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
     let per_round = args.requests.div_ceil(rounds);
     let slice = Duration::from_millis(args.bound_secs.max(1) * 1000 / rounds);
     let mut tally = Tally::default();
-    let (mut secs, mut bound_sum, mut in_process_sum, mut measured) = (0.0, 0.0, 0.0, 0);
+    let (mut secs, mut bounds, mut in_process_rates) = (0.0, Vec::new(), Vec::new());
     for round in 0..rounds {
         let first = round * per_round;
         let count = per_round.min(args.requests.saturating_sub(first));
@@ -229,14 +234,14 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
             Ok::<_, BenchError>((bound, in_process))
         })
         .await??;
-        bound_sum += bound;
-        in_process_sum += in_process;
-        measured += 1;
+        bounds.push(bound);
+        in_process_rates.push(in_process);
     }
     let timestamps = tally.status(StatusCode::CREATED);
     let answered: u64 = tally.statuses.values().sum();
-    let bound = bound_sum / f64::from(measured.max(1));
-    let in_process = in_process_sum / f64::from(measured.max(1));
+    let bound_rate = Rate::mean(&bounds);
+    let bound = bound_rate.per_second;
+    let in_process = Rate::mean(&in_process_rates).per_second;
     let per_second = |count: u64| if secs > 0.0 { count as f64 / secs } else { 0.0 };
     let of_bound = |rate: f64| if bound > 0.0 { rate / bound } else { 0.0 };
     let timestamps_per_s = per_second(timestamps);
@@ -253,6 +258,12 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         fraction_of_bound: of_bound(timestamps_per_s),
         in_process_per_s: in_process,
         in_process_fraction: of_bound(in_process),
+        cpu: ServerShare::of(
+            (tally.server_cpu_secs, tally.load_cpu_secs),
+            secs,
+            timestamps_per_s,
+            bound_rate.per_cpu_second,
+        ),
         latency_ms: Latency::of(tally.latencies_us),
     };
     println!(
@@ -267,6 +278,7 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         summary.other,
         tally.statuses,
     );
+    println!("{}", summary.cpu.line());
     println!(
         "latency of 201s: {}",
         Latency::line(summary.latency_ms.as_ref())
