@@ -29,6 +29,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -49,8 +50,40 @@ pub fn atesto(args: &[&str]) -> std::process::Output {
 
 /// A free loopback port (bound once and released).
 pub fn free_addr() -> String {
+    // Picked below the kernel's ephemeral range: a port from bind(0) comes
+    // from that range, where every outgoing connection of every test takes
+    // its local port too, so one could take it before the server binds it
+    // ("Address already in use"). Random, so parallel tests rarely pick
+    // the same one, and free when picked.
+    static PICKED: AtomicU64 = AtomicU64::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000, ephemeral_low.max(20_000));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    for n in 0..1_000u64 {
+        let seed = nanos
+            ^ (u64::from(std::process::id()) << 32)
+            ^ PICKED.fetch_add(1, Ordering::Relaxed)
+            ^ n;
+        let port = low + splitmix64(seed) % (high - low);
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port as u16)) {
+            return listener.local_addr().expect("local addr").to_string();
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("local addr").to_string()
+}
+
+/// A well-mixed 64-bit value of `seed` (SplitMix64's finalizer).
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Writes a YAML config for `atesto tlog --config`.
