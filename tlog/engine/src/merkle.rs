@@ -300,9 +300,9 @@ pub fn inclusion_tiles(size: u64, index: u64) -> Result<TilePlan, MerkleError> {
     Ok(plan)
 }
 
-/// [`inclusion_proof`] on tiles of `plan` already at hand (`known`: read
-/// from the store or hashed before); a tile missing from them is asked of
-/// `source`.
+/// [`inclusion_proof`] on the tiles of an [`inclusion_tiles`] plan already
+/// at hand (`known`: read from the store, or kept hashed); a tile missing
+/// from them is asked of `source`.
 pub fn inclusion_proof_from(
     source: &dyn TileSource,
     known: KnownTiles,
