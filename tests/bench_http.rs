@@ -39,40 +39,34 @@ fn all_answered(summary: &Value, count_field: &str, expected: u64) {
     }
 }
 
-#[test]
-fn the_tsa_bench_gets_every_timestamp_over_http1_and_http2() {
-    let base = [
+/// `atesto bench COMMAND COUNT_FLAG COUNT` with 8 in flight, one short round.
+fn short_run<'a>(command: &'a str, count_flag: &'a str, count: &'a str) -> Vec<&'a str> {
+    vec![
         "bench",
-        "tsa",
-        "--requests",
-        "300",
+        command,
+        count_flag,
+        count,
         "--concurrency",
         "8",
         "--bound-secs",
         "1",
         "--rounds",
         "1",
-    ];
+    ]
+}
+
+#[test]
+fn the_tsa_bench_gets_every_timestamp_over_http1_and_http2() {
+    let base = short_run("tsa", "--requests", "300");
     all_answered(&bench(&base), "timestamps", 300);
-    let http2: Vec<&str> = base.iter().copied().chain(["--http2", "2"]).collect();
+    let http2 = [base.as_slice(), &["--http2", "2"]].concat();
     all_answered(&bench(&http2), "timestamps", 300);
 }
 
 #[test]
 fn the_rekor_v2_bench_gets_every_entry_over_http1_and_http2() {
-    let base = [
-        "bench",
-        "rekor-v2",
-        "--entries",
-        "200",
-        "--concurrency",
-        "8",
-        "--bound-secs",
-        "1",
-        "--rounds",
-        "1",
-    ];
+    let base = short_run("rekor-v2", "--entries", "200");
     all_answered(&bench(&base), "created", 200);
-    let http2: Vec<&str> = base.iter().copied().chain(["--http2", "1"]).collect();
+    let http2 = [base.as_slice(), &["--http2", "1"]].concat();
     all_answered(&bench(&http2), "created", 200);
 }

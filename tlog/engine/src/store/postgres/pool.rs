@@ -17,9 +17,9 @@ use crate::store::StoreError;
 /// How long a caller waits for a free connection before giving up.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pooled connection and the statements prepared on it. A hot read
-/// (a proof's entry and tiles) is parsed and planned once per connection
-/// instead of at every call, which costs PostgreSQL more than running it.
+/// A pooled connection and the statements prepared on it. A read is
+/// parsed once per connection instead of at every call, where an
+/// unprepared `query` makes a prepare round trip before it executes.
 pub struct Connection {
     client: Client,
     prepared: HashMap<&'static str, Statement>,
