@@ -2,18 +2,24 @@
 //! limit (an over-limit Content-Length refused at once), per-route metrics, the request time limit, tracing, and a body
 //! extractor whose failures are in the `{"code","message"}` shape.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use pin_project_lite::pin_project;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Arc;
+use tokio::time::Timeout;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -62,20 +68,20 @@ pub fn with_common_layers(
     metrics: Arc<HttpMetrics>,
     options: &ApiOptions,
 ) -> Router {
+    // One `Router::layer` call: axum boxes each route once per call, and a
+    // request pays a clone and a boxed future for every box it passes.
+    let shared = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(SharedChecksLayer {
+            metrics,
+            body_limit: options.body_limit,
+            time_limit: options.request_timeout,
+        })
+        .layer(DefaultBodyLimit::max(options.body_limit));
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(middleware::from_fn_with_state(
-            options.body_limit,
-            refuse_declared_oversize,
-        ))
-        .layer(middleware::from_fn_with_state(metrics, record_metrics))
-        .layer(middleware::from_fn_with_state(
-            options.request_timeout,
-            time_limit,
-        ))
-        .layer(TraceLayer::new_for_http())
+        .layer(shared)
 }
 
 async fn not_found() -> ApiError {
@@ -89,37 +95,139 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Abandons a request that runs past the configured time (a slow client's
-/// body included) with a 408 in the upstream shape; tower-http's
-/// `TimeoutLayer` would answer with an empty body.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the request was not completed within {} s", limit.as_secs()),
-        )
-        .into_response(),
+/// The checks and records every request passes, in one service with a
+/// concrete future (no per-request box):
+/// - a body whose declared length is over the limit is refused before any
+///   of it is read; otherwise the client would wait for the time limit
+///   while the server waited for bytes it would refuse anyway;
+/// - a request that runs past the time limit (a slow client's body
+///   included) is abandoned with a 408 in the upstream shape, where
+///   tower-http's `TimeoutLayer` would answer with an empty body;
+/// - every answer, those two included, is counted by route and status.
+#[derive(Clone)]
+struct SharedChecksLayer {
+    metrics: Arc<HttpMetrics>,
+    body_limit: usize,
+    time_limit: Duration,
+}
+
+impl<S> Layer<S> for SharedChecksLayer {
+    type Service = SharedChecks<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SharedChecks {
+            inner,
+            settings: self.clone(),
+        }
     }
 }
 
-/// A body whose declared length is over the limit is refused before any of
-/// it is read; otherwise the client would wait for the request time limit
-/// while the server waited for bytes it would refuse anyway.
-async fn refuse_declared_oversize(
-    State(limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return body_too_large().into_response();
+#[derive(Clone)]
+struct SharedChecks<S> {
+    inner: S,
+    settings: SharedChecksLayer,
+}
+
+impl<S> Service<Request> for SharedChecks<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = SharedChecksFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    next.run(request).await
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let record = Record {
+            metrics: self.settings.metrics.clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+        };
+        let declared = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        let state = if declared.is_some_and(|length| length > self.settings.body_limit as u64) {
+            Answer::Refused {
+                response: Some(body_too_large().into_response()),
+            }
+        } else {
+            Answer::Running {
+                inner: tokio::time::timeout(self.settings.time_limit, self.inner.call(request)),
+                limit: self.settings.time_limit,
+            }
+        };
+        SharedChecksFuture { state, record }
+    }
+}
+
+/// What `SharedChecksFuture` counts once its answer is ready.
+struct Record {
+    metrics: Arc<HttpMetrics>,
+    route: Option<MatchedPath>,
+    started: Instant,
+}
+
+impl Record {
+    fn observe(&self, response: &Response) {
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        self.metrics
+            .seconds
+            .with_label_values(&[route])
+            .observe(self.started.elapsed().as_secs_f64());
+        self.metrics
+            .responses
+            .with_label_values(&[route, response.status().as_str()])
+            .inc();
+    }
+}
+
+pin_project! {
+    struct SharedChecksFuture<F> {
+        #[pin]
+        state: Answer<F>,
+        record: Record,
+    }
+}
+
+pin_project! {
+    #[project = AnswerProjection]
+    enum Answer<F> {
+        Running { #[pin] inner: Timeout<F>, limit: Duration },
+        Refused { response: Option<Response> },
+    }
+}
+
+impl<F> Future for SharedChecksFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.state.project() {
+            AnswerProjection::Running { inner, limit } => match inner.poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(answered)) => answered?,
+                Poll::Ready(Err(_elapsed)) => ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the request was not completed within {} s", limit.as_secs()),
+                )
+                .into_response(),
+            },
+            // Polled again after its answer: an empty 500 rather than a panic.
+            AnswerProjection::Refused { response } => response
+                .take()
+                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        };
+        this.record.observe(&response);
+        Poll::Ready(Ok(response))
+    }
 }
 
 fn body_too_large() -> ApiError {
@@ -127,28 +235,6 @@ fn body_too_large() -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         "request body is larger than this server accepts",
     )
-}
-
-async fn record_metrics(
-    State(metrics): State<Arc<HttpMetrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics
-        .seconds
-        .with_label_values(&[route.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .responses
-        .with_label_values(&[route.as_str(), response.status().as_str()])
-        .inc();
-    response
 }
 
 /// A request body within the configured limit; an oversized or unreadable

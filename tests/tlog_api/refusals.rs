@@ -260,4 +260,15 @@ fn a_stalled_request_times_out_in_the_rekor_shape() {
     let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
     assert_eq!(body["code"], 408);
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    // The 408 is counted under its route, like every other answer.
+    let metrics = tlog.get("/metrics").text;
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("atesto_tlog_http_responses_total{")
+                && line.contains("route=\"/api/v1/log/entries\"")
+                && line.contains("status=\"408\"")
+                && line.ends_with(" 1")),
+        "{metrics}"
+    );
 }
