@@ -5,10 +5,10 @@ mod tuf;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc rather than glibc's malloc: per-thread free lists suit the
-/// request path's many small, short-lived allocations across threads.
+/// jemalloc rather than glibc's malloc: per-thread caches suit the request
+/// path's many small, short-lived allocations across threads.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(
