@@ -152,9 +152,7 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         let state = if declared.is_some_and(|length| length > self.settings.body_limit as u64) {
-            Answer::Refused {
-                response: Some(body_too_large().into_response()),
-            }
+            Answer::Refused
         } else {
             Answer::Running {
                 inner: tokio::time::timeout(self.settings.time_limit, self.inner.call(request)),
@@ -198,7 +196,7 @@ pin_project! {
     #[project = AnswerProjection]
     enum Answer<F> {
         Running { #[pin] inner: Timeout<F>, limit: Duration },
-        Refused { response: Option<Response> },
+        Refused,
     }
 }
 
@@ -220,10 +218,7 @@ where
                 )
                 .into_response(),
             },
-            // Polled again after its answer: an empty 500 rather than a panic.
-            AnswerProjection::Refused { response } => response
-                .take()
-                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+            AnswerProjection::Refused => body_too_large().into_response(),
         };
         this.record.observe(&response);
         Poll::Ready(Ok(response))
