@@ -29,11 +29,25 @@ fn fill(data: &Path, entries: u64) {
         data.to_str().unwrap(),
         "--entries",
         &entries.to_string(),
+        // The fill's default stops early below 15 GiB free; this log takes
+        // a few hundred MB, so only a nearly full disk should stop it.
+        "--min-free-gb",
+        "1",
     ]);
     assert!(
         out.status.success(),
         "tlog-fill: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("tlog-fill printed no summary: {stdout}"));
+    assert_eq!(
+        summary["tree_size"], entries,
+        "tlog-fill stopped early: {summary}"
     );
 }
 
