@@ -1,16 +1,23 @@
-//! The embedded backend: one redb file under the data directory.
+//! The embedded backend: one redb file under the data directory, with its
+//! write-ahead journal beside it (`redb/journal.rs`).
 //!
-//! A batch is one write transaction with immediate durability, so redb has
-//! fsync'd it before `commit_batch` returns and before any submitter hears of
-//! it. redb holds an exclusive lock on the file, and `open_dir` one on the
-//! directory: a second process opening the same store fails with
+//! A batch is one redb write transaction. Before it commits, the batch is
+//! appended to the journal and synced, so it is durable before
+//! `commit_batch` returns and before any submitter, or any reader of redb,
+//! sees it; redb commits it without an fsync. Every `FLUSH_BYTES` of journal,
+//! a durable redb commit persists all batches so far and the journal is
+//! emptied. Opening replays what the journal holds beyond redb's last
+//! durable commit. redb holds an exclusive lock on the file, and `open_dir`
+//! one on the directory: a second process opening the same store fails with
 //! `StoreError::Locked`.
+
+mod journal;
 
 use std::fs::File;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{
     Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable,
@@ -18,6 +25,7 @@ use redb::{
 };
 
 use super::{Batch, LogStore, ShardState, StoreError, StoredCheckpoint, StoredEntry, TileData};
+use journal::{FLUSH_BYTES, Journal};
 
 /// The store file's name inside a data directory.
 pub const STORE_FILE: &str = "log.redb";
@@ -45,9 +53,19 @@ pub struct RedbStore {
     /// The open database. An I/O error (a full disk) poisons a redb handle
     /// for good, so `recover` replaces it; `None` while no reopen succeeded.
     db: RwLock<Option<Arc<Database>>>,
+    /// The journal; `commit_batch` (the sequencer) appends, `recover` replays.
+    journal: Mutex<JournalState>,
     /// With `open_dir`: the directory's lock, held while the store is open,
     /// so that whatever else lives there (a generated key) has one writer.
     _dir_lock: Option<File>,
+}
+
+struct JournalState {
+    journal: Journal,
+    /// A batch is synced in the journal but its redb commit failed: nothing
+    /// more may be committed until `recover` has replayed it, or the next
+    /// batch would be journaled on a tree the replay then changes.
+    behind: bool,
 }
 
 /// Maps a redb failure: I/O errors (disk full, a poisoned handle) mean the
@@ -66,12 +84,24 @@ impl RedbStore {
     /// Opens (or creates) the store file. Fails with `Locked` if another process has it open.
     pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let db = open_database(path, cache_bytes)?;
+        let (mut journal, journaled) = Journal::open(&path.with_extension("journal"))?;
+        replay_and_persist(&db, &mut journal, &journaled)?;
         Ok(Self {
             path: path.to_path_buf(),
             cache_bytes,
             db: RwLock::new(Some(Arc::new(db))),
+            journal: Mutex::new(JournalState {
+                journal,
+                behind: false,
+            }),
             _dir_lock: None,
         })
+    }
+
+    fn journal(&self) -> Result<std::sync::MutexGuard<'_, JournalState>, StoreError> {
+        self.journal
+            .lock()
+            .map_err(|_| StoreError::Backend("store journal lock poisoned".into()))
     }
 
     /// Creates `dir` if need be, locks it (its `LOCK` file) for this process
@@ -153,6 +183,42 @@ fn commit_tables(db: &Database) -> Result<(), StoreError> {
     txn.commit().map_err(backend)
 }
 
+/// Applies journaled batches that redb's last durable commit lacks, each
+/// only on top of the checkpoint it extends, then makes them durable in
+/// redb and empties the journal.
+fn replay_and_persist(
+    db: &Database,
+    journal: &mut Journal,
+    journaled: &[Batch],
+) -> Result<(), StoreError> {
+    for batch in journaled {
+        let mut txn = db.begin_write().map_err(backend)?;
+        txn.set_durability(Durability::None).map_err(backend)?;
+        let stored = stored_checkpoint(&txn, batch.shard)?;
+        if stored == batch.previous {
+            write_batch(&txn, batch)?;
+            txn.commit().map_err(backend)?;
+        } else if batch.checkpoint.size > stored.size {
+            // Journal records are appended only on top of redb's tree, so a
+            // record past it that does not extend it means damage.
+            return Err(StoreError::Corrupt(format!(
+                "the journal holds a batch of shard {} from size {} to {}, but the store's tree has size {}",
+                batch.shard, batch.previous.size, batch.checkpoint.size, stored.size
+            )));
+        }
+        // Otherwise redb holds it already (its durable commit landed, the
+        // journal's truncation did not).
+    }
+    persist(db, journal)
+}
+
+/// A durable redb commit, which persists every batch committed before it,
+/// then an empty journal.
+fn persist(db: &Database, journal: &mut Journal) -> Result<(), StoreError> {
+    commit_tables(db)?;
+    journal.clear()
+}
+
 /// Free space `recover` wants before it reopens the store: more than a
 /// large batch writes.
 const ROOM_BYTES: usize = 1 << 20;
@@ -226,6 +292,56 @@ fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// The shard's stored checkpoint, read inside a write transaction.
+fn stored_checkpoint(
+    txn: &redb::WriteTransaction,
+    shard: u32,
+) -> Result<StoredCheckpoint, StoreError> {
+    let checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
+    let stored = checkpoints.get(shard).map_err(backend)?;
+    match stored {
+        Some(bytes) => decode_json(bytes.value()),
+        None => Err(StoreError::Corrupt(format!(
+            "batch for unknown shard {shard}"
+        ))),
+    }
+}
+
+/// Writes a batch into `txn`, only on top of the checkpoint it extends.
+fn write_batch(txn: &redb::WriteTransaction, batch: &Batch) -> Result<(), StoreError> {
+    // Compare-and-swap: a batch commits only on top of the checkpoint it
+    // extends, so the published tree neither shrinks nor forks, whoever
+    // else writes. redb has one writer transaction at a time, so the check
+    // and the write are atomic.
+    batch.check_extends(&stored_checkpoint(txn, batch.shard)?)?;
+    let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
+    checkpoints
+        .insert(batch.shard, encode_json(&batch.checkpoint)?.as_slice())
+        .map_err(backend)?;
+
+    let mut entries = txn.open_table(ENTRIES).map_err(backend)?;
+    let mut leaves = txn.open_table(LEAVES).map_err(backend)?;
+    let mut search = txn.open_multimap_table(SEARCH).map_err(backend)?;
+    for (offset, new) in batch.entries.iter().enumerate() {
+        let index = batch.first_index + offset as u64;
+        entries
+            .insert(index, encode_entry(&new.entry).as_slice())
+            .map_err(backend)?;
+        leaves.insert(new.leaf_hash, index).map_err(backend)?;
+        for key in &new.index_keys {
+            search.insert(key.as_str(), index).map_err(backend)?;
+        }
+    }
+
+    let mut tiles = txn.open_table(TILES).map_err(backend)?;
+    for tile in &batch.tiles {
+        tiles
+            .insert((batch.shard, tile.level, tile.index), tile.data.as_slice())
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 impl LogStore for RedbStore {
     fn recover(&self) -> Result<(), StoreError> {
         // Reopening on a still-full disk could fail half-way and leave no
@@ -235,10 +351,19 @@ impl LogStore for RedbStore {
             .db
             .write()
             .map_err(|_| StoreError::Backend("store handle lock poisoned".into()))?;
+        let mut state = self.journal()?;
+        // What the journal holds is durable, committed to redb or not:
+        // redb catches up before it takes another batch.
+        let catch_up = |db: &Database, state: &mut JournalState| {
+            let journaled = state.journal.read()?;
+            replay_and_persist(db, &mut state.journal, &journaled)?;
+            state.behind = false;
+            Ok::<(), StoreError>(())
+        };
         if let Some(db) = slot.as_ref()
             && commit_tables(db).is_ok()
         {
-            return Ok(());
+            return catch_up(db, &mut state);
         }
         // Dropping the handle closes the file once the last reader is done;
         // until then the reopen fails and the next `recover` tries again.
@@ -249,9 +374,10 @@ impl LogStore for RedbStore {
             }
             other => other,
         })?;
+        let caught_up = catch_up(&db, &mut state);
         *slot = Some(Arc::new(db));
         tracing::info!(path = %self.path.display(), "reopened the store after an I/O error");
-        Ok(())
+        caught_up
     }
 
     fn shards(&self) -> Result<Vec<ShardState>, StoreError> {
@@ -300,49 +426,32 @@ impl LogStore for RedbStore {
     }
 
     fn commit_batch(&self, batch: &Batch) -> Result<(), StoreError> {
-        let txn = self.begin_durable_write()?;
-        {
-            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(backend)?;
-            let stored: StoredCheckpoint = match checkpoints.get(batch.shard).map_err(backend)? {
-                Some(bytes) => decode_json(bytes.value())?,
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "batch for unknown shard {}",
-                        batch.shard
-                    )));
-                }
-            };
-            // Compare-and-swap: a batch commits only on top of the
-            // checkpoint it extends, so the published tree neither shrinks
-            // nor forks, whoever else writes. redb has one writer
-            // transaction at a time, so the check and the write are atomic.
-            batch.check_extends(&stored)?;
-            checkpoints
-                .insert(batch.shard, encode_json(&batch.checkpoint)?.as_slice())
-                .map_err(backend)?;
-
-            let mut entries = txn.open_table(ENTRIES).map_err(backend)?;
-            let mut leaves = txn.open_table(LEAVES).map_err(backend)?;
-            let mut search = txn.open_multimap_table(SEARCH).map_err(backend)?;
-            for (offset, new) in batch.entries.iter().enumerate() {
-                let index = batch.first_index + offset as u64;
-                entries
-                    .insert(index, encode_entry(&new.entry).as_slice())
-                    .map_err(backend)?;
-                leaves.insert(new.leaf_hash, index).map_err(backend)?;
-                for key in &new.index_keys {
-                    search.insert(key.as_str(), index).map_err(backend)?;
-                }
-            }
-
-            let mut tiles = txn.open_table(TILES).map_err(backend)?;
-            for tile in &batch.tiles {
-                tiles
-                    .insert((batch.shard, tile.level, tile.index), tile.data.as_slice())
-                    .map_err(backend)?;
-            }
+        let db = self.db()?;
+        let mut state = self.journal()?;
+        if state.behind {
+            return Err(StoreError::Unavailable(
+                "a journaled batch waits to be replayed into the store".into(),
+            ));
         }
-        txn.commit().map_err(backend)
+        let mut txn = db.begin_write().map_err(backend)?;
+        txn.set_durability(Durability::None).map_err(backend)?;
+        write_batch(&txn, batch)?;
+        // From here the batch is durable, whatever redb says next.
+        state.journal.append(batch)?;
+        if let Err(err) = txn.commit() {
+            state.behind = true;
+            return Err(StoreError::Unavailable(format!(
+                "committing a journaled batch: {err}"
+            )));
+        }
+        if state.journal.len() >= FLUSH_BYTES
+            && let Err(err) = persist(&db, &mut state.journal)
+        {
+            // The batch is durable in the journal; the next commit finds
+            // out whether the store can still write.
+            tracing::warn!(%err, "persisting the journal into the store failed");
+        }
+        Ok(())
     }
 
     fn read_tile(&self, shard: u32, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -409,6 +518,22 @@ impl LogStore for RedbStore {
             out.push(value.map_err(backend)?.value());
         }
         Ok(out)
+    }
+}
+
+/// Dropping the store (a fill or a migration closing it, a test) leaves
+/// an empty journal, and redb closed cleanly: the next open replays nothing.
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        let (Ok(Some(db)), Ok(state)) = (self.db.get_mut(), self.journal.get_mut()) else {
+            return;
+        };
+        if state.journal.len() > 0
+            && !state.behind
+            && let Err(err) = persist(db, &mut state.journal)
+        {
+            tracing::warn!(%err, "persisting the journal at close failed; the next open replays it");
+        }
     }
 }
 
@@ -479,6 +604,101 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
         contract_tests::filed_keys_join_the_index_and_the_marker_moves(&store);
+    }
+
+    /// The files of a store as a crash would leave them: copied while it is
+    /// open (no clean close, no durable redb commit since its opening).
+    fn crash_copy(from: &Path, to: &Path, with_journal: bool) {
+        std::fs::create_dir_all(to).unwrap();
+        let mut files = vec![STORE_FILE];
+        if with_journal {
+            files.push("log.journal");
+        }
+        for name in files {
+            std::fs::copy(from.join(name), to.join(name)).unwrap();
+        }
+    }
+
+    #[test]
+    fn journaled_batches_survive_a_crash_and_a_clean_close_empties_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live");
+        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        for index in 0..3 {
+            store
+                .commit_batch(&contract_tests::batch(index, index + 1))
+                .unwrap();
+        }
+        assert!(std::fs::metadata(live.join("log.journal")).unwrap().len() > 0);
+
+        // redb alone holds only its last durable commit: the empty shard.
+        let without = dir.path().join("without-journal");
+        crash_copy(&live, &without, false);
+        let reopened = RedbStore::open_dir(&without, DEFAULT_CACHE_BYTES).unwrap();
+        assert_eq!(reopened.shards().unwrap()[0].checkpoint.size, 0);
+        drop(reopened);
+
+        // With the journal, every acknowledged batch is back, and the
+        // replay is persisted (the journal is empty again).
+        let crashed = dir.path().join("crashed");
+        crash_copy(&live, &crashed, true);
+        let reopened = RedbStore::open_dir(&crashed, DEFAULT_CACHE_BYTES).unwrap();
+        assert_eq!(
+            reopened.shards().unwrap()[0].checkpoint,
+            contract_tests::checkpoint(3)
+        );
+        assert_eq!(reopened.read_entries(0..5).unwrap().len(), 3);
+        assert_eq!(reopened.find_leaf(&[2; 32]).unwrap(), Some(2));
+        assert_eq!(
+            std::fs::metadata(crashed.join("log.journal"))
+                .unwrap()
+                .len(),
+            0
+        );
+        // It goes on from there, and a replayed batch is not applied twice.
+        reopened.commit_batch(&contract_tests::batch(3, 4)).unwrap();
+        drop(reopened);
+
+        drop(store);
+        assert_eq!(
+            std::fs::metadata(live.join("log.journal")).unwrap().len(),
+            0
+        );
+        let reopened = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
+        assert_eq!(reopened.shards().unwrap()[0].checkpoint.size, 3);
+    }
+
+    #[test]
+    fn a_journal_that_does_not_extend_the_stored_tree_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live");
+        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        store.commit_batch(&contract_tests::batch(0, 1)).unwrap();
+        let crashed = dir.path().join("crashed");
+        crash_copy(&live, &crashed, true);
+        drop(store);
+
+        // Another log's journal beside this redb file: its batch extends a
+        // tree of size 1 with another root.
+        let other = dir.path().join("other");
+        let store = RedbStore::open_dir(&other, DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        store.commit_batch(&contract_tests::batch(0, 1)).unwrap();
+        let mut forked = contract_tests::batch(1, 2);
+        forked.previous.root = [0xee; 32];
+        let mut journal = Journal::open(&crashed.join("log.journal")).unwrap().0;
+        journal.clear().unwrap();
+        journal.append(&forked).unwrap();
+        drop(journal);
+
+        let refused = RedbStore::open_dir(&crashed, DEFAULT_CACHE_BYTES);
+        assert!(
+            matches!(refused, Err(StoreError::Corrupt(ref m)) if m.contains("journal")),
+            "{:?}",
+            refused.err()
+        );
     }
 
     #[test]
