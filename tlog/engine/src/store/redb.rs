@@ -5,8 +5,8 @@
 //! appended to the journal and synced, so it is durable before
 //! `commit_batch` returns and before any submitter, or any reader of redb,
 //! sees it; redb commits it without an fsync. Every `FLUSH_BYTES` of journal,
-//! a durable redb commit persists all batches so far and the journal is
-//! emptied. Opening replays what the journal holds beyond redb's last
+//! a durable redb commit persists all batches so far and the journal starts
+//! over. Opening replays what the journal holds beyond redb's last
 //! durable commit. redb holds an exclusive lock on the file, and `open_dir`
 //! one on the directory: a second process opening the same store fails with
 //! `StoreError::Locked`.
@@ -185,7 +185,7 @@ fn commit_tables(db: &Database) -> Result<(), StoreError> {
 
 /// Applies journaled batches that redb's last durable commit lacks, each
 /// only on top of the checkpoint it extends, then makes them durable in
-/// redb and empties the journal.
+/// redb and starts the journal over.
 fn replay_and_persist(
     db: &Database,
     journal: &mut Journal,
@@ -207,16 +207,16 @@ fn replay_and_persist(
             )));
         }
         // Otherwise redb holds it already (its durable commit landed, the
-        // journal's truncation did not).
+        // journal's new generation did not).
     }
     persist(db, journal)
 }
 
 /// A durable redb commit, which persists every batch committed before it,
-/// then an empty journal.
+/// then a new journal generation, which holds none of them.
 fn persist(db: &Database, journal: &mut Journal) -> Result<(), StoreError> {
     commit_tables(db)?;
-    journal.clear()
+    journal.start_over()
 }
 
 /// Free space `recover` wants before it reopens the store: more than a
@@ -522,7 +522,7 @@ impl LogStore for RedbStore {
 }
 
 /// Dropping the store (a fill or a migration closing it, a test) leaves
-/// an empty journal, and redb closed cleanly: the next open replays nothing.
+/// nothing to replay in the journal, and redb closed cleanly: the next open replays nothing.
 impl Drop for RedbStore {
     fn drop(&mut self) {
         let (Ok(Some(db)), Ok(state)) = (self.db.get_mut(), self.journal.get_mut()) else {
@@ -619,8 +619,13 @@ mod tests {
         }
     }
 
+    /// Batches the journal in `dir` holds.
+    fn journaled(dir: &Path) -> usize {
+        Journal::open(&dir.join("log.journal")).unwrap().1.len()
+    }
+
     #[test]
-    fn journaled_batches_survive_a_crash_and_a_clean_close_empties_the_journal() {
+    fn journaled_batches_survive_a_crash_and_a_clean_close_starts_the_journal_over() {
         let dir = tempfile::tempdir().unwrap();
         let live = dir.path().join("live");
         let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
@@ -630,7 +635,7 @@ mod tests {
                 .commit_batch(&contract_tests::batch(index, index + 1))
                 .unwrap();
         }
-        assert!(std::fs::metadata(live.join("log.journal")).unwrap().len() > 0);
+        assert_eq!(journaled(&live), 3);
 
         // redb alone holds only its last durable commit: the empty shard.
         let without = dir.path().join("without-journal");
@@ -640,7 +645,7 @@ mod tests {
         drop(reopened);
 
         // With the journal, every acknowledged batch is back, and the
-        // replay is persisted (the journal is empty again).
+        // replay is persisted (the journal starts over).
         let crashed = dir.path().join("crashed");
         crash_copy(&live, &crashed, true);
         let reopened = RedbStore::open_dir(&crashed, DEFAULT_CACHE_BYTES).unwrap();
@@ -650,21 +655,13 @@ mod tests {
         );
         assert_eq!(reopened.read_entries(0..5).unwrap().len(), 3);
         assert_eq!(reopened.find_leaf(&[2; 32]).unwrap(), Some(2));
-        assert_eq!(
-            std::fs::metadata(crashed.join("log.journal"))
-                .unwrap()
-                .len(),
-            0
-        );
+        assert_eq!(journaled(&crashed), 0);
         // It goes on from there, and a replayed batch is not applied twice.
         reopened.commit_batch(&contract_tests::batch(3, 4)).unwrap();
         drop(reopened);
 
         drop(store);
-        assert_eq!(
-            std::fs::metadata(live.join("log.journal")).unwrap().len(),
-            0
-        );
+        assert_eq!(journaled(&live), 0);
         let reopened = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
         assert_eq!(reopened.shards().unwrap()[0].checkpoint.size, 3);
     }
@@ -689,7 +686,7 @@ mod tests {
         let mut forked = contract_tests::batch(1, 2);
         forked.previous.root = [0xee; 32];
         let mut journal = Journal::open(&crashed.join("log.journal")).unwrap().0;
-        journal.clear().unwrap();
+        journal.start_over().unwrap();
         journal.append(&forked).unwrap();
         drop(journal);
 

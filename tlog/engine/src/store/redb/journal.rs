@@ -5,11 +5,16 @@
 //! them; a journal record is one sequential write and one `fdatasync`. So
 //! each batch is appended here and synced first, then committed to redb
 //! without an fsync; a durable redb commit every `FLUSH_BYTES` of journal
-//! persists all batches before it at once, and the journal is emptied.
+//! persists all batches before it at once, and the journal starts over.
 //!
-//! Record: payload length (u32 BE), SHA-256 of the payload, payload (an
-//! encoded `Batch`). Only the record being appended can be torn by a
-//! crash, and nobody was answered for it: opening drops a torn tail.
+//! Layout: a header (magic, generation), then records: payload length
+//! (u32 BE), SHA-256 of the generation and the payload, payload (an encoded
+//! `Batch`). Starting over writes a new generation into the header and
+//! overwrites the old records in place: the file keeps its size and its
+//! blocks, so a record's `fdatasync` writes data only, no file-system
+//! metadata. The records of the generation end at the first one whose
+//! checksum fails: an older generation's, zeros, or the one a crash tore
+//! while it was being appended, which nobody was answered for.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -19,32 +24,44 @@ use sha2::{Digest, Sha256};
 
 use crate::store::{Batch, NewEntry, StoreError, StoredCheckpoint, StoredEntry, TileData};
 
-/// Journal size at which the store makes a durable redb commit and empties
-/// it: large enough that the commit's page writes are shared by hundreds
-/// of batches, small enough that a replay after a crash takes well under a
-/// second.
+/// Journal size at which the store makes a durable redb commit and starts
+/// the journal over: large enough that the commit's page writes are shared
+/// by hundreds of batches, small enough that a replay after a crash takes
+/// well under a second.
 pub(super) const FLUSH_BYTES: u64 = 16 << 20;
 
-const HEADER_BYTES: usize = 4 + 32;
+const MAGIC: &[u8; 8] = b"atjrnl01";
+/// The header: magic and generation.
+const HEADER_BYTES: u64 = 16;
+/// A record's length and checksum.
+const RECORD_HEADER_BYTES: usize = 4 + 32;
 
 pub(super) struct Journal {
     path: PathBuf,
     file: File,
-    /// Length of the records known to be synced. After a failed append the
-    /// file is cut back to it before anything else is written, so a record
-    /// nobody was answered for can never be replayed ahead of a later one.
-    synced_len: u64,
-    /// The file may hold bytes past `synced_len` (a failed append or cut).
-    needs_cut: bool,
+    generation: u64,
+    /// End of the generation's last synced record.
+    synced_end: u64,
+    /// An append failed: its bytes may still reach the disk later (a failed
+    /// sync can leave them in the page cache), and a record synced behind
+    /// them would be unreadable after a crash. Nothing is appended until
+    /// `start_over` has begun a new generation.
+    poisoned: bool,
 }
 
 fn io_error(what: &str, path: &Path, err: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{what} {}: {err}", path.display()))
 }
 
+fn checksum(generation: u64, payload: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(generation.to_be_bytes());
+    hasher.update(payload);
+    hasher.finalize().into()
+}
+
 impl Journal {
-    /// Opens (or creates) the journal and reads its records, dropping a
-    /// torn tail.
+    /// Opens (or creates) the journal and reads its records.
     pub(super) fn open(path: &Path) -> Result<(Self, Vec<Batch>), StoreError> {
         let file = OpenOptions::new()
             .read(true)
@@ -56,94 +73,109 @@ impl Journal {
         let mut journal = Self {
             path: path.to_path_buf(),
             file,
-            synced_len: 0,
-            needs_cut: false,
+            generation: 0,
+            synced_end: HEADER_BYTES,
+            poisoned: false,
         };
+        let mut header = [0u8; HEADER_BYTES as usize];
+        match journal.file.read_exact_at(&mut header, 0) {
+            Ok(()) if &header[..8] == MAGIC => {
+                journal.generation = u64::from_be_bytes(
+                    header[8..]
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("journal header".into()))?,
+                );
+            }
+            Ok(()) => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} is not an atesto journal",
+                    path.display()
+                )));
+            }
+            // A new (or never initialised) journal.
+            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                journal.start_over()?;
+            }
+            Err(err) => return Err(io_error("reading", path, err)),
+        }
         let batches = journal.read()?;
         Ok((journal, batches))
     }
 
-    /// Every whole record in the file, oldest first. A torn tail is cut off
-    /// (and the cut synced) so that the next append follows the last record.
+    /// The current generation's records, oldest first.
     pub(super) fn read(&mut self) -> Result<Vec<Batch>, StoreError> {
         let bytes = self
             .file
             .metadata()
             .and_then(|metadata| {
-                let mut bytes = vec![0; metadata.len() as usize];
-                self.file.read_exact_at(&mut bytes, 0)?;
+                let len = metadata.len().saturating_sub(HEADER_BYTES) as usize;
+                let mut bytes = vec![0; len];
+                self.file.read_exact_at(&mut bytes, HEADER_BYTES)?;
                 Ok(bytes)
             })
             .map_err(|err| io_error("reading", &self.path, err))?;
         let mut batches = Vec::new();
         let mut at = 0usize;
-        while let Some(header) = bytes.get(at..at + HEADER_BYTES) {
+        while let Some(header) = bytes.get(at..at + RECORD_HEADER_BYTES) {
             let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            let Some(payload) = bytes.get(at + HEADER_BYTES..at + HEADER_BYTES + len) else {
+            let Some(payload) = bytes.get(at + RECORD_HEADER_BYTES..at + RECORD_HEADER_BYTES + len)
+            else {
                 break;
             };
-            if Sha256::digest(payload).as_slice() != &header[4..] {
+            if checksum(self.generation, payload) != header[4..] {
                 break;
             }
             batches.push(decode_batch(payload)?);
-            at += HEADER_BYTES + len;
+            at += RECORD_HEADER_BYTES + len;
         }
-        if at < bytes.len() {
-            tracing::warn!(
-                path = %self.path.display(),
-                dropped = bytes.len() - at,
-                "dropping the journal's torn tail (a batch being appended when the process stopped; nobody was answered for it)"
-            );
-        }
-        self.synced_len = at as u64;
-        self.needs_cut = at < bytes.len();
-        self.cut_back()?;
+        self.synced_end = HEADER_BYTES + at as u64;
         Ok(batches)
     }
 
+    /// Bytes of records in the current generation.
     pub(super) fn len(&self) -> u64 {
-        self.synced_len
+        self.synced_end - HEADER_BYTES
     }
 
-    /// Appends a batch and syncs it. On failure nothing of it counts: the
-    /// bytes are cut off before the next write.
+    /// Appends a batch and syncs it.
     pub(super) fn append(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        self.cut_back()?;
+        if self.poisoned {
+            return Err(StoreError::Unavailable(
+                "an append to the journal failed; it starts over once the store recovers".into(),
+            ));
+        }
         let payload = encode_batch(batch);
         let len = u32::try_from(payload.len())
             .map_err(|_| StoreError::Backend("a batch too large for one journal record".into()))?;
-        let mut record = Vec::with_capacity(HEADER_BYTES + payload.len());
+        let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
         record.extend_from_slice(&len.to_be_bytes());
-        record.extend_from_slice(&Sha256::digest(&payload));
+        record.extend_from_slice(&checksum(self.generation, &payload));
         record.extend_from_slice(&payload);
-        self.needs_cut = true;
         self.file
-            .write_all_at(&record, self.synced_len)
+            .write_all_at(&record, self.synced_end)
             .and_then(|()| self.file.sync_data())
-            .map_err(|err| io_error("appending to", &self.path, err))?;
-        self.synced_len += record.len() as u64;
-        self.needs_cut = false;
+            .map_err(|err| {
+                self.poisoned = true;
+                io_error("appending to", &self.path, err)
+            })?;
+        self.synced_end += record.len() as u64;
         Ok(())
     }
 
-    /// Empties the journal, once a durable redb commit holds every record.
-    pub(super) fn clear(&mut self) -> Result<(), StoreError> {
-        self.synced_len = 0;
-        self.needs_cut = true;
-        self.cut_back()
-    }
-
-    /// Cuts the file back to `synced_len` if it may be longer. A failed
-    /// sync may leave the unsynced bytes in the page cache, to reach the
-    /// disk later: truncating drops them.
-    fn cut_back(&mut self) -> Result<(), StoreError> {
-        if self.needs_cut {
-            self.file
-                .set_len(self.synced_len)
-                .and_then(|()| self.file.sync_all())
-                .map_err(|err| io_error("truncating", &self.path, err))?;
-            self.needs_cut = false;
-        }
+    /// Begins a new generation, which holds no record: only once a durable
+    /// redb commit holds every record of the current one.
+    pub(super) fn start_over(&mut self) -> Result<(), StoreError> {
+        let generation = self.generation + 1;
+        let mut header = [0u8; HEADER_BYTES as usize];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..].copy_from_slice(&generation.to_be_bytes());
+        self.file
+            .write_all_at(&header, 0)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|err| io_error("starting over", &self.path, err))?;
+        self.generation = generation;
+        self.synced_end = HEADER_BYTES;
+        self.poisoned = false;
         Ok(())
     }
 }
@@ -332,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn records_survive_a_reopen_and_a_torn_tail_is_dropped() {
+    fn records_survive_a_reopen_and_a_torn_record_ends_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.journal");
         let (mut journal, read) = Journal::open(&path).unwrap();
@@ -344,25 +376,23 @@ mod tests {
         drop(journal);
 
         // A crash in the middle of a third append.
-        let mut torn = encode_batch(&batch(12, 13));
-        torn.truncate(20);
         let file = OpenOptions::new().append(true).open(&path).unwrap();
-        std::io::Write::write_all(&mut &file, &(500u32.to_be_bytes())).unwrap();
-        std::io::Write::write_all(&mut &file, &torn).unwrap();
+        std::io::Write::write_all(&mut &file, &500u32.to_be_bytes()).unwrap();
+        std::io::Write::write_all(&mut &file, &[7; 40]).unwrap();
         drop(file);
 
         let (mut journal, read) = Journal::open(&path).unwrap();
         assert_eq!(read.len(), 2);
         assert!(same(&read[0], &first) && same(&read[1], &second));
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
-        // The next record follows the last whole one.
+        assert_eq!(journal.len(), whole);
+        // The next record overwrites the torn one.
         journal.append(&batch(12, 13)).unwrap();
         drop(journal);
         assert_eq!(Journal::open(&path).unwrap().1.len(), 3);
     }
 
     #[test]
-    fn a_record_whose_checksum_fails_ends_the_journal_and_clear_empties_it() {
+    fn a_failed_checksum_ends_the_records_and_a_new_generation_holds_none_of_the_old() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.journal");
         let (mut journal, _) = Journal::open(&path).unwrap();
@@ -379,8 +409,28 @@ mod tests {
         let (mut journal, read) = Journal::open(&path).unwrap();
         assert_eq!(read.len(), 1);
         assert_eq!(journal.len(), first_len);
-        journal.clear().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+        // Starting over keeps the file, and the old records are not read
+        // back, before or after a shorter new record overwrites them.
+        let size = std::fs::metadata(&path).unwrap().len();
+        journal.start_over().unwrap();
         assert!(journal.read().unwrap().is_empty());
+        let mut short = batch(12, 13);
+        short.tiles.clear();
+        journal.append(&short).unwrap();
+        drop(journal);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+        let (journal, read) = Journal::open(&path).unwrap();
+        assert_eq!(read.len(), 1);
+        assert!(same(&read[0], &short));
+        assert_eq!(journal.generation, 2);
+    }
+
+    #[test]
+    fn another_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.journal");
+        std::fs::write(&path, b"not a journal at all").unwrap();
+        assert!(matches!(Journal::open(&path), Err(StoreError::Corrupt(_))));
     }
 }
