@@ -246,6 +246,17 @@ impl RightEdge {
         written: &[TileData],
         indexes: Range<u64>,
     ) -> Result<Vec<Vec<[u8; 32]>>, MerkleError> {
+        self.batch_proofs_with(written, indexes, &mut ProofMemo::default())
+    }
+
+    /// [`RightEdge::batch_proofs`], keeping the inner nodes it hashes in
+    /// `memo` for the next batches of the same tree.
+    pub fn batch_proofs_with(
+        &self,
+        written: &[TileData],
+        indexes: Range<u64>,
+        memo: &mut ProofMemo,
+    ) -> Result<Vec<Vec<[u8; 32]>>, MerkleError> {
         if indexes.start > indexes.end || indexes.end > self.size {
             return Err(MerkleError::BadRange {
                 first: indexes.start,
@@ -256,12 +267,28 @@ impl RightEdge {
         if indexes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut nodes = EdgeNodes::new(self, written);
+        if memo.0.len() > PROOF_MEMO_MAX {
+            memo.0.clear();
+        }
+        let mut nodes = EdgeNodes::new(self, written, &mut memo.0);
         indexes
             .map(|index| inclusion_path(&mut nodes, self.size, index))
             .collect()
     }
 }
+
+/// Inner nodes of tiles (perfect subtrees whose height is not a multiple of
+/// the tile height) that batch proofs hashed. A perfect subtree never
+/// changes, so the proofs of the next batches, whose leaves sit in the same
+/// partial tiles, reuse them instead of hashing the tile's leaves again.
+/// Valid for one tree only: a new edge of another tree needs a new memo.
+#[derive(Debug, Default)]
+pub struct ProofMemo(HashMap<(u32, u64), Hash>);
+
+/// Nodes a memo holds before it starts over: the partial tiles' inner nodes
+/// (at most 255 per level) with room to spare; older tiles' nodes are no
+/// longer asked for.
+const PROOF_MEMO_MAX: usize = 4096;
 
 /// Index of the rightmost (partial) level-`level` tile of a tree of `size`.
 fn partial_index(size: u64, level: u8) -> u64 {
@@ -628,14 +655,18 @@ impl Nodes for StoredNodes<'_> {
 struct EdgeNodes<'a> {
     edge: &'a RightEdge,
     written: HashMap<(u8, u64), &'a [u8]>,
-    memo: HashMap<(u32, u64), Hash>,
+    memo: &'a mut HashMap<(u32, u64), Hash>,
     /// (start, MTH of start..size) for each frontier subtree, by start: the
     /// suffixes of the tree that proofs ask for.
     suffixes: Vec<(u64, Hash)>,
 }
 
 impl<'a> EdgeNodes<'a> {
-    fn new(edge: &'a RightEdge, written: &'a [TileData]) -> Self {
+    fn new(
+        edge: &'a RightEdge,
+        written: &'a [TileData],
+        memo: &'a mut HashMap<(u32, u64), Hash>,
+    ) -> Self {
         let written = written
             .iter()
             .map(|tile| ((tile.level, tile.index), tile.data.as_slice()))
@@ -657,7 +688,7 @@ impl<'a> EdgeNodes<'a> {
         Self {
             edge,
             written,
-            memo: HashMap::new(),
+            memo,
             suffixes,
         }
     }

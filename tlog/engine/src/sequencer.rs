@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{LogKeys, SignError};
 use crate::config::OriginStyle;
-use crate::merkle::{self, RightEdge};
+use crate::merkle::{self, ProofMemo, RightEdge};
 use crate::metrics::Metrics;
 use crate::store::{
     Batch, LogStore, NewEntry, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
@@ -134,6 +134,9 @@ struct Sequencer {
     shard: ShardInfo,
     edge: RightEdge,
     checkpoint: StoredCheckpoint,
+    /// Inner tile nodes the edge's batch proofs hashed; replaced with `edge`
+    /// whenever that becomes another tree's.
+    proof_memo: ProofMemo,
     /// Shared with every handle; see `SequencerHandle::is_writable`.
     writable: Arc<AtomicBool>,
 }
@@ -168,6 +171,7 @@ pub fn start(
         metrics,
         shard,
         edge,
+        proof_memo: ProofMemo::default(),
         checkpoint: active.checkpoint,
         writable: writable.clone(),
     };
@@ -405,10 +409,11 @@ impl Sequencer {
         self.metrics.entries.inc_by(replies.len() as u64);
         self.metrics.tree_size.set(self.edge.size() as i64);
 
-        let proofs = match self
-            .edge
-            .batch_proofs(&batch.tiles, old_size..self.edge.size())
-        {
+        let proofs = match self.edge.batch_proofs_with(
+            &batch.tiles,
+            old_size..self.edge.size(),
+            &mut self.proof_memo,
+        ) {
             Ok(proofs) => proofs,
             Err(err) => {
                 // Committed but not provable from memory: a bug. The entries
@@ -520,6 +525,7 @@ impl Sequencer {
         );
         self.shard = stored.info.clone();
         self.edge = edge;
+        self.proof_memo = ProofMemo::default();
         self.checkpoint = stored.checkpoint.clone();
         self.metrics.tree_size.set(self.edge.size() as i64);
         self.view.store(Arc::new(LogView { shards }));
@@ -583,6 +589,7 @@ impl Sequencer {
         self.store.create_shard(&state)?;
         self.shard = state.info.clone();
         self.edge = RightEdge::empty();
+        self.proof_memo = ProofMemo::default();
         self.checkpoint = state.checkpoint.clone();
         let current = self.view.load_full();
         let mut shards = current.shards.clone();

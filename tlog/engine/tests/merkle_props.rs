@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use atesto_tlog_engine::merkle::{
-    self, MerkleError, RightEdge, TILE_WIDTH, TileSource, leaf_hash, tile_in_tree, tile_width,
+    self, MerkleError, ProofMemo, RightEdge, TILE_WIDTH, TileSource, leaf_hash, tile_in_tree,
+    tile_width,
 };
 use atesto_tlog_engine::store::{StoreError, TileData};
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
@@ -52,6 +53,8 @@ fn ct_root_hash(root: [u8; 32], size: u64) -> RootHash<Sha256> {
 struct Fixture {
     seed: u64,
     edge: RightEdge,
+    /// Kept across the batches of the tree, as the sequencer keeps it.
+    memo: ProofMemo,
     store: Tiles,
     ct: CtTree,
     /// `roots[n]`: root of the tree of size n.
@@ -63,6 +66,7 @@ impl Fixture {
         Self {
             seed,
             edge: RightEdge::empty(),
+            memo: ProofMemo::default(),
             store: Tiles::default(),
             ct: CtTree::new(),
             roots: vec![Sha256::digest(b"").into()],
@@ -156,10 +160,19 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("consistency {old} -> {new}: {e:?}"));
     }
 
-    /// `batch_proofs` for the last batch equal the proofs from the store.
-    fn check_batch_proofs(&self, written: &[TileData], batch: Range<u64>, sample: &[u64]) {
+    /// `batch_proofs` for the last batch equal the proofs from the store,
+    /// with a fresh memo and with the one kept across this tree's batches.
+    fn check_batch_proofs(&mut self, written: &[TileData], batch: Range<u64>, sample: &[u64]) {
         let size = self.edge.size();
         let proofs = self.edge.batch_proofs(written, batch.clone()).unwrap();
+        let with_memo = self
+            .edge
+            .batch_proofs_with(written, batch.clone(), &mut self.memo)
+            .unwrap();
+        assert_eq!(
+            proofs, with_memo,
+            "batch {batch:?} in {size} with the kept memo"
+        );
         assert_eq!(proofs.len() as u64, batch.end - batch.start);
         for &index in sample {
             let proof = &proofs[(index - batch.start) as usize];
