@@ -667,6 +667,45 @@ mod tests {
     }
 
     #[test]
+    fn a_full_journal_is_persisted_into_redb_and_starts_over_without_losing_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live");
+        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        // Batches of 1 MiB each: the journal fills past `FLUSH_BYTES`.
+        let batches = (FLUSH_BYTES >> 20) + 4;
+        for index in 0..batches {
+            let mut batch = contract_tests::batch(index, index + 1);
+            batch.tiles[0].data = vec![index as u8; 1 << 20];
+            store.commit_batch(&batch).unwrap();
+        }
+        let crashed = dir.path().join("crashed");
+        crash_copy(&live, &crashed, true);
+        drop(store);
+
+        // redb holds the batches up to the persist durably, the journal
+        // the ones after it.
+        let without = dir.path().join("without-journal");
+        crash_copy(&crashed, &without, false);
+        let durable = RedbStore::open_dir(&without, DEFAULT_CACHE_BYTES).unwrap();
+        let persisted = durable.shards().unwrap()[0].checkpoint.size;
+        assert!(persisted > 0 && persisted < batches, "{persisted}");
+        assert_eq!(journaled(&crashed) as u64, batches - persisted);
+
+        let reopened = RedbStore::open_dir(&crashed, DEFAULT_CACHE_BYTES).unwrap();
+        assert_eq!(
+            reopened.shards().unwrap()[0].checkpoint,
+            contract_tests::checkpoint(batches)
+        );
+        assert_eq!(
+            reopened.read_entries(0..batches + 1).unwrap().len() as u64,
+            batches
+        );
+        let last = reopened.read_tile(0, 0, 0).unwrap().unwrap();
+        assert_eq!(last, vec![(batches - 1) as u8; 1 << 20]);
+    }
+
+    #[test]
     fn a_journal_that_does_not_extend_the_stored_tree_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let live = dir.path().join("live");
