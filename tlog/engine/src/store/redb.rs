@@ -619,6 +619,14 @@ mod tests {
         }
     }
 
+    /// A store under `parent/live` with its first (empty) shard.
+    fn store_with_a_shard(parent: &Path) -> (PathBuf, RedbStore) {
+        let live = parent.join("live");
+        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
+        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        (live, store)
+    }
+
     /// Batches the journal in `dir` holds.
     fn journaled(dir: &Path) -> usize {
         Journal::open(&dir.join("log.journal")).unwrap().1.len()
@@ -627,9 +635,7 @@ mod tests {
     #[test]
     fn journaled_batches_survive_a_crash_and_a_clean_close_starts_the_journal_over() {
         let dir = tempfile::tempdir().unwrap();
-        let live = dir.path().join("live");
-        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
-        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        let (live, store) = store_with_a_shard(dir.path());
         for index in 0..3 {
             store
                 .commit_batch(&contract_tests::batch(index, index + 1))
@@ -669,9 +675,7 @@ mod tests {
     #[test]
     fn a_full_journal_is_persisted_into_redb_and_starts_over_without_losing_a_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let live = dir.path().join("live");
-        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
-        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        let (live, store) = store_with_a_shard(dir.path());
         // Batches of 1 MiB each: the journal fills past `FLUSH_BYTES`.
         let batches = (FLUSH_BYTES >> 20) + 4;
         for index in 0..batches {
@@ -708,9 +712,7 @@ mod tests {
     #[test]
     fn a_journal_that_does_not_extend_the_stored_tree_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let live = dir.path().join("live");
-        let store = RedbStore::open_dir(&live, DEFAULT_CACHE_BYTES).unwrap();
-        store.create_shard(&contract_tests::shard(0, 0)).unwrap();
+        let (live, store) = store_with_a_shard(dir.path());
         store.commit_batch(&contract_tests::batch(0, 1)).unwrap();
         let crashed = dir.path().join("crashed");
         crash_copy(&live, &crashed, true);
