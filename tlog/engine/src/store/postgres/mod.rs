@@ -176,8 +176,14 @@ impl PostgresStore {
         // Every statement of the store names its tables unqualified. A
         // process stalled inside a transaction (SIGSTOP, a pause) loses its
         // session, and with it the row locks a takeover would wait for.
+        // Every statement is a key lookup or an insert, whose generic plan
+        // is the one a custom plan would choose: without the setting, the
+        // server re-planned the proof read at each execution (its generic
+        // plan guesses 10 tiles), which took 45% of its CPU per proof GET
+        // (BENCHMARKS.md, "Proofs on PostgreSQL: one plan per connection").
         config.options(&format!(
-            "-c search_path={schema} -c idle_in_transaction_session_timeout={}",
+            "-c search_path={schema} -c idle_in_transaction_session_timeout={} \
+             -c plan_cache_mode=force_generic_plan",
             STALLED_TRANSACTION.as_millis()
         ));
         if config.get_application_name().is_none() {

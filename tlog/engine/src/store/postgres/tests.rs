@@ -34,6 +34,36 @@ fn keeps_the_storage_contract() {
 }
 
 #[test]
+fn a_proof_read_is_planned_once_per_connection() {
+    let store = open(&fresh_schema());
+    store.create_shard(&shard(0, 0)).unwrap();
+    store.commit_batch(&batch(0, 1)).unwrap();
+    // More executions than the server's five custom plans before it
+    // weighs a generic one.
+    for _ in 0..8 {
+        let (entry, tiles) = store.read_entry_and_tiles(0, 0, &[(0, 0)]).unwrap();
+        assert!(entry.is_some() && tiles[0].is_some());
+    }
+    let plans = store
+        .pool
+        .with(|client| {
+            client
+                .query_one(
+                    "SELECT coalesce(sum(generic_plans), 0)::int8, coalesce(sum(custom_plans), 0)::int8 \
+                     FROM pg_prepared_statements WHERE statement LIKE '%FROM entries WHERE idx = $1%'",
+                    &[],
+                )
+                .map_err(backend)
+        })
+        .unwrap();
+    let (generic, custom): (i64, i64) = (plans.get(0), plans.get(1));
+    assert!(
+        generic >= 8 && custom == 0,
+        "executions with a generic plan: {generic}, with a custom plan: {custom}"
+    );
+}
+
+#[test]
 fn a_reopened_store_and_a_second_store_see_the_same_log() {
     let schema = fresh_schema();
     let first = open(&schema);
