@@ -179,7 +179,7 @@ impl PostgresStore {
         // Every statement is a key lookup or an insert, whose generic plan
         // is the one a custom plan would choose: without the setting, the
         // server re-planned the proof read at each execution (its generic
-        // plan guesses 10 tiles), which took 45% of its CPU per proof GET
+        // plan guesses 10 tiles): about 40% of its CPU per proof GET
         // (BENCHMARKS.md, "Proofs on PostgreSQL: one plan per connection").
         config.options(&format!(
             "-c search_path={schema} -c idle_in_transaction_session_timeout={} \
