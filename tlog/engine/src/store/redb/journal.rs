@@ -42,10 +42,11 @@ pub(super) struct Journal {
     generation: u64,
     /// End of the generation's last synced record.
     synced_end: u64,
-    /// An append failed: its bytes may still reach the disk later (a failed
-    /// sync can leave them in the page cache), and a record synced behind
-    /// them would be unreadable after a crash. Nothing is appended until
-    /// `start_over` has begun a new generation.
+    /// An append or a new generation's header failed: the bytes may still
+    /// reach the disk later (a failed sync can leave them in the page
+    /// cache), and a record synced behind them, or under the old
+    /// generation, would be unreadable after a crash. Nothing is appended
+    /// until `start_over` has begun a new generation.
     poisoned: bool,
 }
 
@@ -172,7 +173,12 @@ impl Journal {
         self.file
             .write_all_at(&header, 0)
             .and_then(|()| self.file.sync_data())
-            .map_err(|err| io_error("starting over", &self.path, err))?;
+            .map_err(|err| {
+                // The new header may still reach the disk, and records
+                // appended under the old generation would then be unreadable.
+                self.poisoned = true;
+                io_error("starting over", &self.path, err)
+            })?;
         self.generation = generation;
         self.synced_end = HEADER_BYTES;
         self.poisoned = false;
