@@ -145,13 +145,14 @@ impl Journal {
                 "an append to the journal failed; it starts over once the store recovers".into(),
             ));
         }
-        let payload = encode_batch(batch);
+        // The payload is encoded behind room for its header, so the record
+        // is built without copying it.
+        let mut record = encode_batch(batch, vec![0; RECORD_HEADER_BYTES]);
+        let (header, payload) = record.split_at_mut(RECORD_HEADER_BYTES);
         let len = u32::try_from(payload.len())
             .map_err(|_| StoreError::Backend("a batch too large for one journal record".into()))?;
-        let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
-        record.extend_from_slice(&len.to_be_bytes());
-        record.extend_from_slice(&checksum(self.generation, &payload));
-        record.extend_from_slice(&payload);
+        header[..4].copy_from_slice(&len.to_be_bytes());
+        header[4..].copy_from_slice(&checksum(self.generation, payload));
         self.file
             .write_all_at(&record, self.synced_end)
             .and_then(|()| self.file.sync_data())
@@ -258,8 +259,9 @@ impl Reader<'_> {
     }
 }
 
-fn encode_batch(batch: &Batch) -> Vec<u8> {
-    let mut out = Writer(Vec::new());
+/// Appends the encoded batch to `out`.
+fn encode_batch(batch: &Batch, out: Vec<u8>) -> Vec<u8> {
+    let mut out = Writer(out);
     out.u32(batch.shard);
     out.u64(batch.first_index);
     out.checkpoint(&batch.previous);
