@@ -54,6 +54,4 @@ pub enum EntryError {
     Signature(PubKeyError),
     #[error("the canonical entry is {0} bytes; entries are limited to {max} bytes", max = u16::MAX)]
     TooLarge(usize),
-    #[error("the entry could not be encoded as canonical JSON: {0}")]
-    Encoding(String),
 }

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use super::prepare;
+use super::{KEY_DETAILS, Verifier, canonical_body, prepare};
 
 const ARTIFACT: &[u8] = b"release tarball";
 
@@ -80,6 +80,33 @@ fn the_canonical_body_is_rekor_tiles_entry_in_rfc_8785_form() {
     );
 }
 
+/// The body as RFC 8785 writes it: parsed, then canonicalized.
+fn canonicalized(body: &[u8]) -> Vec<u8> {
+    let value: Value = serde_json::from_slice(body).unwrap();
+    serde_json_canonicalizer::to_vec(&value).unwrap()
+}
+
+#[test]
+fn the_written_body_is_what_rfc_8785_makes_of_it() {
+    // Every key details name and both verifiers, with byte strings of
+    // every length modulo 3 (base64 with two, one and no padding).
+    for details in KEY_DETAILS {
+        for len in [1, 2, 3, 32, 64, 71, 91] {
+            let bytes: Vec<u8> = (0..len).map(|n| (n * 37 % 256) as u8).collect();
+            for verifier in [
+                Verifier::PublicKey(bytes.clone()),
+                Verifier::Certificate(bytes.clone()),
+            ] {
+                let body = canonical_body(&details, &bytes, &bytes[..len / 2 + 1], &verifier);
+                assert_eq!(
+                    String::from_utf8(canonicalized(&body)).unwrap(),
+                    String::from_utf8(body).unwrap(),
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_certificate_verifier_is_kept_as_sent() {
     let signed = signed();
@@ -95,6 +122,7 @@ fn a_certificate_verifier_is_kept_as_sent() {
         body["spec"]["hashedRekordV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"],
         STANDARD.encode(certificate.der())
     );
+    assert_eq!(canonicalized(&entry.body), entry.body);
 }
 
 #[test]
