@@ -103,6 +103,11 @@ struct Queue {
     jobs: VecDeque<Job>,
     /// Threads waiting on `work`: only then does a new job signal it.
     sleeping: usize,
+    /// Signals sent that no sleeping thread has woken from yet. A woken
+    /// thread counts as sleeping until it holds the lock again, and every
+    /// `notify_one` is a system call: without this count, each job pushed
+    /// in that window would signal again, one futex call per request.
+    waking: usize,
     stopped: bool,
 }
 
@@ -115,7 +120,10 @@ impl Shared {
     fn push(&self, job: Job) {
         let mut queue = self.lock();
         queue.jobs.push_back(job);
-        let wake = queue.sleeping > 0;
+        let wake = queue.sleeping > queue.waking;
+        if wake {
+            queue.waking += 1;
+        }
         drop(queue);
         if wake {
             self.work.notify_one();
@@ -135,6 +143,9 @@ impl Shared {
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
             queue.sleeping -= 1;
+            // Spurious wake-ups consume a signal's count too: at worst a
+            // later job signals once more than it had to.
+            queue.waking = queue.waking.saturating_sub(1);
         }
         let share = queue.jobs.len().div_ceil(self.workers).min(MAX_BATCH);
         Some(queue.jobs.drain(..share).collect())
@@ -307,6 +318,46 @@ mod tests {
             assert!(job.await.unwrap().unwrap());
         }
         assert_eq!(pool.run(|| 2).await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn bursts_wake_sleeping_threads_without_losing_a_job_or_a_signal() {
+        let workers = 3;
+        let pool = CpuPool::new(&CpuPoolConfig {
+            workers,
+            queue: 1024,
+        });
+        for burst in 0..50u64 {
+            let jobs: Vec<_> = (0..64u64)
+                .map(|n| {
+                    let pool = pool.clone();
+                    tokio::spawn(async move { pool.run(move || burst * 64 + n).await })
+                })
+                .collect();
+            for (n, job) in jobs.into_iter().enumerate() {
+                let ran = tokio::time::timeout(Duration::from_secs(10), job)
+                    .await
+                    .expect("a job waited for a wake-up that never came");
+                assert_eq!(ran.unwrap().unwrap(), burst * 64 + n as u64);
+            }
+            // Idle again: every thread asleep, no signal left outstanding,
+            // so the next burst's first job wakes one.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let (sleeping, waking) = {
+                    let queue = pool.shared.lock();
+                    (queue.sleeping, queue.waking)
+                };
+                if sleeping == workers && waking == 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "sleeping {sleeping}, waking {waking}"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
     }
 
     #[tokio::test]
