@@ -71,6 +71,16 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// The hash this key type signs with by default (and the only one its
+    /// hashedrekord 0.0.2 key details allow): keys are parsed for it once.
+    pub(super) fn usual_hash(self) -> HashAlgorithm {
+        match self {
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::Rsa(_) => HashAlgorithm::Sha256,
+            KeyAlgorithm::EcdsaP384 => HashAlgorithm::Sha384,
+            KeyAlgorithm::EcdsaP521 | KeyAlgorithm::Ed25519 => HashAlgorithm::Sha512,
+        }
+    }
+
     /// Bytes of one ECDSA scalar (half a raw `r || s` signature).
     pub(super) fn ecdsa_scalar_len(self) -> Option<usize> {
         match self {

@@ -28,7 +28,7 @@ pub use error::PubKeyError;
 
 use aws_lc_rs::digest;
 use aws_lc_rs::digest::Digest;
-use aws_lc_rs::signature::UnparsedPublicKey;
+use aws_lc_rs::signature::{ParsedPublicKey, UnparsedPublicKey};
 use x509_parser::asn1_rs::FromDer as _;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::SubjectPublicKeyInfo;
@@ -36,7 +36,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 use self::identities::{Identities, certificate_identities};
 use self::pem_block::{PemBlock, decode_pem, encode_pem, find};
 use self::signature::{ecdsa_fixed_to_der, ed25519ph_verify_digest, is_der_ecdsa_signature};
-use self::spki::check_spki;
+use self::spki::{CheckedKey, check_spki};
 
 /// A parsed, validated client public key, possibly from a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,23 @@ pub struct PublicKey {
     /// DER of the certificate the key came from, if it came from one.
     certificate: Option<Vec<u8>>,
     identities: Identities,
+    /// The key as aws-lc parsed it when it was checked.
+    parsed: ParsedKey,
 }
+
+/// A key parsed by aws-lc for its type's usual hash: a verification with
+/// that hash (every hashedrekord 0.0.2 entry's) parses nothing again.
+#[derive(Debug, Clone)]
+struct ParsedKey(ParsedPublicKey);
+
+/// The parsed key is `spki` in another form, and `spki` is compared beside it.
+impl PartialEq for ParsedKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ParsedKey {}
 
 impl PublicKey {
     /// Parses a PEM public key or certificate, or the DER of either.
@@ -91,14 +107,8 @@ impl PublicKey {
                 "trailing data after the SubjectPublicKeyInfo".into(),
             ));
         }
-        let (algorithm, spki, raw) = check_spki(&spki)?;
-        Ok(Self {
-            algorithm,
-            spki,
-            raw,
-            certificate: None,
-            identities: Identities::default(),
-        })
+        let checked = check_spki(&spki)?;
+        Ok(Self::checked(checked, None, Identities::default()))
     }
 
     /// Parses a DER X.509 certificate and takes its public key. The
@@ -111,15 +121,26 @@ impl PublicKey {
                 "trailing data after the certificate".into(),
             ));
         }
-        let (algorithm, spki, raw) = check_spki(cert.public_key())?;
+        let checked = check_spki(cert.public_key())?;
         let identities = certificate_identities(&cert)?;
-        Ok(Self {
-            algorithm,
-            spki,
-            raw,
-            certificate: Some(der.to_vec()),
+        Ok(Self::checked(checked, Some(der.to_vec()), identities))
+    }
+
+    fn checked(key: CheckedKey, certificate: Option<Vec<u8>>, identities: Identities) -> Self {
+        Self {
+            algorithm: key.algorithm,
+            spki: key.spki,
+            raw: key.raw,
+            certificate,
             identities,
-        })
+            parsed: ParsedKey(key.parsed),
+        }
+    }
+
+    /// The parsed key if it was parsed for `hash` (Ed25519 has no hash).
+    fn parsed_for(&self, hash: HashAlgorithm) -> Option<&ParsedPublicKey> {
+        (self.algorithm == KeyAlgorithm::Ed25519 || hash == self.algorithm.usual_hash())
+            .then_some(&self.parsed.0)
     }
 
     pub fn algorithm(&self) -> KeyAlgorithm {
@@ -201,6 +222,9 @@ impl PublicKey {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), PubKeyError> {
+        if let Some(key) = self.parsed_for(hash) {
+            return self.check_with(signature, |sig| key.verify_sig(message, sig).is_ok());
+        }
         let key = UnparsedPublicKey::new(self.algorithm.verification(hash), &self.spki);
         self.check_with(signature, |sig| key.verify(message, sig).is_ok())
     }
@@ -230,6 +254,9 @@ impl PublicKey {
         }
         let digest =
             Digest::import_less_safe(digest, hash.algorithm()).map_err(|_| length_error())?;
+        if let Some(key) = self.parsed_for(hash) {
+            return self.check_with(signature, |sig| key.verify_digest_sig(&digest, sig).is_ok());
+        }
         let key = UnparsedPublicKey::new(self.algorithm.verification(hash), &self.spki);
         self.check_with(signature, |sig| key.verify_digest(&digest, sig).is_ok())
     }

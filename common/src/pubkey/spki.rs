@@ -5,7 +5,7 @@ use aws_lc_rs::signature::ParsedPublicKey;
 use x509_parser::public_key::PublicKey as ParsedSpkiKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use super::algorithm::{HashAlgorithm, KeyAlgorithm};
+use super::algorithm::KeyAlgorithm;
 use super::error::PubKeyError;
 
 /// The RSA modulus sizes accepted, in bits (upstream Fulcio's key policy).
@@ -15,11 +15,17 @@ const RSA_MAX_BITS: usize = 4096;
 /// aws-lc refuses public exponents wider than this many bits (DoS protection).
 const RSA_MAX_EXPONENT_BITS: u32 = 33;
 
-/// Classifies and validates a SubjectPublicKeyInfo. Returns the key type,
-/// the SPKI re-encoded by aws-lc, and the raw key bytes.
-pub(super) fn check_spki(
-    spki: &SubjectPublicKeyInfo<'_>,
-) -> Result<(KeyAlgorithm, Vec<u8>, Vec<u8>), PubKeyError> {
+/// A checked key: its type, the SPKI re-encoded by aws-lc, the raw key
+/// bytes, and the key as aws-lc parsed it for the type's usual hash.
+pub(super) struct CheckedKey {
+    pub algorithm: KeyAlgorithm,
+    pub spki: Vec<u8>,
+    pub raw: Vec<u8>,
+    pub parsed: ParsedPublicKey,
+}
+
+/// Classifies and validates a SubjectPublicKeyInfo.
+pub(super) fn check_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<CheckedKey, PubKeyError> {
     let oid = spki.algorithm.algorithm.to_id_string();
     let key_bytes: &[u8] = &spki.subject_public_key.data;
     let algorithm = match oid.as_str() {
@@ -64,12 +70,17 @@ pub(super) fn check_spki(
     };
     // aws-lc validates the key (point on the curve, RSA parameters) and
     // re-encodes it, as Rekor re-marshals keys with Go's x509 package.
-    let parsed = ParsedPublicKey::new(algorithm.verification(HashAlgorithm::Sha256), spki.raw)
+    let parsed = ParsedPublicKey::new(algorithm.verification(algorithm.usual_hash()), spki.raw)
         .map_err(|e| PubKeyError::InvalidKey(e.to_string()))?;
     let der = parsed
         .as_der()
         .map_err(|_| PubKeyError::InvalidKey("the key cannot be re-encoded".into()))?;
-    Ok((algorithm, der.as_ref().to_vec(), key_bytes.to_vec()))
+    Ok(CheckedKey {
+        algorithm,
+        spki: der.as_ref().to_vec(),
+        raw: key_bytes.to_vec(),
+        parsed,
+    })
 }
 
 fn check_rsa(spki: &SubjectPublicKeyInfo<'_>) -> Result<KeyAlgorithm, PubKeyError> {

@@ -145,6 +145,36 @@ fn every_accepted_key_type_parses_and_verifies() {
 }
 
 #[test]
+fn ecdsa_keys_verify_over_their_usual_hash_and_others() {
+    // The usual hash goes through the key parsed at check time, any other
+    // through a fresh parse: both must accept the right signature only.
+    let rng = SystemRandom::new();
+    let message = b"release tarball";
+    for (signing, hash) in [
+        (&sig::ECDSA_P256_SHA256_ASN1_SIGNING, HashAlgorithm::Sha256),
+        (&sig::ECDSA_P384_SHA384_ASN1_SIGNING, HashAlgorithm::Sha384),
+        (&sig::ECDSA_P521_SHA512_ASN1_SIGNING, HashAlgorithm::Sha512),
+        (&sig::ECDSA_P521_SHA256_ASN1_SIGNING, HashAlgorithm::Sha256),
+        (&sig::ECDSA_P521_SHA384_ASN1_SIGNING, HashAlgorithm::Sha384),
+    ] {
+        let pair = ecdsa(signing);
+        let key = PublicKey::parse(&spki_of(&pair)).unwrap();
+        let signature = pair.sign(&rng, message).unwrap().as_ref().to_vec();
+        key.verify(hash, message, &signature).unwrap();
+        key.verify_digest(hash, &hash.digest(message), &signature)
+            .unwrap();
+        assert_eq!(
+            key.verify(hash, b"another message", &signature),
+            Err(PubKeyError::BadSignature)
+        );
+        assert_eq!(
+            key.verify_digest(hash, &hash.digest(b"another message"), &signature),
+            Err(PubKeyError::BadSignature)
+        );
+    }
+}
+
+#[test]
 fn ecdsa_signatures_may_be_raw_r_s() {
     let rng = SystemRandom::new();
     for (fixed, algorithm) in [
