@@ -25,7 +25,7 @@ use der::asn1::{
     Any, AnyRef, ContextSpecificRef, GeneralizedTime, ObjectIdentifier, OctetString,
     OctetStringRef, SetOfVec,
 };
-use der::{Decode, Encode, Sequence, TagMode, TagNumber};
+use der::{Decode, Encode, EncodeValue, Sequence, Tag, TagMode, TagNumber};
 use rcgen::SigningKey;
 use x509_tsp::{Accuracy, TspVersion, TstInfo};
 
@@ -118,85 +118,106 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, TsaError> {
     })
 }
 
-fn any(der: &[u8]) -> Result<AnyRef<'_>, TsaError> {
-    AnyRef::from_der(der).map_err(encoding("a precomputed field"))
+/// A SEQUENCE made at signing time, held as its tag and value.
+fn sequence(value: &impl EncodeValue, what: &'static str) -> Result<Any, TsaError> {
+    let mut der = Vec::new();
+    value
+        .encode_value(&mut der)
+        .and_then(|()| Any::new(Tag::Sequence, der))
+        .map_err(encoding(what))
+}
+
+/// A part encoded once, held as its tag and value so that a reply takes
+/// it as it is, without decoding it again.
+fn precomputed(der: Result<Vec<u8>, der::Error>, what: &'static str) -> Result<Any, TsaError> {
+    der.and_then(|der| Any::from_der(&der))
+        .map_err(encoding(what))
 }
 
 /// The DER of everything a reply repeats, made once per TSA.
 pub struct Template {
     hash: HashAlgorithm,
-    content_type_attribute: Vec<u8>,
-    signing_certificate_attribute: Vec<u8>,
-    signer_id: Vec<u8>,
-    digest_algorithm: Vec<u8>,
-    digest_algorithms: Vec<u8>,
-    signature_algorithm: Vec<u8>,
+    content_type_attribute: Any,
+    signing_certificate_attribute: Any,
+    signer_id: Any,
+    digest_algorithm: Any,
+    digest_algorithms: Any,
+    signature_algorithm: Any,
     /// `[0] IMPLICIT CertificateSet` holding the TSA certificate.
-    certificates: Vec<u8>,
+    certificates: Any,
     /// The PKIStatusInfo of a granted reply.
-    granted: Vec<u8>,
+    granted: Any,
 }
 
 impl Template {
     /// Encodes the parts of `leaf`'s (DER `leaf_der`) replies, for a key on `curve`.
     pub fn new(curve: CaCurve, leaf: &Certificate, leaf_der: &[u8]) -> Result<Self, TsaError> {
         let (hash, digest_oid, signature_oid) = algorithms(curve);
-        let content_type_attribute = attribute(
-            ID_CONTENT_TYPE,
-            Any::encode_from(&ID_CT_TST_INFO).map_err(encoding("content-type"))?,
-        )?
-        .to_der()
-        .map_err(encoding("content-type"))?;
+        let content_type_attribute = precomputed(
+            attribute(
+                ID_CONTENT_TYPE,
+                Any::encode_from(&ID_CT_TST_INFO).map_err(encoding("content-type"))?,
+            )?
+            .to_der(),
+            "content-type",
+        )?;
         let signing_certificate = SigningCertificateV2 {
             certs: vec![EssCertIdV2 {
                 cert_hash: OctetString::new(HashAlgorithm::Sha256.digest(leaf_der))
                     .map_err(encoding("the certificate hash"))?,
             }],
         };
-        let signing_certificate_attribute = attribute(
-            ID_SIGNING_CERTIFICATE_V2,
-            Any::encode_from(&signing_certificate).map_err(encoding("signing-certificate-v2"))?,
-        )?
-        .to_der()
-        .map_err(encoding("signing-certificate-v2"))?;
+        let signing_certificate_attribute = precomputed(
+            attribute(
+                ID_SIGNING_CERTIFICATE_V2,
+                Any::encode_from(&signing_certificate)
+                    .map_err(encoding("signing-certificate-v2"))?,
+            )?
+            .to_der(),
+            "signing-certificate-v2",
+        )?;
         let tbs = &leaf.tbs_certificate;
-        let signer_id = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-            issuer: tbs.issuer.clone(),
-            serial_number: tbs.serial_number.clone(),
-        })
-        .to_der()
-        .map_err(encoding("the signer identifier"))?;
+        let signer_id = precomputed(
+            SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer: tbs.issuer.clone(),
+                serial_number: tbs.serial_number.clone(),
+            })
+            .to_der(),
+            "the signer identifier",
+        )?;
         let algorithm = |oid| AlgorithmIdentifierOwned {
             oid,
             parameters: None,
         };
-        let digest_algorithm = algorithm(digest_oid)
-            .to_der()
-            .map_err(encoding("the digest algorithm"))?;
-        let digest_algorithms = SetOfVec::try_from(vec![algorithm(digest_oid)])
-            .and_then(|set| set.to_der())
-            .map_err(encoding("the digest algorithms"))?;
-        let signature_algorithm = algorithm(signature_oid)
-            .to_der()
-            .map_err(encoding("the signature algorithm"))?;
+        let digest_algorithm = precomputed(algorithm(digest_oid).to_der(), "the digest algorithm")?;
+        let digest_algorithms = precomputed(
+            SetOfVec::try_from(vec![algorithm(digest_oid)]).and_then(|set| set.to_der()),
+            "the digest algorithms",
+        )?;
+        let signature_algorithm =
+            precomputed(algorithm(signature_oid).to_der(), "the signature algorithm")?;
         let certificate_set = CertificateSet(
             SetOfVec::try_from(vec![CertificateChoices::Certificate(leaf.clone())])
                 .map_err(encoding("the certificates"))?,
         );
-        let certificates = ContextSpecificRef {
-            tag_number: TagNumber::N0,
-            tag_mode: TagMode::Implicit,
-            value: &certificate_set,
-        }
-        .to_der()
-        .map_err(encoding("the certificates"))?;
-        let granted = PkiStatusInfo {
-            status: PkiStatus::Accepted,
-            status_string: None,
-            fail_info: None,
-        }
-        .to_der()
-        .map_err(encoding("the status"))?;
+        let certificates = precomputed(
+            ContextSpecificRef {
+                tag_number: TagNumber::N0,
+                tag_mode: TagMode::Implicit,
+                value: &certificate_set,
+            }
+            .to_der(),
+            "the certificates",
+        )?;
+        let granted = precomputed(
+            PkiStatusInfo {
+                status: PkiStatus::Accepted,
+                status_string: None,
+                fail_info: None,
+            }
+            .to_der(),
+            "the status",
+        )?;
         Ok(Self {
             hash,
             content_type_attribute,
@@ -251,20 +272,18 @@ pub fn sign(request: &TimestampRequest, stamp: &Stamp<'_>) -> Result<Signed, Tsa
     .to_der()
     .map_err(encoding("TSTInfo"))?;
 
-    let message_digest_attribute = attribute(
-        ID_MESSAGE_DIGEST,
-        Any::encode_from(
-            &OctetString::new(template.hash.digest(&tst_info))
+    let message_digest_attribute = sequence(
+        &attribute(
+            ID_MESSAGE_DIGEST,
+            Any::new(Tag::OctetString, template.hash.digest(&tst_info))
                 .map_err(encoding("message-digest"))?,
-        )
-        .map_err(encoding("message-digest"))?,
-    )?
-    .to_der()
-    .map_err(encoding("message-digest"))?;
+        )?,
+        "message-digest",
+    )?;
     let signed_attributes = SetOfVec::try_from(vec![
-        any(&template.content_type_attribute)?,
-        any(&message_digest_attribute)?,
-        any(&template.signing_certificate_attribute)?,
+        AnyRef::from(&template.content_type_attribute),
+        AnyRef::from(&message_digest_attribute),
+        AnyRef::from(&template.signing_certificate_attribute),
     ])
     .map_err(encoding("the signed attributes"))?;
     let signed_attributes_der = signed_attributes
@@ -275,33 +294,34 @@ pub fn sign(request: &TimestampRequest, stamp: &Stamp<'_>) -> Result<Signed, Tsa
         .sign(&signed_attributes_der)
         .map_err(|e| TsaError::Internal(format!("signing the timestamp: {e}")))?;
 
-    let signer_info = SignerInfoParts {
-        version: CmsVersion::V1,
-        sid: any(&template.signer_id)?,
-        digest_algorithm: any(&template.digest_algorithm)?,
-        signed_attributes,
-        signature_algorithm: any(&template.signature_algorithm)?,
-        signature: OctetStringRef::new(&signature).map_err(encoding("the signature"))?,
-    }
-    .to_der()
-    .map_err(encoding("the signer info"))?;
+    let signer_info = sequence(
+        &SignerInfoParts {
+            version: CmsVersion::V1,
+            sid: AnyRef::from(&template.signer_id),
+            digest_algorithm: AnyRef::from(&template.digest_algorithm),
+            signed_attributes,
+            signature_algorithm: AnyRef::from(&template.signature_algorithm),
+            signature: OctetStringRef::new(&signature).map_err(encoding("the signature"))?,
+        },
+        "the signer info",
+    )?;
     let response = TimeStampRespParts {
-        status: any(&template.granted)?,
+        status: AnyRef::from(&template.granted),
         token: ContentInfoParts {
             content_type: ID_SIGNED_DATA,
             content: SignedDataParts {
                 version: CmsVersion::V3,
-                digest_algorithms: any(&template.digest_algorithms)?,
+                digest_algorithms: AnyRef::from(&template.digest_algorithms),
                 encapsulated: EncapsulatedParts {
                     content_type: ID_CT_TST_INFO,
                     content: OctetStringRef::new(&tst_info).map_err(encoding("the content"))?,
                 },
                 certificates: if request.cert_req {
-                    Some(any(&template.certificates)?)
+                    Some(AnyRef::from(&template.certificates))
                 } else {
                     None
                 },
-                signer_infos: SetOfVec::try_from(vec![any(&signer_info)?])
+                signer_infos: SetOfVec::try_from(vec![AnyRef::from(&signer_info)])
                     .map_err(encoding("the signer infos"))?,
             },
         },
