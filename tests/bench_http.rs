@@ -2,7 +2,8 @@
 //! over HTTP/1.1 and with `--http2 N`: every request answered and checked
 //! (the benches count a wrong answer as `other`), and a figure beside its
 //! bound in the summary line, with the CPU its server and its load
-//! generator each used.
+//! generator each used. `atesto bench tlog` and `tlog-proofs` against a
+//! running log, in a closed and an open loop.
 
 mod support;
 
@@ -77,4 +78,64 @@ fn the_tsa_bench_gets_every_timestamp_over_http1_and_http2() {
 #[test]
 fn the_rekor_v2_bench_gets_every_entry_over_http1_and_http2() {
     answered_over_http1_and_http2("rekor-v2", "--entries", 2000, "created", "1");
+}
+
+#[test]
+fn the_proof_bench_reads_every_proof_in_a_closed_and_an_open_loop() {
+    let data = tempfile::tempdir().unwrap();
+    let tlog = Tlog::start(data.path(), &[]);
+    let url = tlog.url("");
+    let url = url.trim_end_matches('/');
+    let filled = bench(&[
+        "bench",
+        "tlog",
+        "--url",
+        url,
+        "--entries",
+        "300",
+        "--concurrency",
+        "8",
+    ]);
+    assert_eq!(filled["created"], 300, "{filled}");
+
+    let proofs = |extra: &[&str]| {
+        let base = [
+            "bench",
+            "tlog-proofs",
+            "--url",
+            url,
+            "--requests",
+            "400",
+            "--concurrency",
+            "4",
+        ];
+        bench(&[base.as_slice(), extra].concat())
+    };
+    let closed = proofs(&[]);
+    assert_eq!(closed["mode"], "closed", "{closed}");
+    assert_eq!(closed["ok"], 400, "{closed}");
+    assert_eq!(closed["tree_size"], 300, "{closed}");
+
+    // 400 requests offered at 500/s take 0.8 s whatever the server's speed
+    // (a closed loop takes a fraction of that): the schedule sets the pace.
+    let open = proofs(&["--rate", "500"]);
+    assert_eq!(open["mode"], "open", "{open}");
+    assert_eq!(open["offered_per_s"], 500.0, "{open}");
+    assert_eq!(open["ok"], 400, "{open}");
+    let secs = open["secs"].as_f64().unwrap();
+    assert!((0.79..5.0).contains(&secs), "{open}");
+    assert!(open["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{open}");
+
+    let refused = atesto(&[
+        "bench",
+        "tlog-proofs",
+        "--url",
+        url,
+        "--requests",
+        "1",
+        "--rate",
+        "0",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--rate must be a positive number"));
 }

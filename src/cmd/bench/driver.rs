@@ -46,6 +46,14 @@ pub(super) fn check_concurrency(concurrency: usize) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// An open loop's offered rate, when one is given, must be a positive number.
+pub(super) fn check_rate(rate: Option<f64>) -> Result<(), BenchError> {
+    if rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err(BenchError::Args("--rate must be a positive number".into()));
+    }
+    Ok(())
+}
+
 pub(super) fn http_client(concurrency: usize) -> Result<reqwest::Client, BenchError> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::driver::{
-    Latency, Plan, check_concurrency, drive, http_client, loopback_url, print_json,
+    Latency, Plan, check_concurrency, check_rate, drive, http_client, loopback_url, print_json,
 };
 use super::entries::{EntryFactory, presign};
 use super::error::BenchError;
@@ -70,9 +70,7 @@ pub(super) async fn load(args: LoadArgs) -> Result<(), BenchError> {
             "--entries must be between 1 and {MAX_HTTP_ENTRIES}"
         )));
     }
-    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(BenchError::Args("--rate must be a positive number".into()));
-    }
+    check_rate(args.rate)?;
     let run = args.seed.unwrap_or_else(|| rand::thread_rng().r#gen());
     let factory = EntryFactory::new(run)?;
     let count = args.entries;

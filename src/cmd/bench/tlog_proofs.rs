@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    Latency, Plan, check_concurrency, drive, http_client, loopback_url, print_json,
+    Latency, Plan, check_concurrency, check_rate, drive, http_client, loopback_url, print_json,
 };
 use super::error::BenchError;
 
@@ -23,9 +23,14 @@ pub(super) struct ProofArgs {
     /// Requests to send.
     #[arg(long)]
     requests: u64,
-    /// Requests in flight.
+    /// Requests in flight (closed loop), or at most in flight (open loop).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Open loop: offer this many requests per second on a fixed schedule;
+    /// each latency counts from the request's scheduled time, so time spent
+    /// waiting for a free connection is in it.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Seeds the random indexes; random when absent.
     #[arg(long)]
     seed: Option<u64>,
@@ -51,8 +56,11 @@ struct LogSize {
 #[derive(Serialize)]
 struct ProofSummary {
     bench: &'static str,
+    /// `closed` (every worker sends as soon as it has its answer) or `open`.
+    mode: &'static str,
     tree_size: u64,
     concurrency: usize,
+    offered_per_s: Option<f64>,
     sent: u64,
     secs: f64,
     requests_per_s: f64,
@@ -66,6 +74,7 @@ struct ProofSummary {
 pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
     let base = loopback_url(&args.url)?;
     check_concurrency(args.concurrency)?;
+    check_rate(args.rate)?;
     if args.requests == 0 || args.requests > MAX_PROOF_REQUESTS {
         return Err(BenchError::Args(format!(
             "--requests must be between 1 and {MAX_PROOF_REQUESTS}"
@@ -101,7 +110,7 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
     let plan = Plan {
         count: args.requests,
         concurrency: args.concurrency,
-        rate: None,
+        rate: args.rate,
         max_time: Duration::from_secs(args.max_secs),
         success: StatusCode::OK,
     };
@@ -116,8 +125,14 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
     let secs = tally.elapsed.as_secs_f64();
     let summary = ProofSummary {
         bench: "tlog-proofs",
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        },
         tree_size,
         concurrency: args.concurrency,
+        offered_per_s: args.rate,
         sent: tally.sent,
         secs,
         requests_per_s: if secs > 0.0 {
@@ -131,10 +146,13 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
         latency_ms: Latency::of(tally.latencies_us),
     };
     println!(
-        "{} GETs of entries with inclusion proofs in a tree of {tree_size}, {} in flight: \
+        "{} GETs of entries with inclusion proofs in a tree of {tree_size}, {} loop, {} in flight{}: \
          {:.0} requests/s; 200: {ok}, other: {}, transport errors: {}",
         summary.sent,
+        summary.mode,
         summary.concurrency,
+        args.rate
+            .map_or_else(String::new, |r| format!(", offered {r} requests/s")),
         summary.requests_per_s,
         summary.other,
         summary.transport_errors
