@@ -525,57 +525,90 @@ pub type KnownTiles = Vec<(u8, u64, KnownTile)>;
 pub enum KnownTile {
     /// As stored: the walk hashes the subtrees it needs.
     Stored(Vec<u8>),
-    /// A full tile hashed before (see `tile_cache`).
+    /// A tile hashed before (see `tile_cache`).
     Hashed(std::sync::Arc<HashedTile>),
+    /// A full level-0 tile as stored, with its summary (see `tile_cache`):
+    /// subtrees of `SUMMARY_HEIGHT` or more come from the summary.
+    Summarized(Vec<u8>, std::sync::Arc<TileSummary>),
 }
 
-/// A full tile with all the inner nodes of its 8 levels: a proof through
-/// it hashes nothing. Full tiles never change, so this can be kept.
-pub struct HashedTile {
-    /// Level h of the tile's subtree (256 >> h nodes) at `LEVEL_START[h]..`.
-    nodes: Vec<Hash>,
+/// Height of the nodes a `TileSummary` keeps.
+const SUMMARY_HEIGHT: u32 = 4;
+
+/// The 16 nodes at height 4 of a full level-0 tile, 512 bytes. A proof
+/// through a level-0 tile needs the 8 subtrees beside its leaf, 247 node
+/// hashes from the tile's leaves; with the summary, at most 22. Level-0
+/// tiles are too many to keep hashed whole (16 KiB each, as upper tiles
+/// are), and their summaries are small enough to keep.
+pub struct TileSummary {
+    nodes: Vec<u8>,
 }
 
-/// Where each level of a tile's subtree starts in `HashedTile::nodes`.
-const LEVEL_START: [usize; TILE_HEIGHT as usize + 1] = {
-    let mut starts = [0; TILE_HEIGHT as usize + 1];
-    let mut h = 1;
-    while h <= TILE_HEIGHT as usize {
-        starts[h] = starts[h - 1] + (TILE_WIDTH as usize >> (h - 1));
-        h += 1;
-    }
-    starts
-};
-
-impl HashedTile {
-    /// Hashes a full tile's data (`None` for a partial one: it may still grow).
+impl TileSummary {
+    /// Summarizes a full tile's data (`None` for a partial one: it may still grow).
     pub fn new(data: &[u8]) -> Option<Self> {
         if data.len() != FULL_TILE_BYTES {
             return None;
         }
-        let mut nodes = Vec::with_capacity(2 * TILE_WIDTH as usize - 1);
+        let nodes = data
+            .chunks_exact(HASH_SIZE << SUMMARY_HEIGHT)
+            .flat_map(|subtree| Tile::subtree_hash(subtree).0)
+            .collect();
+        Some(Self { nodes })
+    }
+}
+
+/// A tile with the inner nodes of every perfect subtree it holds: a proof
+/// through it hashes nothing. A full tile never changes, and a partial one
+/// only grows (its perfect subtrees stay), so either can be kept.
+pub struct HashedTile {
+    /// Height h of the tile's subtrees (`width >> h` nodes) at `starts[h]..`.
+    nodes: Vec<Hash>,
+    starts: [usize; TILE_HEIGHT as usize + 1],
+    /// Hashes at height 0.
+    width: usize,
+}
+
+impl HashedTile {
+    /// Hashes a tile's data; `None` unless it holds 1 to 256 whole hashes.
+    pub fn new(data: &[u8]) -> Option<Self> {
+        let width = data.len() / HASH_SIZE;
+        if width == 0 || width > TILE_WIDTH as usize || !data.len().is_multiple_of(HASH_SIZE) {
+            return None;
+        }
+        let mut nodes = Vec::with_capacity(2 * width);
         nodes.extend(data.chunks_exact(HASH_SIZE).map(|chunk| {
             let mut hash = Hash::default();
             hash.0.copy_from_slice(chunk);
             hash
         }));
+        let mut starts = [0; TILE_HEIGHT as usize + 1];
         for h in 1..=TILE_HEIGHT as usize {
-            for i in 0..TILE_WIDTH as usize >> h {
-                let below = LEVEL_START[h - 1] + 2 * i;
+            starts[h] = nodes.len();
+            for i in 0..width >> h {
+                let below = starts[h - 1] + 2 * i;
                 nodes.push(node_hash(nodes[below], nodes[below + 1]));
             }
         }
-        Some(Self { nodes })
+        Some(Self {
+            nodes,
+            starts,
+            width,
+        })
     }
 
-    /// The perfect subtree of `1 << span` hashes from `offset`, if aligned.
+    /// Hashes at height 0.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The perfect subtree of `1 << span` hashes from `offset`, if aligned
+    /// and inside the tile.
     fn subtree(&self, span: u32, offset: u64) -> Option<Hash> {
         let h = span as usize;
         let at = usize::try_from(offset >> span).ok()?;
-        (h <= TILE_HEIGHT as usize
-            && offset.is_multiple_of(1 << span)
-            && at < TILE_WIDTH as usize >> h)
-            .then(|| self.nodes[LEVEL_START[h] + at])
+        (h <= TILE_HEIGHT as usize && offset.is_multiple_of(1 << span) && at < self.width >> h)
+            .then(|| self.nodes[self.starts[h] + at])
     }
 }
 
@@ -633,18 +666,23 @@ impl Nodes for StoredNodes<'_> {
                     .ok_or(MerkleError::TileTooShort {
                         level,
                         index: tile,
-                        have: TILE_WIDTH,
+                        have: hashed.width() as u64,
                         need: offset + (1 << span),
                     })
             }
+            KnownTile::Summarized(_, summary) if span >= SUMMARY_HEIGHT => {
+                Ok(Tile::subtree_hash(tile_hashes(
+                    &summary.nodes,
+                    level,
+                    tile,
+                    offset >> SUMMARY_HEIGHT,
+                    1 << (span - SUMMARY_HEIGHT),
+                )?))
+            }
             // Hashed where the walk needs it: each node once per proof.
-            KnownTile::Stored(data) => Ok(Tile::subtree_hash(tile_hashes(
-                data,
-                level,
-                tile,
-                offset,
-                1 << span,
-            )?)),
+            KnownTile::Stored(data) | KnownTile::Summarized(data, _) => Ok(Tile::subtree_hash(
+                tile_hashes(data, level, tile, offset, 1 << span)?,
+            )),
         }
     }
 }

@@ -2,24 +2,39 @@
 //! inclusion proof in a shard passes through the same few upper tiles
 //! (a 10M-entry tree has 152 full level-1 tiles), so keeping them spares
 //! each proof all but its level-0 tile: a smaller read from the store and
-//! nothing to hash above the bottom level. A full tile never changes, so a
-//! kept one is never stale; partial tiles and level 0 are never kept.
+//! nothing to hash above the bottom level. Of a full level-0 tile only its
+//! summary is kept (`TileSummary`, 512 bytes): the proof still reads the
+//! tile's leaves, and hashes 22 nodes instead of 247. The right edge's
+//! partial tiles are kept hashed too, one per level: most proofs pass
+//! through all of them. A full tile never changes and a partial one only
+//! grows, keeping the subtrees it holds, so nothing kept is ever stale.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::merkle::{HashedTile, KnownTile, KnownTiles, TILE_WIDTH, tile_width};
+use crate::merkle::{HashedTile, KnownTile, KnownTiles, TILE_WIDTH, TileSummary, tile_width};
 use crate::store::TilesRead;
 
 /// Tiles kept at most: 16 MiB of hashed tiles, the level-1 tiles of a
 /// 67M-entry tree.
 const CAPACITY: usize = 1024;
 
+/// Level-0 summaries kept at most: 32 MiB of them (plus the map's own
+/// memory), those of a 16.7M-entry tree.
+const SUMMARY_CAPACITY: usize = 65_536;
+
 #[derive(Default)]
 pub struct TileCache {
     /// By (shard ordinal, level, index).
     tiles: Mutex<HashMap<(u32, u8, u64), Arc<HashedTile>>>,
+    /// By (shard ordinal, level-0 index).
+    summaries: Mutex<HashMap<(u32, u64), Arc<TileSummary>>>,
+    /// By (shard ordinal, level): the rightmost partial tile read.
+    edges: Mutex<HashMap<(u32, u8), EdgeTile>>,
 }
+
+/// A partial tile's index and its hashes.
+type EdgeTile = (u64, Arc<HashedTile>);
 
 impl TileCache {
     /// Splits the tiles a proof needs into those kept (hashed) and those
@@ -52,31 +67,106 @@ impl TileCache {
     ) {
         for (&(level, index), data) in wanted.iter().zip(read) {
             let Some(data) = data else { continue };
-            let keep = level > 0 && tile_width(size, level, index) == TILE_WIDTH;
-            match keep.then(|| HashedTile::new(&data)).flatten() {
-                Some(hashed) => {
-                    let hashed = Arc::new(hashed);
-                    self.keep(shard, level, index, hashed.clone());
-                    known.push((level, index, KnownTile::Hashed(hashed)));
+            let full = tile_width(size, level, index) == TILE_WIDTH;
+            let tile = match (level, full) {
+                (0, true) => match self.summary(shard, index, &data) {
+                    Some(summary) => KnownTile::Summarized(data, summary),
+                    None => KnownTile::Stored(data),
+                },
+                (_, true) => match HashedTile::new(&data) {
+                    Some(hashed) => {
+                        let hashed = Arc::new(hashed);
+                        keep(&self.tiles, CAPACITY, (shard, level, index), hashed.clone());
+                        KnownTile::Hashed(hashed)
+                    }
+                    None => KnownTile::Stored(data),
+                },
+                (_, false) => {
+                    let needed = tile_width(size, level, index) as usize;
+                    match self.edge(shard, level, index, needed, &data) {
+                        Some(hashed) => KnownTile::Hashed(hashed),
+                        None => KnownTile::Stored(data),
+                    }
                 }
-                None => known.push((level, index, KnownTile::Stored(data))),
-            }
+            };
+            known.push((level, index, tile));
         }
     }
 
-    fn keep(&self, shard: u32, level: u8, index: u64, hashed: Arc<HashedTile>) {
-        let Ok(mut tiles) = self.tiles.lock() else {
-            return;
-        };
-        if tiles.len() >= CAPACITY {
-            // Past the capacity (trees beyond 67M entries) an arbitrary
-            // tile makes room: the map's order is random enough.
-            if let Some(&evicted) = tiles.keys().next() {
-                tiles.remove(&evicted);
-            }
+    /// The kept summary of full level-0 tile `index`, or a new one made from
+    /// its `data` and kept.
+    fn summary(&self, shard: u32, index: u64, data: &[u8]) -> Option<Arc<TileSummary>> {
+        let kept = self
+            .summaries
+            .lock()
+            .ok()
+            .and_then(|summaries| summaries.get(&(shard, index)).cloned());
+        if kept.is_some() {
+            return kept;
         }
-        tiles.insert((shard, level, index), hashed);
+        let summary = Arc::new(TileSummary::new(data)?);
+        keep(
+            &self.summaries,
+            SUMMARY_CAPACITY,
+            (shard, index),
+            summary.clone(),
+        );
+        Some(summary)
     }
+}
+
+impl TileCache {
+    /// The partial tile `index` of `level` hashed, holding at least `needed`
+    /// hashes: the kept one if it does, or one hashed from `data` (as read
+    /// now, perhaps wider than `needed`), kept unless the kept one is
+    /// further right (a proof against an older tree).
+    fn edge(
+        &self,
+        shard: u32,
+        level: u8,
+        index: u64,
+        needed: usize,
+        data: &[u8],
+    ) -> Option<Arc<HashedTile>> {
+        let Ok(mut edges) = self.edges.lock() else {
+            return HashedTile::new(data).map(Arc::new);
+        };
+        let kept = edges.get(&(shard, level));
+        if let Some((kept_index, hashed)) = kept
+            && *kept_index == index
+            && hashed.width() >= needed
+        {
+            return Some(hashed.clone());
+        }
+        // Hashing under the lock: a partial tile is at most 255 node
+        // hashes, and the next proof would otherwise hash it again.
+        let hashed = Arc::new(HashedTile::new(data)?);
+        let further_right = kept
+            .is_none_or(|(kept_index, kept)| (index, hashed.width()) > (*kept_index, kept.width()));
+        if further_right {
+            edges.insert((shard, level), (index, hashed.clone()));
+        }
+        Some(hashed)
+    }
+}
+
+/// Keeps `value`; past `capacity` an arbitrary entry makes room (the map's
+/// order is random enough).
+fn keep<K: std::hash::Hash + Eq + Copy, V>(
+    map: &Mutex<HashMap<K, V>>,
+    capacity: usize,
+    key: K,
+    value: V,
+) {
+    let Ok(mut map) = map.lock() else {
+        return;
+    };
+    if map.len() >= capacity
+        && let Some(&evicted) = map.keys().next()
+    {
+        map.remove(&evicted);
+    }
+    map.insert(key, value);
 }
 
 #[cfg(test)]
@@ -95,8 +185,9 @@ mod tests {
         }
     }
 
-    /// Proofs through kept tiles equal proofs from the stored tiles, in a
-    /// tree with a full and a partial level-1 tile; only the full one is kept.
+    /// Proofs through kept tiles and summaries equal proofs from the stored
+    /// tiles, in a tree with a full and a partial level-1 tile; only the
+    /// full one is kept. The second round takes every summary from the cache.
     #[test]
     fn proofs_through_kept_tiles_equal_proofs_from_stored_tiles() {
         let size = 2 * 65_536 + 300;
@@ -142,5 +233,58 @@ mod tests {
         let kept: Vec<_> = cache.tiles.lock().unwrap().keys().copied().collect();
         assert_eq!(kept.len(), 2, "{kept:?}");
         assert!(kept.contains(&(0, 1, 0)) && kept.contains(&(0, 1, 1)));
+        // The right edge's partial tiles are kept hashed, one per level.
+        let mut edges: Vec<_> = cache
+            .edges
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(&(_, level), (index, hashed))| (level, *index, hashed.width()))
+            .collect();
+        edges.sort_unstable();
+        assert_eq!(edges, [(0, 513, 44), (1, 2, 1), (2, 0, 2)]);
+        // The full level-0 tiles the proofs passed through are summarized,
+        // the partial one at the right edge (513) is not.
+        let mut summarized: Vec<_> = cache.summaries.lock().unwrap().keys().copied().collect();
+        summarized.sort_unstable();
+        assert_eq!(
+            summarized,
+            [0, 1, 255, 256, 390, 512].map(|index| (0, index))
+        );
+    }
+
+    /// As the tree grows, a kept partial tile that holds fewer hashes than
+    /// a proof needs is hashed again from the store; proofs against the
+    /// older tree still go through the wider one.
+    #[test]
+    fn kept_partial_tiles_follow_the_growing_tree() {
+        let mut edge = RightEdge::empty();
+        let mut tiles = Tiles(HashMap::new());
+        let cache = TileCache::default();
+        let mut sizes = Vec::new();
+        for grow in [300u32, 5, 250, 70_000] {
+            let start = edge.size() as u32;
+            let hashes: Vec<[u8; 32]> = (start..start + grow)
+                .map(|i| leaf_hash(&i.to_le_bytes()))
+                .collect();
+            for tile in edge.append(&hashes) {
+                tiles.0.insert((tile.level, tile.index), tile.data);
+            }
+            sizes.push(edge.size());
+            for &size in &sizes {
+                for index in [0, 1, 200, size / 2, size - 1] {
+                    let plan = merkle::inclusion_tiles(size, index).unwrap();
+                    let (mut known, wanted) = cache.split(0, plan.tiles());
+                    let read = tiles.read_tiles(&wanted).unwrap();
+                    cache.add_read(0, size, &wanted, read, &mut known);
+                    let proof = merkle::inclusion_proof_from(&tiles, known, size, index).unwrap();
+                    assert_eq!(
+                        proof,
+                        merkle::inclusion_proof(&tiles, size, index).unwrap(),
+                        "size {size}, index {index}"
+                    );
+                }
+            }
+        }
     }
 }
