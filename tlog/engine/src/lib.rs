@@ -7,7 +7,7 @@
 //! - `store/`: the storage contract (`mod.rs`), its backends `redb.rs`
 //!   (embedded) and `memory.rs` (tests, fault injection).
 //! - `merkle`: tile arithmetic, the in-memory right edge, proofs from tiles.
-//! - `tile_cache`: full upper tiles kept hashed for proofs.
+//! - `tile_cache`: what proofs keep: full upper tiles and the right edge hashed, level-0 tiles summarized.
 //! - `checkpoint`: the log's keys and checkpoint signing; `SignError`.
 //! - `submission`: what a personality submits; the `EntrySigner` hook.
 //! - `view`: what readers see: shards, published checkpoints, proven entries.
