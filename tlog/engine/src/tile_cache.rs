@@ -119,7 +119,8 @@ impl TileCache {
     /// The partial tile `index` of `level` hashed, holding at least `needed`
     /// hashes: the kept one if it does, or one hashed from `data` (as read
     /// now, perhaps wider than `needed`), kept unless the kept one is
-    /// further right (a proof against an older tree).
+    /// further right (a proof against an older tree). Hashing runs outside
+    /// the lock: two proofs that miss at once both hash, neither waits.
     fn edge(
         &self,
         shard: u32,
@@ -128,22 +129,19 @@ impl TileCache {
         needed: usize,
         data: &[u8],
     ) -> Option<Arc<HashedTile>> {
-        let Ok(mut edges) = self.edges.lock() else {
-            return HashedTile::new(data).map(Arc::new);
-        };
-        let kept = edges.get(&(shard, level));
-        if let Some((kept_index, hashed)) = kept
-            && *kept_index == index
+        let kept = |edges: &HashMap<(u32, u8), EdgeTile>| edges.get(&(shard, level)).cloned();
+        if let Some((kept_index, hashed)) = self.edges.lock().ok().and_then(|e| kept(&e))
+            && kept_index == index
             && hashed.width() >= needed
         {
-            return Some(hashed.clone());
+            return Some(hashed);
         }
-        // Hashing under the lock: a partial tile is at most 255 node
-        // hashes, and the next proof would otherwise hash it again.
         let hashed = Arc::new(HashedTile::new(data)?);
-        let further_right = kept
-            .is_none_or(|(kept_index, kept)| (index, hashed.width()) > (*kept_index, kept.width()));
-        if further_right {
+        if let Ok(mut edges) = self.edges.lock()
+            && kept(&edges).is_none_or(|(kept_index, kept)| {
+                (index, hashed.width()) > (kept_index, kept.width())
+            })
+        {
             edges.insert((shard, level), (index, hashed.clone()));
         }
         Some(hashed)
