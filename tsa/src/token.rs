@@ -25,7 +25,7 @@ use der::asn1::{
     Any, AnyRef, ContextSpecificRef, GeneralizedTime, ObjectIdentifier, OctetString,
     OctetStringRef, SetOfVec,
 };
-use der::{Decode, Encode, EncodeValue, Sequence, Tag, TagMode, TagNumber};
+use der::{Encode, EncodeValue, Sequence, Tag, TagMode, TagNumber, Tagged};
 use rcgen::SigningKey;
 use x509_tsp::{Accuracy, TspVersion, TstInfo};
 
@@ -129,9 +129,8 @@ fn sequence(value: &impl EncodeValue, what: &'static str) -> Result<Any, TsaErro
 
 /// A part encoded once, held as its tag and value so that a reply takes
 /// it as it is, without decoding it again.
-fn precomputed(der: Result<Vec<u8>, der::Error>, what: &'static str) -> Result<Any, TsaError> {
-    der.and_then(|der| Any::from_der(&der))
-        .map_err(encoding(what))
+fn precomputed(value: &(impl EncodeValue + Tagged), what: &'static str) -> Result<Any, TsaError> {
+    Any::encode_from(value).map_err(encoding(what))
 }
 
 /// The DER of everything a reply repeats, made once per TSA.
@@ -154,11 +153,10 @@ impl Template {
     pub fn new(curve: CaCurve, leaf: &Certificate, leaf_der: &[u8]) -> Result<Self, TsaError> {
         let (hash, digest_oid, signature_oid) = algorithms(curve);
         let content_type_attribute = precomputed(
-            attribute(
+            &attribute(
                 ID_CONTENT_TYPE,
-                Any::encode_from(&ID_CT_TST_INFO).map_err(encoding("content-type"))?,
-            )?
-            .to_der(),
+                precomputed(&ID_CT_TST_INFO, "content-type")?,
+            )?,
             "content-type",
         )?;
         let signing_certificate = SigningCertificateV2 {
@@ -168,54 +166,50 @@ impl Template {
             }],
         };
         let signing_certificate_attribute = precomputed(
-            attribute(
+            &attribute(
                 ID_SIGNING_CERTIFICATE_V2,
-                Any::encode_from(&signing_certificate)
-                    .map_err(encoding("signing-certificate-v2"))?,
-            )?
-            .to_der(),
+                precomputed(&signing_certificate, "signing-certificate-v2")?,
+            )?,
             "signing-certificate-v2",
         )?;
         let tbs = &leaf.tbs_certificate;
         let signer_id = precomputed(
-            SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            &SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
                 issuer: tbs.issuer.clone(),
                 serial_number: tbs.serial_number.clone(),
-            })
-            .to_der(),
+            }),
             "the signer identifier",
         )?;
         let algorithm = |oid| AlgorithmIdentifierOwned {
             oid,
             parameters: None,
         };
-        let digest_algorithm = precomputed(algorithm(digest_oid).to_der(), "the digest algorithm")?;
+        let digest_algorithm = precomputed(&algorithm(digest_oid), "the digest algorithm")?;
         let digest_algorithms = precomputed(
-            SetOfVec::try_from(vec![algorithm(digest_oid)]).and_then(|set| set.to_der()),
+            &SetOfVec::try_from(vec![algorithm(digest_oid)])
+                .map_err(encoding("the digest algorithms"))?,
             "the digest algorithms",
         )?;
         let signature_algorithm =
-            precomputed(algorithm(signature_oid).to_der(), "the signature algorithm")?;
+            precomputed(&algorithm(signature_oid), "the signature algorithm")?;
         let certificate_set = CertificateSet(
             SetOfVec::try_from(vec![CertificateChoices::Certificate(leaf.clone())])
                 .map_err(encoding("the certificates"))?,
         );
         let certificates = precomputed(
-            ContextSpecificRef {
+            &ContextSpecificRef {
                 tag_number: TagNumber::N0,
                 tag_mode: TagMode::Implicit,
                 value: &certificate_set,
-            }
-            .to_der(),
+            },
             "the certificates",
         )?;
         let granted = precomputed(
-            PkiStatusInfo {
+            &PkiStatusInfo {
                 status: PkiStatus::Accepted,
                 status_string: None,
                 fail_info: None,
-            }
-            .to_der(),
+            },
             "the status",
         )?;
         Ok(Self {
