@@ -541,8 +541,11 @@ const SUMMARY_HEIGHT: u32 = 4;
 /// tiles are too many to keep hashed whole (16 KiB each, as upper tiles
 /// are), and their summaries are small enough to keep.
 pub struct TileSummary {
-    nodes: Vec<u8>,
+    nodes: [u8; SUMMARY_BYTES],
 }
+
+/// A summary's bytes: 16 hashes.
+const SUMMARY_BYTES: usize = (TILE_WIDTH as usize >> SUMMARY_HEIGHT) * HASH_SIZE;
 
 impl TileSummary {
     /// Summarizes a full tile's data (`None` for a partial one: it may still grow).
@@ -550,10 +553,13 @@ impl TileSummary {
         if data.len() != FULL_TILE_BYTES {
             return None;
         }
-        let nodes = data
-            .chunks_exact(HASH_SIZE << SUMMARY_HEIGHT)
-            .flat_map(|subtree| Tile::subtree_hash(subtree).0)
-            .collect();
+        let mut nodes = [0; SUMMARY_BYTES];
+        for (node, subtree) in nodes
+            .chunks_exact_mut(HASH_SIZE)
+            .zip(data.chunks_exact(HASH_SIZE << SUMMARY_HEIGHT))
+        {
+            node.copy_from_slice(&Tile::subtree_hash(subtree).0);
+        }
         Some(Self { nodes })
     }
 }
