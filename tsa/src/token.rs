@@ -133,6 +133,15 @@ fn precomputed(value: &(impl EncodeValue + Tagged), what: &'static str) -> Resul
     Any::encode_from(value).map_err(encoding(what))
 }
 
+/// A signed attribute with one value, encoded once.
+fn precomputed_attribute(
+    oid: ObjectIdentifier,
+    value: &(impl EncodeValue + Tagged),
+    what: &'static str,
+) -> Result<Any, TsaError> {
+    precomputed(&attribute(oid, precomputed(value, what)?)?, what)
+}
+
 /// The DER of everything a reply repeats, made once per TSA.
 pub struct Template {
     hash: HashAlgorithm,
@@ -152,24 +161,17 @@ impl Template {
     /// Encodes the parts of `leaf`'s (DER `leaf_der`) replies, for a key on `curve`.
     pub fn new(curve: CaCurve, leaf: &Certificate, leaf_der: &[u8]) -> Result<Self, TsaError> {
         let (hash, digest_oid, signature_oid) = algorithms(curve);
-        let content_type_attribute = precomputed(
-            &attribute(
-                ID_CONTENT_TYPE,
-                precomputed(&ID_CT_TST_INFO, "content-type")?,
-            )?,
-            "content-type",
-        )?;
+        let content_type_attribute =
+            precomputed_attribute(ID_CONTENT_TYPE, &ID_CT_TST_INFO, "content-type")?;
         let signing_certificate = SigningCertificateV2 {
             certs: vec![EssCertIdV2 {
                 cert_hash: OctetString::new(HashAlgorithm::Sha256.digest(leaf_der))
                     .map_err(encoding("the certificate hash"))?,
             }],
         };
-        let signing_certificate_attribute = precomputed(
-            &attribute(
-                ID_SIGNING_CERTIFICATE_V2,
-                precomputed(&signing_certificate, "signing-certificate-v2")?,
-            )?,
+        let signing_certificate_attribute = precomputed_attribute(
+            ID_SIGNING_CERTIFICATE_V2,
+            &signing_certificate,
             "signing-certificate-v2",
         )?;
         let tbs = &leaf.tbs_certificate;
