@@ -272,7 +272,9 @@ fn schema_bytes(url: &str, schema: &str) -> Result<u64, BenchError> {
     let database = |e: ::postgres::Error| BenchError::Database(e.to_string());
     // The same TLS settings (`sslmode`, `sslrootcert`) as the store's own connections.
     let target = tls::parse(url).map_err(|e| BenchError::Database(e.to_string()))?;
-    let mut client = target.config.connect(target.tls).map_err(database)?;
+    let mut client = ::postgres::Config::from(target.config)
+        .connect(target.tls)
+        .map_err(database)?;
     let row = client
         .query_one(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \

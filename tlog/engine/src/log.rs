@@ -18,11 +18,13 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{LogKeys, SignError};
 use crate::config::LogOptions;
-use crate::merkle::{self, MerkleError, RightEdge, TileSource};
+use crate::merkle::{self, KnownTiles, MerkleError, RightEdge, TileSource};
 use crate::metrics::Metrics;
 use crate::replica::{Replica, Role};
 use crate::sequencer::{self, SequencerConfig, SequencerHandle, SubmitError};
-use crate::store::{LogStore, ShardInfo, ShardState, StoreError, StoredEntry, TilesRead};
+use crate::store::{
+    LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry, TilesRead,
+};
 use crate::submission::{EntrySigner, Submission};
 use crate::tile_cache::TileCache;
 use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
@@ -39,6 +41,8 @@ pub enum LogError {
     Key(#[from] KeyError),
     #[error("{0}")]
     Setup(String),
+    #[error("a blocking task ended without its answer: {0}")]
+    Blocking(String),
 }
 
 /// What a submission resolves to: the entry with its proof, once durable.
@@ -225,28 +229,87 @@ impl Log {
     /// The entry at global `index` with its proof against its shard's latest
     /// checkpoint. Blocking.
     pub fn entry_at(&self, index: u64) -> Result<Option<ProvenEntry>, LogError> {
+        let Some(proof) = self.plan_proof(index)? else {
+            return Ok(None);
+        };
+        let (entry, read) =
+            self.store
+                .read_entry_and_tiles(index, proof.shard.ordinal, &proof.wanted)?;
+        self.prove(proof, entry, read)
+    }
+
+    /// `entry_at` for an async caller. From a store with an async client
+    /// the read runs on the caller's task, and so does the proof when every
+    /// tile read is kept hashed (`TileCache::keeps_hashed`: at most 22
+    /// hashes); anything more runs on a blocking thread.
+    pub async fn entry_at_async(
+        self: &Arc<Self>,
+        index: u64,
+    ) -> Result<Option<ProvenEntry>, LogError> {
+        let Some(proof) = self.plan_proof(index)? else {
+            return Ok(None);
+        };
+        let Some(reading) =
+            self.store
+                .read_entry_and_tiles_async(index, proof.shard.ordinal, &proof.wanted)
+        else {
+            let log = self.clone();
+            return run_blocking(move || log.entry_at(index)).await;
+        };
+        let (entry, read) = reading.await?;
+        let cheap = read.iter().all(Option::is_some)
+            && self
+                .tile_cache
+                .keeps_hashed(proof.shard.ordinal, proof.size, &proof.wanted);
+        if cheap {
+            return self.prove(proof, entry, read);
+        }
+        let log = self.clone();
+        run_blocking(move || log.prove(proof, entry, read)).await
+    }
+
+    /// What a proof of the entry at `index` needs: its shard, the tiles
+    /// kept and those to read. `None` if no shard holds the index yet.
+    fn plan_proof(&self, index: u64) -> Result<Option<PlannedProof>, LogError> {
         let view = self.view.load_full();
         let Some(shard) = view.shard_of_index(index) else {
             return Ok(None);
         };
         let (size, leaf) = (shard.checkpoint.size, index - shard.info.start);
-        let ordinal = shard.info.ordinal;
         let plan = merkle::inclusion_tiles(size, leaf)?;
-        let (mut known, wanted) = self.tile_cache.split(ordinal, plan.tiles());
-        let (entry, read) = self.store.read_entry_and_tiles(index, ordinal, &wanted)?;
+        let (known, wanted) = self.tile_cache.split(shard.info.ordinal, plan.tiles());
+        Ok(Some(PlannedProof {
+            index,
+            shard: shard.info.clone(),
+            checkpoint: Arc::new(shard.checkpoint.clone()),
+            size,
+            leaf,
+            known,
+            wanted,
+        }))
+    }
+
+    /// The planned proof from the entry and tiles read. Hashes.
+    fn prove(
+        &self,
+        mut proof: PlannedProof,
+        entry: Option<StoredEntry>,
+        read: TilesRead,
+    ) -> Result<Option<ProvenEntry>, LogError> {
         let Some(entry) = entry else {
             return Ok(None);
         };
+        let ordinal = proof.shard.ordinal;
         self.tile_cache
-            .add_read(ordinal, size, &wanted, read, &mut known);
+            .add_read(ordinal, proof.size, &proof.wanted, read, &mut proof.known);
         let source = self.tile_source(ordinal);
-        let proof = merkle::inclusion_proof_from(&source, known, size, leaf)?;
+        let hashes = merkle::inclusion_proof_from(&source, proof.known, proof.size, proof.leaf)?;
         Ok(Some(ProvenEntry {
-            index,
-            shard: shard.info.clone(),
+            index: proof.index,
+            shard: proof.shard,
             entry,
-            proof,
-            checkpoint: Arc::new(shard.checkpoint.clone()),
+            proof: hashes,
+            checkpoint: proof.checkpoint,
         }))
     }
 
@@ -303,6 +366,30 @@ impl Log {
             ordinal,
         }
     }
+}
+
+/// An inclusion proof between its plan and the read it waits for.
+struct PlannedProof {
+    index: u64,
+    shard: ShardInfo,
+    /// The shard's checkpoint the proof is against.
+    checkpoint: Arc<StoredCheckpoint>,
+    size: u64,
+    /// The entry's index in its shard.
+    leaf: u64,
+    /// Tiles the cache held.
+    known: KnownTiles,
+    /// Tiles to read from the store.
+    wanted: Vec<(u8, u64)>,
+}
+
+/// Runs `work` on a blocking thread.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LogError> + Send + 'static,
+) -> Result<T, LogError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| LogError::Blocking(err.to_string()))?
 }
 
 /// The stored tiles of one shard, as proofs read them.

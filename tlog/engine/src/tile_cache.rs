@@ -93,6 +93,29 @@ impl TileCache {
         }
     }
 
+    /// Whether a proof in a tree of `size` leaves finds every tile of
+    /// `wanted` kept hashed, so that `add_read` and the proof hash no more
+    /// than 22 nodes: a full level-0 tile summarized, a partial tile kept at
+    /// least as wide as the tree needs. (A full upper tile in `wanted` was
+    /// not kept when `split` looked.)
+    pub fn keeps_hashed(&self, shard: u32, size: u64, wanted: &[(u8, u64)]) -> bool {
+        let (Ok(summaries), Ok(edges)) = (self.summaries.lock(), self.edges.lock()) else {
+            return false;
+        };
+        wanted.iter().all(|&(level, index)| {
+            let width = tile_width(size, level, index);
+            if width == TILE_WIDTH {
+                level == 0 && summaries.contains_key(&(shard, index))
+            } else {
+                edges
+                    .get(&(shard, level))
+                    .is_some_and(|(kept_index, kept)| {
+                        *kept_index == index && kept.width() >= width as usize
+                    })
+            }
+        })
+    }
+
     /// The kept summary of full level-0 tile `index`, or a new one made from
     /// its `data` and kept.
     fn summary(&self, shard: u32, index: u64, data: &[u8]) -> Option<Arc<TileSummary>> {
@@ -183,6 +206,18 @@ mod tests {
         }
     }
 
+    /// Grows the tree by `count` leaves, storing the tiles it writes; its new size.
+    fn append(edge: &mut RightEdge, tiles: &mut Tiles, count: u32) -> u64 {
+        let start = edge.size() as u32;
+        let hashes: Vec<[u8; 32]> = (start..start + count)
+            .map(|i| leaf_hash(&i.to_le_bytes()))
+            .collect();
+        for tile in edge.append(&hashes) {
+            tiles.0.insert((tile.level, tile.index), tile.data);
+        }
+        edge.size()
+    }
+
     /// Proofs through kept tiles and summaries equal proofs from the stored
     /// tiles, in a tree with a full and a partial level-1 tile; only the
     /// full one is kept. The second round takes every summary from the cache.
@@ -251,6 +286,33 @@ mod tests {
         );
     }
 
+    /// A proof needs no hashing beyond the kept tiles once they are read,
+    /// until the tree outgrows the kept partial tile of the right edge.
+    #[test]
+    fn keeps_hashed_holds_once_a_proof_has_read_its_tiles_until_the_edge_grows() {
+        let mut edge = RightEdge::empty();
+        let mut tiles = Tiles(HashMap::new());
+        let cache = TileCache::default();
+        let size = append(&mut edge, &mut tiles, 2 * 256 + 44);
+        for index in [0, 300] {
+            let plan = merkle::inclusion_tiles(size, index).unwrap();
+            let (mut known, wanted) = cache.split(0, plan.tiles());
+            // Each proof reads a level-0 tile not summarized yet.
+            assert!(!cache.keeps_hashed(0, size, &wanted), "index {index}");
+            let read = tiles.read_tiles(&wanted).unwrap();
+            cache.add_read(0, size, &wanted, read, &mut known);
+            let (_, wanted) = cache.split(0, plan.tiles());
+            assert!(cache.keeps_hashed(0, size, &wanted), "index {index}");
+        }
+        // Leaf 0's level-0 tile is summarized, but the partial tile at the
+        // right edge is now wider than the one kept.
+        let size = append(&mut edge, &mut tiles, 6);
+        let plan = merkle::inclusion_tiles(size, 0).unwrap();
+        let (_, wanted) = cache.split(0, plan.tiles());
+        assert!(wanted.contains(&(0, 0)) && wanted.contains(&(0, 2)));
+        assert!(!cache.keeps_hashed(0, size, &wanted));
+    }
+
     /// As the tree grows, a kept partial tile that holds fewer hashes than
     /// a proof needs is hashed again from the store; proofs against the
     /// older tree still go through the wider one.
@@ -261,14 +323,7 @@ mod tests {
         let cache = TileCache::default();
         let mut sizes = Vec::new();
         for grow in [300u32, 5, 250, 70_000] {
-            let start = edge.size() as u32;
-            let hashes: Vec<[u8; 32]> = (start..start + grow)
-                .map(|i| leaf_hash(&i.to_le_bytes()))
-                .collect();
-            for tile in edge.append(&hashes) {
-                tiles.0.insert((tile.level, tile.index), tile.data);
-            }
-            sizes.push(edge.size());
+            sizes.push(append(&mut edge, &mut tiles, grow));
             for &size in &sizes {
                 for index in [0, 1, 200, size / 2, size - 1] {
                     let plan = merkle::inclusion_tiles(size, index).unwrap();

@@ -1,5 +1,6 @@
 //! `Log`'s wiring over the in-memory store: the first shard, reopening,
-//! reads by index, leaf and key, and rotation.
+//! reads by index, leaf and key, and rotation; and the async entry read
+//! over PostgreSQL.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use crate::config::{BatchConfig, LogOptions, OriginStyle, ReplicaConfig, ShardCo
 use crate::merkle;
 use crate::store::LogStore;
 use crate::store::memory::MemoryStore;
+use crate::store::postgres::{PostgresStore, tests as postgres_tests};
 use crate::submission::Submission;
 
 fn options() -> LogOptions {
@@ -24,7 +26,7 @@ fn options() -> LogOptions {
     }
 }
 
-fn start(store: Arc<MemoryStore>) -> Log {
+fn start(store: Arc<dyn LogStore>) -> Log {
     let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
     let keys = Arc::new(LogKeys::new("log.test", key, None).unwrap());
     Log::start(store, keys, None, &options()).unwrap()
@@ -127,4 +129,43 @@ async fn rotation_starts_a_tree_after_the_last_entry_and_old_entries_stay_proven
     let old = log.entry_at(1).unwrap().unwrap();
     assert_eq!(old.shard.tree_id, 42);
     assert_eq!(old.checkpoint.size, 2);
+}
+
+/// Over PostgreSQL, whose client reads without a blocking thread,
+/// `entry_at_async` answers as `entry_at`: on a cold cache (the proof
+/// hashed on a blocking thread), then a warm one (the proof on the task),
+/// in a tree with full and partial level-0 tiles; and on an in-memory
+/// store, whose reads block.
+#[test]
+fn the_async_entry_read_proves_as_the_blocking_one() {
+    let store = PostgresStore::open(
+        &postgres_tests::test_database(),
+        &postgres_tests::fresh_schema(),
+        4,
+    )
+    .unwrap();
+    let stores: [Arc<dyn LogStore>; 2] = [Arc::new(store), Arc::new(MemoryStore::new())];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for store in stores {
+        let log = Arc::new(start(store));
+        let pending: Vec<_> = (0..600u32)
+            .map(|i| log.submit(submission(&i.to_be_bytes(), "k")).unwrap())
+            .collect();
+        for reply in pending {
+            reply.blocking_recv().unwrap().unwrap();
+        }
+        for round in ["cold", "warm"] {
+            for index in [0, 1, 255, 256, 300, 511, 512, 599, 600] {
+                let read = log.clone();
+                let answer = runtime
+                    .block_on(async move { read.entry_at_async(index).await })
+                    .unwrap();
+                let expected = log.entry_at(index).unwrap();
+                let key = |e: Option<crate::view::ProvenEntry>| {
+                    e.map(|e| (e.index, e.entry, e.proof, e.checkpoint.size))
+                };
+                assert_eq!(key(answer), key(expected), "{round}, index {index}");
+            }
+        }
+    }
 }

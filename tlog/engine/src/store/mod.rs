@@ -4,7 +4,9 @@
 //! blocks (why: docs/design.md, "Blocking store methods"), so async callers
 //! run them on `spawn_blocking`; an async backend (PostgreSQL + object
 //! storage) bridges with a runtime `Handle::block_on` from those threads.
-//! No backend type crosses this boundary.
+//! The one exception is the entry GET's read, which a store with an async
+//! client also offers as a future (`read_entry_and_tiles_async`). No
+//! backend type crosses this boundary.
 //!
 //! Entries are keyed by their global index (`logIndex`), which is contiguous
 //! across shards; tiles are keyed by shard, level and index within the level.
@@ -20,7 +22,9 @@ pub mod memory;
 pub mod postgres;
 pub mod redb;
 
+use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 
 /// One Merkle tree of the log. A new shard starts when the operator rotates;
 /// older shards are frozen but stay readable.
@@ -49,6 +53,10 @@ pub struct StoredCheckpoint {
 /// Tiles read for a list of `(level, index)`: each one's data in the order
 /// asked, `None` where the store has none.
 pub type TilesRead = Vec<Option<Vec<u8>>>;
+
+/// What `LogStore::read_entry_and_tiles_async` resolves to.
+pub type ReadFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(Option<StoredEntry>, TilesRead), StoreError>> + Send + 'a>>;
 
 /// An entry as it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +252,18 @@ pub trait LogStore: Send + Sync + 'static {
     ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
         let entry = self.read_entries(index..index + 1)?.into_iter().next();
         Ok((entry, self.read_tiles(shard, wanted)?))
+    }
+
+    /// `read_entry_and_tiles` on the caller's async task, from a store whose
+    /// client waits without blocking a thread; `None` (the default) from
+    /// one that blocks, which the caller then runs on `spawn_blocking`.
+    fn read_entry_and_tiles_async<'a>(
+        &'a self,
+        _index: u64,
+        _shard: u32,
+        _wanted: &'a [(u8, u64)],
+    ) -> Option<ReadFuture<'a>> {
+        None
     }
 
     /// Global index of each entry whose leaf hash is given, in one lookup

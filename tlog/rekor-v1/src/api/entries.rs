@@ -118,8 +118,7 @@ pub async fn get_by_index(
         .get("logIndex")
         .ok_or_else(|| ApiError::bad_request("logIndex is required"))?;
     let index = parse_u64_param("logIndex", raw)?;
-    let log = state.log.clone();
-    let entry = blocking(move || Ok(log.entry_at(index)?)).await?;
+    let entry = state.log.entry_at_async(index).await?;
     entry_response(
         entry,
         &state.log.keys().log_id_hex,

@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use postgres::config::Host;
+use tokio_postgres::config::Host;
 
 use crate::store::StoreError;
 
@@ -138,7 +138,7 @@ impl<'a> Env<'a> {
 
     /// Gives `config` (the URL's driver parameters) what it leaves out
     /// from the variables, then a password from the password file.
-    pub fn fill(&self, config: &mut postgres::Config) -> Result<(), StoreError> {
+    pub fn fill(&self, config: &mut tokio_postgres::Config) -> Result<(), StoreError> {
         if config.get_hosts().is_empty()
             && config.get_hostaddrs().is_empty()
             && let Some(hosts) = self.var("PGHOST")
@@ -196,7 +196,7 @@ impl<'a> Env<'a> {
     }
 
     /// The user the driver logs in as: the given one, else the process's.
-    fn user(&self, config: &postgres::Config) -> Option<String> {
+    fn user(&self, config: &tokio_postgres::Config) -> Option<String> {
         config
             .get_user()
             .map(str::to_owned)
@@ -208,7 +208,10 @@ impl<'a> Env<'a> {
     /// `host:port:database:user:password`, `*` matching anything, `\`
     /// escaping `:` and `\`. As libpq, a file others may read is ignored
     /// with a warning, and a missing one is no error.
-    fn password_from_file(&self, config: &postgres::Config) -> Result<Option<String>, StoreError> {
+    fn password_from_file(
+        &self,
+        config: &tokio_postgres::Config,
+    ) -> Result<Option<String>, StoreError> {
         let path = match (self.var("PGPASSFILE"), self.var("HOME")) {
             (Some(file), _) => PathBuf::from(file),
             (None, Some(home)) => Path::new(&home).join(".pgpass"),
@@ -299,17 +302,17 @@ mod tests {
     }
 
     /// `url`'s driver config filled from `vars`.
-    fn filled(url: &str, vars: &[(&str, &str)]) -> Result<postgres::Config, StoreError> {
+    fn filled(url: &str, vars: &[(&str, &str)]) -> Result<tokio_postgres::Config, StoreError> {
         let vars = env_of(vars);
         let lookup = |name: &str| vars.get(name).cloned();
         let env = Env::new(&lookup);
         let url = env.url_with_default_ports(url)?;
-        let mut config = postgres::Config::from_str(&url).unwrap();
+        let mut config = tokio_postgres::Config::from_str(&url).unwrap();
         env.fill(&mut config)?;
         Ok(config)
     }
 
-    fn hosts(config: &postgres::Config) -> Vec<String> {
+    fn hosts(config: &tokio_postgres::Config) -> Vec<String> {
         config
             .get_hosts()
             .iter()

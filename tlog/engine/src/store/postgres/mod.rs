@@ -12,13 +12,16 @@
 //! Each log keeps its tables in its own PostgreSQL schema (`schema.sql`,
 //! applied at every open), so several logs share a database. The client is
 //! the blocking `postgres` crate, called from the sequencer thread and
-//! `spawn_blocking` readers like every store method.
+//! `spawn_blocking` readers like every store method, except the entry
+//! GET's read, which also runs on the async client (`proof_read.rs`).
 
 pub mod import;
 pub mod lease;
 pub mod libpq_env;
 pub mod pool;
+mod proof_read;
 pub mod tls;
+mod values;
 
 use std::fs::File;
 use std::ops::Range;
@@ -30,10 +33,12 @@ use postgres::Client;
 use postgres::types::ToSql;
 
 use super::{
-    Batch, Coordinator, LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry,
-    TilesRead,
+    Batch, Coordinator, LogStore, ReadFuture, ShardInfo, ShardState, StoreError, StoredCheckpoint,
+    StoredEntry, TilesRead,
 };
-use pool::{Connection, Pool, is_transport};
+use pool::{Connection, Pool, backend};
+use proof_read::{ProofRead, ProofReads};
+use values::{position, tile_keys, to_i64, to_u64};
 
 /// The log's tables, created if missing.
 const SCHEMA: &str = include_str!("schema.sql");
@@ -47,6 +52,8 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
     pool: Pool,
+    /// The entry GETs' reads, on connections of their own.
+    proof_reads: ProofReads,
     schema: String,
     /// Set by the first lease claim (`lease.rs`): from then on a commit
     /// needs the lease's current epoch.
@@ -55,22 +62,6 @@ pub struct PostgresStore {
     epoch: AtomicU64,
     /// The data directory's lock (key, admin token): one process per directory.
     dir_lock: Option<File>,
-}
-
-/// Maps a driver error: a lost connection or server is `Unavailable` (the
-/// sequencer retries through `recover`), anything else a backend fault.
-fn backend(err: postgres::Error) -> StoreError {
-    // The driver's own message is only "db error"; the server's reason
-    // (a lock timeout, a violated constraint) is in its source.
-    let message = match std::error::Error::source(&err) {
-        Some(source) => format!("database: {err}: {source}"),
-        None => format!("database: {err}"),
-    };
-    if is_transport(&err) {
-        StoreError::Unavailable(message)
-    } else {
-        StoreError::Backend(message)
-    }
 }
 
 /// Whether `name` may name the log's schema: a plain lower-case SQL
@@ -86,14 +77,6 @@ pub fn valid_schema_name(name: &str) -> bool {
 
 /// A statement parameter.
 type Param<'a> = &'a (dyn ToSql + Sync);
-
-fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Backend(format!("{what} {value} exceeds 2^63-1")))
-}
-
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {what} {value}")))
-}
 
 fn root_of(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
     bytes
@@ -116,24 +99,6 @@ fn shard_state(row: &postgres::Row) -> Result<ShardState, StoreError> {
             note: row.get("note"),
         },
     })
-}
-
-/// `(level, index)` tile keys as the two arrays a statement unnests.
-fn tile_keys(wanted: &[(u8, u64)]) -> Result<(Vec<i16>, Vec<i64>), StoreError> {
-    let levels = wanted.iter().map(|&(level, _)| i16::from(level)).collect();
-    let indexes = wanted
-        .iter()
-        .map(|&(_, index)| to_i64(index, "tile index"))
-        .collect::<Result<_, _>>()?;
-    Ok((levels, indexes))
-}
-
-/// Where tile `key` is among the keys asked for.
-fn position(levels: &[i16], indexes: &[i64], key: (i16, i64)) -> Option<usize> {
-    levels
-        .iter()
-        .zip(indexes)
-        .position(|(&level, &index)| (level, index) == key)
 }
 
 /// Takes the schema's lock until `txn` ends: what applies the schema
@@ -181,7 +146,7 @@ impl PostgresStore {
         // server re-planned the proof read at each execution (its generic
         // plan guesses 10 tiles): about 40% of its CPU per proof GET
         // (BENCHMARKS.md, "Proofs on PostgreSQL: one plan per connection").
-        config.options(&format!(
+        config.options(format!(
             "-c search_path={schema} -c idle_in_transaction_session_timeout={} \
              -c plan_cache_mode=force_generic_plan",
             STALLED_TRANSACTION.as_millis()
@@ -196,7 +161,8 @@ impl PostgresStore {
         // in seconds, not hours.
         config.keepalives_idle(Duration::from_secs(10));
         let store = Self {
-            pool: Pool::new(config, tls, pool_size),
+            pool: Pool::new(config.clone().into(), tls.clone(), pool_size),
+            proof_reads: ProofReads::new(config, tls),
             schema: schema.to_owned(),
             fencing: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
@@ -460,46 +426,22 @@ impl LogStore for PostgresStore {
         shard: u32,
         wanted: &[(u8, u64)],
     ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
-        let index = to_i64(index, "index")?;
-        let (levels, indexes) = tile_keys(wanted)?;
-        // One statement (prepared once per connection), one round trip:
-        // the entry's row first, then one row per tile wanted (NULL data
-        // if missing). Each tile is a lookup of its own by primary key:
-        // joined, a generic plan estimates the arrays at 10 rows and scans
-        // the whole tiles table instead.
+        let read = ProofRead::new(index, shard, wanted)?;
         let rows = self.read(|client| {
             client
-                .query_cached(
-                    "SELECT 0::int2, idx, integrated_time, body, receipt, extra
-                     FROM entries WHERE idx = $1
-                     UNION ALL
-                     SELECT 1::int2, w.idx, w.level::int8, (SELECT t.data FROM tiles t
-                        WHERE t.shard = $2 AND t.level = w.level AND t.idx = w.idx), NULL, NULL
-                     FROM unnest($3::int2[], $4::int8[]) AS w(level, idx)",
-                    &[&index, &i64::from(shard), &levels, &indexes],
-                )
+                .query_cached(proof_read::SQL, &read.params())
                 .map_err(backend)
         })?;
-        let mut entry = None;
-        let mut found = vec![None; wanted.len()];
-        for row in &rows {
-            if row.get::<_, i16>(0) == 0 {
-                entry = Some(StoredEntry {
-                    integrated_time: row.get(2),
-                    body: row.get(3),
-                    receipt: row.get(4),
-                    extra: row.get(5),
-                });
-            } else {
-                let level = i16::try_from(row.get::<_, i64>(2))
-                    .map_err(|_| StoreError::Corrupt("tile level out of range".into()))?;
-                let key = (level, row.get::<_, i64>(1));
-                if let Some(at) = position(&levels, &indexes, key) {
-                    found[at] = row.get(3);
-                }
-            }
-        }
-        Ok((entry, found))
+        read.parse(&rows)
+    }
+
+    fn read_entry_and_tiles_async<'a>(
+        &'a self,
+        index: u64,
+        shard: u32,
+        wanted: &'a [(u8, u64)],
+    ) -> Option<ReadFuture<'a>> {
+        Some(Box::pin(self.proof_reads.read(index, shard, wanted)))
     }
 
     fn read_entries(&self, range: Range<u64>) -> Result<Vec<StoredEntry>, StoreError> {

@@ -105,6 +105,22 @@ pub fn is_transport(err: &postgres::Error) -> bool {
     }
 }
 
+/// Maps a driver error: a lost connection or server is `Unavailable` (the
+/// sequencer retries through `recover`), anything else a backend fault.
+pub fn backend(err: postgres::Error) -> StoreError {
+    // The driver's own message is only "db error"; the server's reason
+    // (a lock timeout, a violated constraint) is in its source.
+    let message = match std::error::Error::source(&err) {
+        Some(source) => format!("database: {err}: {source}"),
+        None => format!("database: {err}"),
+    };
+    if is_transport(&err) {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Backend(message)
+    }
+}
+
 impl Pool {
     pub fn new(config: Config, tls: Tls, max: usize) -> Self {
         Self {
@@ -169,15 +185,7 @@ impl Pool {
             }),
             Err(err) => {
                 self.checkin(None);
-                // The reason (a refused certificate, the server's own
-                // message) is in the error's sources.
-                let mut message = format!("connecting to the database: {err}");
-                let mut source = std::error::Error::source(&err);
-                while let Some(cause) = source {
-                    message.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                Err(StoreError::Unavailable(message))
+                Err(connect_failed(&err))
             }
         }
     }
@@ -201,6 +209,18 @@ impl Pool {
         self.freed.notify_one();
         close(dropped);
     }
+}
+
+/// A connection that could not be opened; the reason (a refused
+/// certificate, the server's own message) is in the error's sources.
+pub fn connect_failed(err: &postgres::Error) -> StoreError {
+    let mut message = format!("connecting to the database: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    StoreError::Unavailable(message)
 }
 
 impl Drop for Pool {

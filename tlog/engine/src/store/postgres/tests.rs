@@ -63,6 +63,69 @@ fn a_proof_read_is_planned_once_per_connection() {
     );
 }
 
+/// The entry GET's async read returns what the blocking one does, and
+/// opens new connections by itself after the server has ended its own.
+#[test]
+fn the_async_proof_read_answers_as_the_blocking_one_and_outlives_its_connections() {
+    // Its own application name: the test ends only this store's sessions.
+    let name = fresh_schema();
+    let url = format!("{}?application_name={name}", test_database());
+    let store = PostgresStore::open(&url, &fresh_schema(), 4).unwrap();
+    store.create_shard(&shard(0, 0)).unwrap();
+    for first in 0..3 {
+        store.commit_batch(&batch(first, first + 1)).unwrap();
+    }
+    // One thread, which runs the connections' tasks only inside a read:
+    // the next read after the sessions end is sent on a dead connection.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let read_async = |index: u64, wanted: &[(u8, u64)]| {
+        runtime.block_on(async {
+            let reading = store.read_entry_and_tiles_async(index, 0, wanted).unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(10), reading)
+                .await
+                .expect("the read must not hang")
+        })
+    };
+    let wanted = [(0, 0), (0, 7), (1, 0)];
+    for round in 0..3 {
+        // Every slot's connection in use, then all of them ended.
+        for index in [0, 2, 3, 1, 0, 2, 3, 1] {
+            let (entry, tiles) = read_async(index, &wanted).unwrap();
+            let (expected, expected_tiles) = store.read_entry_and_tiles(index, 0, &wanted).unwrap();
+            assert_eq!(entry, expected, "round {round}, index {index}");
+            assert_eq!(tiles, expected_tiles);
+            assert_eq!(entry.is_some(), index < 3);
+            assert!(tiles[0].is_some() && tiles[1].is_none() && tiles[2].is_none());
+        }
+        let sessions = |sql: &'static str| -> i64 {
+            let row = store
+                .pool
+                .with(|client| client.query_one(sql, &[&name]).map_err(backend));
+            row.unwrap().get(0)
+        };
+        let ended = sessions(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        );
+        assert!(ended >= 4, "round {round}: {ended} sessions ended");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sessions(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        ) > 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sessions did not end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 #[test]
 fn a_reopened_store_and_a_second_store_see_the_same_log() {
     let schema = fresh_schema();

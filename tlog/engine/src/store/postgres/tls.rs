@@ -98,7 +98,7 @@ struct ClientIdentity {
 /// A `--database` URL taken apart: the driver's config and the TLS
 /// connector its connections use.
 pub struct Database {
-    pub config: postgres::Config,
+    pub config: tokio_postgres::Config,
     pub tls: Tls,
     pub ssl_mode: SslMode,
 }
@@ -180,7 +180,7 @@ pub fn parse_in(url: &str, env: &Env<'_>) -> Result<Database, StoreError> {
         }
     };
     let mut config =
-        postgres::Config::from_str(&params.rest).map_err(|e| invalid(e.to_string()))?;
+        tokio_postgres::Config::from_str(&params.rest).map_err(|e| invalid(e.to_string()))?;
     env.fill(&mut config)?;
     config.ssl_mode(match ssl_mode {
         SslMode::Disable => DriverSslMode::Disable,
