@@ -229,12 +229,17 @@ impl Log {
     /// The entry at global `index` with its proof against its shard's latest
     /// checkpoint. Blocking.
     pub fn entry_at(&self, index: u64) -> Result<Option<ProvenEntry>, LogError> {
-        let Some(proof) = self.plan_proof(index)? else {
-            return Ok(None);
-        };
+        match self.plan_proof(index)? {
+            Some(proof) => self.read_and_prove(proof),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads what `proof` needs from the store, then proves. Blocking.
+    fn read_and_prove(&self, proof: PlannedProof) -> Result<Option<ProvenEntry>, LogError> {
         let (entry, read) =
             self.store
-                .read_entry_and_tiles(index, proof.shard.ordinal, &proof.wanted)?;
+                .read_entry_and_tiles(proof.index, proof.shard.ordinal, &proof.wanted)?;
         self.prove(proof, entry, read)
     }
 
@@ -254,7 +259,7 @@ impl Log {
                 .read_entry_and_tiles_async(index, proof.shard.ordinal, &proof.wanted)
         else {
             let log = self.clone();
-            return run_blocking(move || log.entry_at(index)).await;
+            return run_blocking(move || log.read_and_prove(proof)).await;
         };
         let (entry, read) = reading.await?;
         let cheap = read.iter().all(Option::is_some)
