@@ -16,7 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::driver::{
-    Latency, Plan, check_concurrency, drive, http_client, loopback_url, print_json,
+    Latency, Plan, check_concurrency, check_count, check_rate, drive, http_client, loop_mode,
+    loopback_url, per_second, print_json,
 };
 use super::entries::public_key_pem;
 use super::error::BenchError;
@@ -72,19 +73,13 @@ struct CaSummary {
 pub async fn load(args: CaLoadArgs) -> Result<(), BenchError> {
     let base = loopback_url(&args.url)?;
     check_concurrency(args.concurrency)?;
-    if args.requests == 0 || args.requests > MAX_REQUESTS {
-        return Err(BenchError::Args(format!(
-            "--requests must be between 1 and {MAX_REQUESTS}"
-        )));
-    }
+    check_count("--requests", args.requests, MAX_REQUESTS)?;
     if args.identities == 0 || args.identities > args.requests {
         return Err(BenchError::Args(
             "--identities must be between 1 and --requests".into(),
         ));
     }
-    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(BenchError::Args("--rate must be a positive number".into()));
-    }
+    check_rate(args.rate)?;
     let issuer_url = format!("http://{}", args.issuer_addr);
     let issuer = Arc::new(DevIssuer::new(issuer_url.clone()));
     let listener = tokio::net::TcpListener::bind(&args.issuer_addr)
@@ -127,21 +122,13 @@ pub async fn load(args: CaLoadArgs) -> Result<(), BenchError> {
     let answered: u64 = tally.statuses.values().sum();
     let summary = CaSummary {
         bench: "ca",
-        mode: if args.rate.is_some() {
-            "open"
-        } else {
-            "closed"
-        },
+        mode: loop_mode(args.rate),
         requests: args.requests,
         concurrency: args.concurrency,
         offered_per_s: args.rate,
         sent: tally.sent,
         secs,
-        certificates_per_s: if secs > 0.0 {
-            certificates as f64 / secs
-        } else {
-            0.0
-        },
+        certificates_per_s: per_second(certificates, secs),
         certificates,
         other: answered - certificates,
         transport_errors: tally.transport_errors,

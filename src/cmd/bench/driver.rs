@@ -47,11 +47,32 @@ pub(super) fn check_concurrency(concurrency: usize) -> Result<(), BenchError> {
 }
 
 /// An open loop's offered rate, when one is given, must be a positive number.
+/// A count given by `flag`, which must be between 1 and `max`.
+pub(super) fn check_count(flag: &str, count: u64, max: u64) -> Result<(), BenchError> {
+    if count == 0 || count > max {
+        return Err(BenchError::Args(format!(
+            "{flag} must be between 1 and {max}"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn check_rate(rate: Option<f64>) -> Result<(), BenchError> {
     if rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err(BenchError::Args("--rate must be a positive number".into()));
     }
     Ok(())
+}
+
+/// `closed` (every worker sends as soon as it has its answer) or `open`
+/// (a fixed offered rate).
+pub(super) fn loop_mode(rate: Option<f64>) -> &'static str {
+    if rate.is_some() { "open" } else { "closed" }
+}
+
+/// `count` over `secs`; none in no time.
+pub(super) fn per_second(count: u64, secs: f64) -> f64 {
+    if secs > 0.0 { count as f64 / secs } else { 0.0 }
 }
 
 pub(super) fn http_client(concurrency: usize) -> Result<reqwest::Client, BenchError> {

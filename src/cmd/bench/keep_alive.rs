@@ -37,17 +37,22 @@ pub(super) struct Posts<B, C> {
     pub(super) path: &'static str,
     pub(super) content_type: &'static str,
     pub(super) count: u64,
-    pub(super) concurrency: usize,
-    /// HTTP/2 connections the workers share; `None`: one HTTP/1.1
-    /// connection per worker.
-    pub(super) http2_connections: Option<usize>,
-    pub(super) max_time: Duration,
+    pub(super) load: Load,
     /// The status of a good answer.
     pub(super) success: StatusCode,
     /// The body of request `n`.
     pub(super) body: B,
     /// Whether a `success` answer to request `n` is right.
     pub(super) check: C,
+}
+
+/// How the requests are sent.
+pub(super) struct Load {
+    pub(super) concurrency: usize,
+    /// HTTP/2 connections the workers share; `None`: one HTTP/1.1
+    /// connection per worker.
+    pub(super) http2_connections: Option<usize>,
+    pub(super) max_time: Duration,
 }
 
 /// One connection's request sender.
@@ -129,7 +134,7 @@ async fn post(
 }
 
 /// Sends request `n` for every `n` below `posts.count` from
-/// `posts.concurrency` workers, each on its own keep-alive connection or on
+/// `posts.load.concurrency` workers, each on its own keep-alive connection or on
 /// one of the shared HTTP/2 connections (a worker reconnects on its own
 /// after a transport error). A `success` answer that fails `posts.check`
 /// is tallied under status 0 (wrong answer). The workers run on threads
@@ -178,13 +183,13 @@ where
     let host = Arc::new(posts.addr.to_string());
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let deadline = start + posts.max_time;
+    let deadline = start + posts.load.max_time;
     let mut shared = Vec::new();
-    for _ in 0..posts.http2_connections.unwrap_or(0) {
+    for _ in 0..posts.load.http2_connections.unwrap_or(0) {
         shared.push(open_http2(posts.addr).await.map_err(BenchError::Connect)?);
     }
-    let http2 = posts.http2_connections.is_some();
-    let workers: Vec<_> = (0..posts.concurrency)
+    let http2 = posts.load.http2_connections.is_some();
+    let workers: Vec<_> = (0..posts.load.concurrency)
         .map(|worker| {
             let (posts, host, next) = (posts.clone(), host.clone(), next.clone());
             let mut sender =

@@ -13,7 +13,8 @@
 //!
 //! One file per command (`tlog.rs`, `tlog_proofs.rs`, `tlog_fill.rs`,
 //! `ca.rs`, `tsa.rs`, `rekor_v2.rs`); `driver.rs` is the HTTP load driver they share,
-//! `keep_alive.rs` the leaner one of the in-process benchmarks, `cpu_split.rs`
+//! `keep_alive.rs` the leaner one of the in-process benchmarks and
+//! `in_process.rs` the rest those two share, `cpu_split.rs`
 //! what their load generator and server each use of the CPU, `entries.rs`
 //! the pre-signed entries.
 
@@ -22,6 +23,7 @@ mod cpu_split;
 mod driver;
 mod entries;
 mod error;
+mod in_process;
 mod keep_alive;
 mod rekor_v2;
 mod tlog;

@@ -27,11 +27,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cpu_split::ServerShare;
-use super::driver::{
-    Latency, Rate, Tally, check_concurrency, per_second_on_every_core, print_json,
-};
+use super::driver::{Latency, Rate, Tally, per_second, per_second_on_every_core, print_json};
 use super::entries::{EntryFactory, presign_with};
 use super::error::BenchError;
+use super::in_process::{
+    InProcessArgs, loopback_listener, print_cpu_and_latency, scratch_dir, serve,
+};
 use super::keep_alive::{Posts, drive_posts};
 
 const MAX_ENTRIES: u64 = 2_000_000;
@@ -41,24 +42,8 @@ pub struct RekorV2LoadArgs {
     /// Entries to pre-sign and submit.
     #[arg(long, default_value_t = 20_000)]
     entries: u64,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
-    /// Share this many HTTP/2 connections among the requests in flight
-    /// instead of one HTTP/1.1 connection each.
-    #[arg(long)]
-    http2: Option<usize>,
-    /// Seconds of each crypto measurement for the bound.
-    #[arg(long, default_value_t = 5)]
-    bound_secs: u64,
-    /// Slices the HTTP load and the bound's measurements alternate in (on a
-    /// shared machine the CPU left to a run drifts; alternating compares
-    /// figures taken under the same conditions).
-    #[arg(long, default_value_t = 5)]
-    rounds: u64,
-    /// Stop sending after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    max_secs: u64,
+    #[command(flatten)]
+    load: InProcessArgs,
 }
 
 #[derive(Serialize)]
@@ -150,26 +135,9 @@ fn checkpoint_sign_bound(time: Duration) -> Result<Rate, BenchError> {
 }
 
 pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
-    check_concurrency(args.concurrency)?;
-    if args.entries == 0 || args.entries > MAX_ENTRIES {
-        return Err(BenchError::Args(format!(
-            "--entries must be between 1 and {MAX_ENTRIES}"
-        )));
-    }
-    let dir = tempfile::tempdir().map_err(|source| BenchError::Io {
-        what: "a temporary directory".into(),
-        source,
-    })?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|source| BenchError::Io {
-            what: "binding a loopback port".into(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| BenchError::Io {
-        what: "the loopback port".into(),
-        source,
-    })?;
+    args.load.check("--entries", args.entries, MAX_ENTRIES)?;
+    let dir = scratch_dir()?;
+    let (listener, addr) = loopback_listener().await?;
     let config = RekorV2Config {
         data: Some(dir.path().to_owned()),
         addr: addr.to_string(),
@@ -181,12 +149,7 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         .map_err(|e| failed("starting the Rekor v2 log", &e))?;
     let batch_size = log.log.metrics().batch_size.clone();
     let options = crate::cmd::api_options(config.body_limit, config.request_timeout_secs);
-    tokio::spawn(atesto_common::serve::serve(
-        listener,
-        atesto_rekor_v2::router(log, &options),
-        atesto_common::serve::ConnectionLimits::default(),
-        std::future::pending(),
-    ));
+    serve(listener, atesto_rekor_v2::router(log, &options));
 
     let factory = EntryFactory::new(rand::thread_rng().r#gen())?;
     let count = args.entries;
@@ -194,26 +157,17 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         tokio::task::spawn_blocking(move || presign_with(&factory, count, EntryFactory::v2_body))
             .await??,
     );
-    let rounds = args.rounds.clamp(1, 100);
-    let per_round = count.div_ceil(rounds);
-    let slice = Duration::from_millis(args.bound_secs.max(1) * 1000 / rounds);
+    let slice = args.load.bound_slice();
     let mut tally = Tally::default();
     let (mut secs, mut verify_rates, mut sign_rates) = (0.0, Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let first = round * per_round;
-        let this_round = per_round.min(count.saturating_sub(first));
-        if this_round == 0 {
-            break;
-        }
+    for (first, this_round) in args.load.rounds(count) {
         let (sent, checked) = (bodies.clone(), bodies.clone());
         let this = drive_posts(Posts {
             addr,
             path: "/api/v2/log/entries",
             content_type: "application/json",
             count: this_round,
-            concurrency: args.concurrency,
-            http2_connections: args.http2,
-            max_time: Duration::from_secs(args.max_secs),
+            load: args.load.load(),
             success: StatusCode::CREATED,
             body: move |n| sent[(first + n) as usize].clone(),
             check: move |n: u64, answer: &[u8]| logged(&checked[(first + n) as usize], answer),
@@ -235,15 +189,11 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         1.0 / (1.0 / verifies + batches as f64 / (created.max(1) as f64 * signs))
     };
     let bound = entry_rate(verifies, signs);
-    let created_per_s = if secs > 0.0 {
-        created as f64 / secs
-    } else {
-        0.0
-    };
+    let created_per_s = per_second(created, secs);
     let summary = RekorV2Summary {
         bench: "rekor-v2",
         entries: count,
-        concurrency: args.concurrency,
+        concurrency: args.load.concurrency(),
         secs,
         created,
         created_per_s,
@@ -270,10 +220,6 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         summary.other,
         tally.statuses,
     );
-    println!("{}", summary.cpu.line());
-    println!(
-        "latency of 201s: {}",
-        Latency::line(summary.latency_ms.as_ref())
-    );
+    print_cpu_and_latency(&summary.cpu, summary.latency_ms.as_ref());
     print_json(&summary)
 }

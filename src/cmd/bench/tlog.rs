@@ -10,7 +10,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::driver::{
-    Latency, Plan, check_concurrency, check_rate, drive, http_client, loopback_url, print_json,
+    Latency, Plan, check_concurrency, check_count, check_rate, drive, http_client, loop_mode,
+    loopback_url, per_second, print_json,
 };
 use super::entries::{EntryFactory, presign};
 use super::error::BenchError;
@@ -65,11 +66,7 @@ struct LoadSummary {
 pub(super) async fn load(args: LoadArgs) -> Result<(), BenchError> {
     let base = loopback_url(&args.url)?;
     check_concurrency(args.concurrency)?;
-    if args.entries == 0 || args.entries > MAX_HTTP_ENTRIES {
-        return Err(BenchError::Args(format!(
-            "--entries must be between 1 and {MAX_HTTP_ENTRIES}"
-        )));
-    }
+    check_count("--entries", args.entries, MAX_HTTP_ENTRIES)?;
     check_rate(args.rate)?;
     let run = args.seed.unwrap_or_else(|| rand::thread_rng().r#gen());
     let factory = EntryFactory::new(run)?;
@@ -103,22 +100,14 @@ pub(super) async fn load(args: LoadArgs) -> Result<(), BenchError> {
     let secs = tally.elapsed.as_secs_f64();
     let summary = LoadSummary {
         bench: "tlog",
-        mode: if args.rate.is_some() {
-            "open"
-        } else {
-            "closed"
-        },
+        mode: loop_mode(args.rate),
         entries: count,
         concurrency: args.concurrency,
         offered_per_s: args.rate,
         presign_secs,
         sent: tally.sent,
         secs,
-        created_per_s: if secs > 0.0 {
-            created as f64 / secs
-        } else {
-            0.0
-        },
+        created_per_s: per_second(created, secs),
         created,
         conflict,
         unavailable,

@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    Latency, Plan, check_concurrency, check_rate, drive, http_client, loopback_url, print_json,
+    Latency, Plan, check_concurrency, check_count, check_rate, drive, http_client, loop_mode,
+    loopback_url, per_second, print_json,
 };
 use super::error::BenchError;
 
@@ -75,11 +76,7 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
     let base = loopback_url(&args.url)?;
     check_concurrency(args.concurrency)?;
     check_rate(args.rate)?;
-    if args.requests == 0 || args.requests > MAX_PROOF_REQUESTS {
-        return Err(BenchError::Args(format!(
-            "--requests must be between 1 and {MAX_PROOF_REQUESTS}"
-        )));
-    }
+    check_count("--requests", args.requests, MAX_PROOF_REQUESTS)?;
     let client = http_client(args.concurrency)?;
     let response = client.get(format!("{base}/api/v1/log")).send().await?;
     if response.status() != StatusCode::OK {
@@ -125,21 +122,13 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
     let secs = tally.elapsed.as_secs_f64();
     let summary = ProofSummary {
         bench: "tlog-proofs",
-        mode: if args.rate.is_some() {
-            "open"
-        } else {
-            "closed"
-        },
+        mode: loop_mode(args.rate),
         tree_size,
         concurrency: args.concurrency,
         offered_per_s: args.rate,
         sent: tally.sent,
         secs,
-        requests_per_s: if secs > 0.0 {
-            tally.sent as f64 / secs
-        } else {
-            0.0
-        },
+        requests_per_s: per_second(tally.sent, secs),
         ok,
         other: tally.statuses.values().sum::<u64>() - ok,
         transport_errors: tally.transport_errors,

@@ -6,11 +6,8 @@
 //! generator shares the cores with the server, so the ratio is a lower
 //! bound on what a separate TSA host reaches; the same run also times the
 //! TSA in-process (no HTTP) on every core, to show what HTTP costs.
-//!
-//! On a shared machine the CPU left to a run drifts from second to second,
-//! so the run alternates: `--rounds` slices of HTTP load, each followed by a
-//! slice of the bound and one of in-process timestamping. The ratios then
-//! compare figures taken under the same conditions.
+//! Each round's slice of the bound is followed by one of in-process
+//! timestamping (`in_process.rs` says why the run alternates).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +22,11 @@ use reqwest::StatusCode;
 use serde::Serialize;
 
 use super::cpu_split::ServerShare;
-use super::driver::{
-    Latency, Rate, Tally, check_concurrency, per_second_on_every_core, print_json,
-};
+use super::driver::{Latency, Rate, Tally, per_second, per_second_on_every_core, print_json};
 use super::error::BenchError;
+use super::in_process::{
+    InProcessArgs, loopback_listener, print_cpu_and_latency, scratch_dir, serve,
+};
 use super::keep_alive::{Posts, drive_posts};
 
 const MAX_REQUESTS: u64 = 10_000_000;
@@ -42,22 +40,8 @@ pub struct TsaLoadArgs {
     /// Timestamp requests to send.
     #[arg(long, default_value_t = 50_000)]
     requests: u64,
-    /// Requests in flight, each on its own keep-alive connection.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
-    /// Share this many HTTP/2 connections among the requests in flight
-    /// instead of one HTTP/1.1 connection each.
-    #[arg(long)]
-    http2: Option<usize>,
-    /// Seconds of signing for the crypto bound (and of in-process timestamping).
-    #[arg(long, default_value_t = 5)]
-    bound_secs: u64,
-    /// Slices the HTTP load, the bound and the in-process figure alternate in.
-    #[arg(long, default_value_t = 5)]
-    rounds: u64,
-    /// Stop sending after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    max_secs: u64,
+    #[command(flatten)]
+    load: InProcessArgs,
 }
 
 #[derive(Serialize)]
@@ -148,16 +132,8 @@ fn signature_bound(key: &PrivateKey, time: Duration) -> Result<Rate, BenchError>
 }
 
 pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
-    check_concurrency(args.concurrency)?;
-    if args.requests == 0 || args.requests > MAX_REQUESTS {
-        return Err(BenchError::Args(format!(
-            "--requests must be between 1 and {MAX_REQUESTS}"
-        )));
-    }
-    let dir = tempfile::tempdir().map_err(|source| BenchError::Io {
-        what: "a temporary directory".into(),
-        source,
-    })?;
+    args.load.check("--requests", args.requests, MAX_REQUESTS)?;
+    let dir = scratch_dir()?;
     let failed = |what: &str, e: &dyn std::fmt::Display| BenchError::Args(format!("{what}: {e}"));
     let output = init_chain(
         dir.path(),
@@ -177,45 +153,22 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         .await
         .map_err(|e| failed("starting the TSA", &e))?;
     let tsa = state.tsa.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|source| BenchError::Io {
-            what: "binding a loopback port".into(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| BenchError::Io {
-        what: "the loopback port".into(),
-        source,
-    })?;
-    tokio::spawn(atesto_common::serve::serve(
-        listener,
-        atesto_tsa::api::router(state, &options),
-        atesto_common::serve::ConnectionLimits::default(),
-        std::future::pending(),
-    ));
+    let (listener, addr) = loopback_listener().await?;
+    serve(listener, atesto_tsa::api::router(state, &options));
 
     let key = Arc::new(PrivateKey::load(&key_path).map_err(|e| failed("the TSA key", &e))?);
     let request =
         TimestampRequest::from_der(&request_body(u64::MAX)).map_err(|e| failed("a request", &e))?;
-    let rounds = args.rounds.clamp(1, 100);
-    let per_round = args.requests.div_ceil(rounds);
-    let slice = Duration::from_millis(args.bound_secs.max(1) * 1000 / rounds);
+    let slice = args.load.bound_slice();
     let mut tally = Tally::default();
     let (mut secs, mut bounds, mut in_process_rates) = (0.0, Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let first = round * per_round;
-        let count = per_round.min(args.requests.saturating_sub(first));
-        if count == 0 {
-            break;
-        }
+    for (first, count) in args.load.rounds(args.requests) {
         let this = drive_posts(Posts {
             addr,
             path: "/api/v1/timestamp",
             content_type: "application/timestamp-query",
             count,
-            concurrency: args.concurrency,
-            http2_connections: args.http2,
-            max_time: Duration::from_secs(args.max_secs),
+            load: args.load.load(),
             success: StatusCode::CREATED,
             body: move |n| request_body(first + n),
             check: move |n: u64, reply: &[u8]| granted_for(first + n, reply),
@@ -242,13 +195,12 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
     let bound_rate = Rate::mean(&bounds);
     let bound = bound_rate.per_second;
     let in_process = Rate::mean(&in_process_rates).per_second;
-    let per_second = |count: u64| if secs > 0.0 { count as f64 / secs } else { 0.0 };
     let of_bound = |rate: f64| if bound > 0.0 { rate / bound } else { 0.0 };
-    let timestamps_per_s = per_second(timestamps);
+    let timestamps_per_s = per_second(timestamps, secs);
     let summary = TsaSummary {
         bench: "tsa",
         requests: args.requests,
-        concurrency: args.concurrency,
+        concurrency: args.load.concurrency(),
         secs,
         timestamps,
         timestamps_per_s,
@@ -278,11 +230,7 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
         summary.other,
         tally.statuses,
     );
-    println!("{}", summary.cpu.line());
-    println!(
-        "latency of 201s: {}",
-        Latency::line(summary.latency_ms.as_ref())
-    );
+    print_cpu_and_latency(&summary.cpu, summary.latency_ms.as_ref());
     print_json(&summary)
 }
 
