@@ -57,6 +57,10 @@ pub(super) fn tsa_cases() -> Vec<Case> {
             "policy OID huge arc",
             json!({"artifactHash": sha256, "hashAlgorithm": "sha256", "tsaPolicyOID": "1.2.99999999999999999999999"}),
         ),
+        (
+            "policy OID with a five-byte arc",
+            json!({"artifactHash": sha256, "hashAlgorithm": "sha256", "tsaPolicyOID": "1.3.6.1.4.1.572699994.2"}),
+        ),
         ("no hash", json!({"hashAlgorithm": "sha256"})),
     ] {
         cases.push(post_json(TIMESTAMP, &body).named(name));
