@@ -46,7 +46,6 @@ pub(super) fn check_concurrency(concurrency: usize) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// An open loop's offered rate, when one is given, must be a positive number.
 /// A count given by `flag`, which must be between 1 and `max`.
 pub(super) fn check_count(flag: &str, count: u64, max: u64) -> Result<(), BenchError> {
     if count == 0 || count > max {
@@ -57,6 +56,7 @@ pub(super) fn check_count(flag: &str, count: u64, max: u64) -> Result<(), BenchE
     Ok(())
 }
 
+/// An open loop's offered rate, when one is given, must be a positive number.
 pub(super) fn check_rate(rate: Option<f64>) -> Result<(), BenchError> {
     if rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err(BenchError::Args("--rate must be a positive number".into()));
