@@ -47,6 +47,8 @@ const HASHES: [&[u8]; 5] = [
     &[0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a],
     &[0x06, 0x03, 0x2a, 0x03, 0x05],
 ];
+/// The digest length of each of `HASHES` (the unknown OID gets SHA-256's).
+const DIGEST_LENS: [usize; 5] = [32, 48, 64, 20, 32];
 
 fn tsa() -> &'static Tsa {
     static TSA: OnceLock<Tsa> = OnceLock::new();
@@ -87,7 +89,7 @@ fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
 /// A TimeStampReq around `rest`, shaped by `choice`.
 fn built_request(choice: u8, rest: &[u8]) -> Vec<u8> {
     let hash = HASHES[usize::from(choice % 5)];
-    let digest_len = [32, 48, 64, 20, 32][usize::from(choice % 5)];
+    let digest_len = DIGEST_LENS[usize::from(choice % 5)];
     // One in eight digests is a byte short: a length the algorithm does not have.
     let digest_len = digest_len - usize::from(choice & 0x38 == 0x38);
     let (digest, nonce) = rest.split_at(rest.len().min(digest_len));
@@ -189,7 +191,7 @@ fuzz_target!(|input: &[u8]| {
 /// if any, in minimal DER.
 fn well_formed(choice: u8, rest: &[u8]) -> bool {
     let hash = usize::from(choice % 5);
-    let digest_len = [32, 48, 64, 20, 32][hash];
+    let digest_len = DIGEST_LENS[hash];
     let nonce = rest.get(digest_len..).unwrap_or_default();
     let nonce = &nonce[..nonce.len().min(32)];
     hash < 3
