@@ -115,6 +115,10 @@ fn the_proof_bench_reads_every_proof_in_a_closed_and_an_open_loop() {
     assert_eq!(closed["mode"], "closed", "{closed}");
     assert_eq!(closed["ok"], 400, "{closed}");
     assert_eq!(closed["tree_size"], 300, "{closed}");
+    assert!(
+        closed["load_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+        "{closed}"
+    );
 
     // 400 requests offered at 500/s take 0.8 s whatever the server's speed
     // (a closed loop takes a fraction of that): the schedule sets the pace.

@@ -56,6 +56,7 @@ impl InProcessArgs {
         Load {
             concurrency: self.concurrency,
             http2_connections: self.http2,
+            rate: None,
             max_time: Duration::from_secs(self.max_secs),
         }
     }

@@ -1,8 +1,8 @@
-//! A lean closed-loop load driver for the in-process benchmarks (`tsa`,
-//! `rekor-v2`), where the load generator shares the cores with the server it
-//! measures: each of `concurrency` workers keeps one HTTP/1.1 connection of
-//! its own (hyper's client, no pool, proxy or redirect logic per request)
-//! and POSTs request after request on it, or, with `http2_connections`,
+//! A lean load driver for the benchmarks whose load generator shares the
+//! cores with the server it measures (`tsa`, `rekor-v2`, `tlog-proofs`):
+//! each of `concurrency` workers keeps one HTTP/1.1 connection of its own
+//! (hyper's client, no pool, proxy or redirect logic per request) and sends
+//! request after request on it, or, with `http2_connections`,
 //! the workers share that many HTTP/2 connections (prior knowledge, as a
 //! client behind TLS with ALPN would speak), whose streams batch the
 //! reads and writes of many requests into few syscalls. Every answer is
@@ -32,18 +32,26 @@ use super::error::BenchError;
 const MAX_ANSWER: usize = 1 << 20;
 
 /// What a run sends, and what it takes for an answer.
-pub(super) struct Posts<B, C> {
+pub(super) struct Calls<R, C> {
     pub(super) addr: SocketAddr,
-    pub(super) path: &'static str,
-    pub(super) content_type: &'static str,
     pub(super) count: u64,
     pub(super) load: Load,
     /// The status of a good answer.
     pub(super) success: StatusCode,
-    /// The body of request `n`.
-    pub(super) body: B,
+    /// Request `n`.
+    pub(super) call: R,
     /// Whether a `success` answer to request `n` is right.
     pub(super) check: C,
+}
+
+/// One request of a run.
+pub(super) enum Call {
+    Get(String),
+    Post {
+        path: &'static str,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
 }
 
 /// How the requests are sent.
@@ -52,6 +60,9 @@ pub(super) struct Load {
     /// HTTP/2 connections the workers share; `None`: one HTTP/1.1
     /// connection per worker.
     pub(super) http2_connections: Option<usize>,
+    /// Open loop at this many requests per second, each latency counted
+    /// from the request's scheduled time; closed loop when `None`.
+    pub(super) rate: Option<f64>,
     pub(super) max_time: Duration,
 }
 
@@ -113,18 +124,25 @@ async fn connect(addr: SocketAddr, http2: bool) -> Result<Sender, String> {
 }
 
 /// Sends one request on `sender`: the answer's status and body.
-async fn post(
+async fn send(
     sender: &mut Sender,
     host: &str,
-    path: &'static str,
-    content_type: &'static str,
-    body: Vec<u8>,
+    call: Call,
 ) -> Result<(StatusCode, axum::body::Bytes), String> {
-    let request = hyper::Request::post(path)
-        .header(HOST, host)
-        .header(CONTENT_TYPE, content_type)
-        .body(Body::from(body))
-        .map_err(|e| e.to_string())?;
+    let request = match call {
+        Call::Get(path) => hyper::Request::get(path)
+            .header(HOST, host)
+            .body(Body::empty()),
+        Call::Post {
+            path,
+            content_type,
+            body,
+        } => hyper::Request::post(path)
+            .header(HOST, host)
+            .header(CONTENT_TYPE, content_type)
+            .body(Body::from(body)),
+    }
+    .map_err(|e| e.to_string())?;
     let response = sender.send(request).await?;
     let status = StatusCode::from_u16(response.status().as_u16()).map_err(|e| e.to_string())?;
     let body = to_bytes(Body::new(response.into_body()), MAX_ANSWER)
@@ -133,15 +151,15 @@ async fn post(
     Ok((status, body))
 }
 
-/// Sends request `n` for every `n` below `posts.count` from
-/// `posts.load.concurrency` workers, each on its own keep-alive connection or on
+/// Sends request `n` for every `n` below `calls.count` from
+/// `calls.load.concurrency` workers, each on its own keep-alive connection or on
 /// one of the shared HTTP/2 connections (a worker reconnects on its own
-/// after a transport error). A `success` answer that fails `posts.check`
+/// after a transport error). A `success` answer that fails `calls.check`
 /// is tallied under status 0 (wrong answer). The workers run on threads
 /// of their own; the tally carries their CPU and the rest of the process's.
-pub(super) async fn drive_posts<B, C>(posts: Posts<B, C>) -> Result<Tally, BenchError>
+pub(super) async fn drive_calls<R, C>(calls: Calls<R, C>) -> Result<Tally, BenchError>
 where
-    B: Fn(u64) -> Vec<u8> + Send + Sync + 'static,
+    R: Fn(u64) -> Call + Send + Sync + 'static,
     C: Fn(u64, &[u8]) -> bool + Send + Sync + 'static,
 {
     let (done, answer) = tokio::sync::oneshot::channel::<Result<Tally, BenchError>>();
@@ -158,7 +176,7 @@ where
                         what: "the load generator's runtime".into(),
                         source,
                     })?;
-                let mut tally = runtime.block_on(run_workers(posts))?;
+                let mut tally = runtime.block_on(run_workers(calls))?;
                 // Read while the runtime's threads still live.
                 tally.load_cpu_secs = load_threads_cpu()?;
                 Ok(tally)
@@ -174,52 +192,57 @@ where
     Ok(tally)
 }
 
-async fn run_workers<B, C>(posts: Posts<B, C>) -> Result<Tally, BenchError>
+async fn run_workers<R, C>(calls: Calls<R, C>) -> Result<Tally, BenchError>
 where
-    B: Fn(u64) -> Vec<u8> + Send + Sync + 'static,
+    R: Fn(u64) -> Call + Send + Sync + 'static,
     C: Fn(u64, &[u8]) -> bool + Send + Sync + 'static,
 {
-    let posts = Arc::new(posts);
-    let host = Arc::new(posts.addr.to_string());
+    let calls = Arc::new(calls);
+    let host = Arc::new(calls.addr.to_string());
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let deadline = start + posts.load.max_time;
+    let deadline = start + calls.load.max_time;
     let mut shared = Vec::new();
-    for _ in 0..posts.load.http2_connections.unwrap_or(0) {
-        shared.push(open_http2(posts.addr).await.map_err(BenchError::Connect)?);
+    for _ in 0..calls.load.http2_connections.unwrap_or(0) {
+        shared.push(open_http2(calls.addr).await.map_err(BenchError::Connect)?);
     }
-    let http2 = posts.load.http2_connections.is_some();
-    let workers: Vec<_> = (0..posts.load.concurrency)
+    let http2 = calls.load.http2_connections.is_some();
+    let workers: Vec<_> = (0..calls.load.concurrency)
         .map(|worker| {
-            let (posts, host, next) = (posts.clone(), host.clone(), next.clone());
+            let (calls, host, next) = (calls.clone(), host.clone(), next.clone());
             let mut sender =
                 (!shared.is_empty()).then(|| Sender::Http2(shared[worker % shared.len()].clone()));
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= posts.count || Instant::now() >= deadline {
+                    if n >= calls.count {
                         break;
                     }
+                    let from = match calls.load.rate {
+                        Some(rate) => start + Duration::from_secs_f64(n as f64 / rate),
+                        None => Instant::now(),
+                    };
+                    if from >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(from).await;
                     tally.sent += 1;
-                    let from = Instant::now();
                     let answer = match sender.as_mut() {
                         Some(open) => Ok(open),
-                        None => connect(posts.addr, http2)
+                        None => connect(calls.addr, http2)
                             .await
                             .map(|open| sender.insert(open)),
                     };
                     let answer = match answer {
-                        Ok(open) => {
-                            post(open, &host, posts.path, posts.content_type, (posts.body)(n)).await
-                        }
+                        Ok(open) => send(open, &host, (calls.call)(n)).await,
                         Err(err) => Err(err),
                     };
                     let done = Instant::now();
                     tally.elapsed = done - start;
                     match answer {
-                        Ok((status, body)) if status == posts.success => {
-                            if (posts.check)(n, &body) {
+                        Ok((status, body)) if status == calls.success => {
+                            if (calls.check)(n, &body) {
                                 *tally.statuses.entry(status.as_u16()).or_default() += 1;
                                 tally.latencies_us.push((done - from).as_micros() as u64);
                             } else {

@@ -33,7 +33,7 @@ use super::error::BenchError;
 use super::in_process::{
     InProcessArgs, loopback_listener, print_cpu_and_latency, scratch_dir, serve,
 };
-use super::keep_alive::{Posts, drive_posts};
+use super::keep_alive::{Call, Calls, drive_calls};
 
 const MAX_ENTRIES: u64 = 2_000_000;
 
@@ -162,14 +162,16 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
     let (mut secs, mut verify_rates, mut sign_rates) = (0.0, Vec::new(), Vec::new());
     for (first, this_round) in args.load.rounds(count) {
         let (sent, checked) = (bodies.clone(), bodies.clone());
-        let this = drive_posts(Posts {
+        let this = drive_calls(Calls {
             addr,
-            path: "/api/v2/log/entries",
-            content_type: "application/json",
             count: this_round,
             load: args.load.load(),
             success: StatusCode::CREATED,
-            body: move |n| sent[(first + n) as usize].clone(),
+            call: move |n| Call::Post {
+                path: "/api/v2/log/entries",
+                content_type: "application/json",
+                body: sent[(first + n) as usize].clone(),
+            },
             check: move |n: u64, answer: &[u8]| logged(&checked[(first + n) as usize], answer),
         })
         .await?;

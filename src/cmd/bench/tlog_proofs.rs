@@ -1,6 +1,9 @@
 //! `atesto bench tlog-proofs`: GETs entries with their inclusion proofs at
-//! random indexes.
+//! random indexes, on keep-alive connections of its own (`keep_alive`): the
+//! load generator shares the machine with the server and its database, so
+//! the less CPU it takes per GET the more the figures are the server's.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +12,11 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    Latency, Plan, check_concurrency, check_count, check_rate, drive, http_client, loop_mode,
-    loopback_url, per_second, print_json,
+    Latency, check_concurrency, check_count, check_rate, http_client, loop_mode, loopback_url,
+    per_second, print_json,
 };
 use super::error::BenchError;
+use super::keep_alive::{Call, Calls, Load, drive_calls};
 
 const MAX_PROOF_REQUESTS: u64 = 10_000_000;
 
@@ -70,6 +74,8 @@ struct ProofSummary {
     transport_errors: u64,
     /// Of the 200s.
     latency_ms: Option<Latency>,
+    /// The load generator's own CPU per request sent.
+    load_cpu_us_per_request: f64,
 }
 
 pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
@@ -104,20 +110,27 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
             .map(|_| rng.gen_range(0..tree_size))
             .collect(),
     );
-    let plan = Plan {
+    let (addr, prefix) = address(&base)?;
+    let answered = indexes.clone();
+    let calls = Calls {
+        addr,
         count: args.requests,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        max_time: Duration::from_secs(args.max_secs),
+        load: Load {
+            concurrency: args.concurrency,
+            http2_connections: None,
+            rate: args.rate,
+            max_time: Duration::from_secs(args.max_secs),
+        },
         success: StatusCode::OK,
+        call: move |n| {
+            Call::Get(format!(
+                "{prefix}/api/v1/log/entries?logIndex={}",
+                indexes[n as usize]
+            ))
+        },
+        check: move |n: u64, answer: &[u8]| holds_index(answer, answered[n as usize]),
     };
-    let tally = drive(plan, move |n| {
-        client.get(format!(
-            "{base}/api/v1/log/entries?logIndex={}",
-            indexes[n as usize]
-        ))
-    })
-    .await?;
+    let tally = drive_calls(calls).await?;
     let ok = tally.status(StatusCode::OK);
     let secs = tally.elapsed.as_secs_f64();
     let summary = ProofSummary {
@@ -133,6 +146,7 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
         other: tally.statuses.values().sum::<u64>() - ok,
         transport_errors: tally.transport_errors,
         latency_ms: Latency::of(tally.latencies_us),
+        load_cpu_us_per_request: tally.load_cpu_secs * 1e6 / tally.sent.max(1) as f64,
     };
     println!(
         "{} GETs of entries with inclusion proofs in a tree of {tree_size}, {} loop, {} in flight{}: \
@@ -147,8 +161,61 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
         summary.transport_errors
     );
     println!(
-        "latency of 200s: {}",
-        Latency::line(summary.latency_ms.as_ref())
+        "latency of 200s: {}; the load generator's CPU: {:.0} µs per request",
+        Latency::line(summary.latency_ms.as_ref()),
+        summary.load_cpu_us_per_request
     );
     print_json(&summary)
+}
+
+/// The socket address of a loopback base URL, and its path.
+fn address(base: &str) -> Result<(SocketAddr, String), BenchError> {
+    let bad = |e: &dyn std::fmt::Display| BenchError::Args(format!("--url {base}: {e}"));
+    let url = reqwest::Url::parse(base).map_err(|e| bad(&e))?;
+    let addr = url
+        .socket_addrs(|| None)
+        .map_err(|e| bad(&e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad(&"no address"))?;
+    Ok((addr, url.path().trim_end_matches('/').to_owned()))
+}
+
+/// Whether an entry's answer names `index` as its log index: a 200 that
+/// answers another entry, or none, does not count.
+fn holds_index(answer: &[u8], index: u64) -> bool {
+    let wanted = format!("\"logIndex\":{index}");
+    let wanted = wanted.as_bytes();
+    answer
+        .windows(wanted.len())
+        .enumerate()
+        .any(|(at, window)| {
+            window == wanted
+                && !answer
+                    .get(at + wanted.len())
+                    .is_some_and(u8::is_ascii_digit)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_holds_its_own_index_only() {
+        let answer = br#"{"ab":{"body":"x","logIndex":123,"verification":{}}}"#;
+        assert!(holds_index(answer, 123));
+        assert!(!holds_index(answer, 12));
+        assert!(!holds_index(answer, 1234));
+        assert!(!holds_index(b"{}", 0));
+        assert!(holds_index(br#"{"logIndex":7}"#, 7));
+    }
+
+    #[test]
+    fn the_address_keeps_the_path() {
+        let (addr, path) = address("http://127.0.0.1:3910/prefix/").unwrap();
+        assert_eq!(addr.to_string(), "127.0.0.1:3910");
+        assert_eq!(path, "/prefix");
+        assert_eq!(address("http://127.0.0.1:3910").unwrap().1, "");
+    }
 }

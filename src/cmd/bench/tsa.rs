@@ -27,7 +27,7 @@ use super::error::BenchError;
 use super::in_process::{
     InProcessArgs, loopback_listener, print_cpu_and_latency, scratch_dir, serve,
 };
-use super::keep_alive::{Posts, drive_posts};
+use super::keep_alive::{Call, Calls, drive_calls};
 
 const MAX_REQUESTS: u64 = 10_000_000;
 /// About the size of the signed attributes a timestamp signs.
@@ -163,14 +163,16 @@ pub async fn load(args: TsaLoadArgs) -> Result<(), BenchError> {
     let mut tally = Tally::default();
     let (mut secs, mut bounds, mut in_process_rates) = (0.0, Vec::new(), Vec::new());
     for (first, count) in args.load.rounds(args.requests) {
-        let this = drive_posts(Posts {
+        let this = drive_calls(Calls {
             addr,
-            path: "/api/v1/timestamp",
-            content_type: "application/timestamp-query",
             count,
             load: args.load.load(),
             success: StatusCode::CREATED,
-            body: move |n| request_body(first + n),
+            call: move |n| Call::Post {
+                path: "/api/v1/timestamp",
+                content_type: "application/timestamp-query",
+                body: request_body(first + n),
+            },
             check: move |n: u64, reply: &[u8]| granted_for(first + n, reply),
         })
         .await?;
