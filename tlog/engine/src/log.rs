@@ -26,7 +26,7 @@ use crate::store::{
     LogStore, ShardInfo, ShardState, StoreError, StoredCheckpoint, StoredEntry, TilesRead,
 };
 use crate::submission::{EntrySigner, Submission};
-use crate::tile_cache::TileCache;
+use crate::tile_cache::{Reads, TileCache};
 use crate::view::{LogView, ProvenEntry, SharedView, new_tree_id};
 
 #[derive(Debug, thiserror::Error)]
@@ -237,9 +237,11 @@ impl Log {
 
     /// Reads what `proof` needs from the store, then proves. Blocking.
     fn read_and_prove(&self, proof: PlannedProof) -> Result<Option<ProvenEntry>, LogError> {
-        let (entry, read) =
-            self.store
-                .read_entry_and_tiles(proof.index, proof.shard.ordinal, &proof.wanted)?;
+        let (entry, read) = self.store.read_entry_and_tiles(
+            proof.index,
+            proof.shard.ordinal,
+            &proof.wanted.tiles,
+        )?;
         self.prove(proof, entry, read)
     }
 
@@ -256,7 +258,7 @@ impl Log {
         };
         let Some(reading) =
             self.store
-                .read_entry_and_tiles_async(index, proof.shard.ordinal, &proof.wanted)
+                .read_entry_and_tiles_async(index, proof.shard.ordinal, &proof.wanted.tiles)
         else {
             let log = self.clone();
             return run_blocking(move || log.read_and_prove(proof)).await;
@@ -282,7 +284,9 @@ impl Log {
         };
         let (size, leaf) = (shard.checkpoint.size, index - shard.info.start);
         let plan = merkle::inclusion_tiles(size, leaf)?;
-        let (known, wanted) = self.tile_cache.split(shard.info.ordinal, plan.tiles());
+        let (known, wanted) = self
+            .tile_cache
+            .split(shard.info.ordinal, size, leaf, plan.tiles());
         Ok(Some(PlannedProof {
             index,
             shard: shard.info.clone(),
@@ -306,7 +310,7 @@ impl Log {
         };
         let ordinal = proof.shard.ordinal;
         self.tile_cache
-            .add_read(ordinal, proof.size, &proof.wanted, read, &mut proof.known);
+            .add_read(ordinal, proof.size, proof.wanted, read, &mut proof.known);
         let source = self.tile_source(ordinal);
         let hashes = merkle::inclusion_proof_from(&source, proof.known, proof.size, proof.leaf)?;
         Ok(Some(ProvenEntry {
@@ -385,7 +389,7 @@ struct PlannedProof {
     /// Tiles the cache held.
     known: KnownTiles,
     /// Tiles to read from the store.
-    wanted: Vec<(u8, u64)>,
+    wanted: Reads,
 }
 
 /// Runs `work` on a blocking thread.

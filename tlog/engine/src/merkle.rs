@@ -527,9 +527,15 @@ pub enum KnownTile {
     Stored(Vec<u8>),
     /// A tile hashed before (see `tile_cache`).
     Hashed(std::sync::Arc<HashedTile>),
-    /// A full level-0 tile as stored, with its summary (see `tile_cache`):
-    /// subtrees of `SUMMARY_HEIGHT` or more come from the summary.
-    Summarized(Vec<u8>, std::sync::Arc<TileSummary>),
+    /// A full level-0 tile's summary (see `tile_cache`), for subtrees of
+    /// `SUMMARY_HEIGHT` or more, and some of its leaves for those below:
+    /// all of them, or those of one summary node (`TileSummary::leaves_around`).
+    Summarized {
+        leaves: Vec<u8>,
+        /// The position in the tile of the first of `leaves`.
+        first: u64,
+        summary: std::sync::Arc<TileSummary>,
+    },
 }
 
 /// Height of the nodes a `TileSummary` keeps.
@@ -561,6 +567,14 @@ impl TileSummary {
             node.copy_from_slice(&Tile::subtree_hash(subtree).0);
         }
         Some(Self { nodes })
+    }
+
+    /// The positions of the leaves under the same summary node as the
+    /// leaf at `offset` in its tile: all a proof from that leaf needs of
+    /// the tile besides the summary.
+    pub fn leaves_around(offset: u64) -> Range<u32> {
+        let first = (offset % TILE_WIDTH) as u32 >> SUMMARY_HEIGHT << SUMMARY_HEIGHT;
+        first..first + (1 << SUMMARY_HEIGHT)
     }
 }
 
@@ -676,7 +690,7 @@ impl Nodes for StoredNodes<'_> {
                         need: offset + (1 << span),
                     })
             }
-            KnownTile::Summarized(_, summary) if span >= SUMMARY_HEIGHT => {
+            KnownTile::Summarized { summary, .. } if span >= SUMMARY_HEIGHT => {
                 Ok(Tile::subtree_hash(tile_hashes(
                     &summary.nodes,
                     level,
@@ -685,10 +699,26 @@ impl Nodes for StoredNodes<'_> {
                     1 << (span - SUMMARY_HEIGHT),
                 )?))
             }
+            KnownTile::Summarized { leaves, first, .. } => {
+                let from = offset
+                    .checked_sub(*first)
+                    .ok_or(MerkleError::MissingTile { level, index: tile })?;
+                Ok(Tile::subtree_hash(tile_hashes(
+                    leaves,
+                    level,
+                    tile,
+                    from,
+                    1 << span,
+                )?))
+            }
             // Hashed where the walk needs it: each node once per proof.
-            KnownTile::Stored(data) | KnownTile::Summarized(data, _) => Ok(Tile::subtree_hash(
-                tile_hashes(data, level, tile, offset, 1 << span)?,
-            )),
+            KnownTile::Stored(data) => Ok(Tile::subtree_hash(tile_hashes(
+                data,
+                level,
+                tile,
+                offset,
+                1 << span,
+            )?)),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! (a 10M-entry tree has 152 full level-1 tiles), so keeping them spares
 //! each proof all but its level-0 tile: a smaller read from the store and
 //! nothing to hash above the bottom level. Of a full level-0 tile only its
-//! summary is kept (`TileSummary`, 512 bytes): the proof still reads the
-//! tile's leaves, and hashes 22 nodes instead of 247. The right edge's
+//! summary is kept (`TileSummary`, 512 bytes): the proof then reads only the
+//! 16 leaves under its leaf's summary node, and hashes 22 nodes instead of
+//! 247. The right edge's
 //! partial tiles are kept hashed too, one per level: most proofs pass
 //! through all of them. A full tile never changes and a partial one only
 //! grows, keeping the subtrees it holds, so nothing kept is ever stale.
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::merkle::{HashedTile, KnownTile, KnownTiles, TILE_WIDTH, TileSummary, tile_width};
-use crate::store::TilesRead;
+use crate::store::{TileRead, TilesRead};
 
 /// Tiles kept at most: 16 MiB of hashed tiles, the level-1 tiles of a
 /// 67M-entry tree.
@@ -36,41 +37,92 @@ pub struct TileCache {
 /// A partial tile's index and its hashes.
 type EdgeTile = (u64, Arc<HashedTile>);
 
+/// The tiles a proof reads from the store, and the summary kept of each
+/// it reads only a part of.
+pub struct Reads {
+    pub tiles: Vec<TileRead>,
+    summaries: Vec<Option<Arc<TileSummary>>>,
+}
+
 impl TileCache {
-    /// Splits the tiles a proof needs into those kept (hashed) and those
-    /// to read from the store.
-    pub fn split(&self, shard: u32, wanted: &[(u8, u64)]) -> (KnownTiles, Vec<(u8, u64)>) {
-        let Ok(tiles) = self.tiles.lock() else {
-            return (Vec::new(), wanted.to_vec());
-        };
+    /// Splits the tiles a proof of `leaf` in a tree of `size` leaves needs
+    /// into those kept (hashed) and those to read from the store: the
+    /// leaf's own level-0 tile, if summarized, only in part.
+    pub fn split(
+        &self,
+        shard: u32,
+        size: u64,
+        leaf: u64,
+        wanted: &[(u8, u64)],
+    ) -> (KnownTiles, Reads) {
         let mut known = Vec::with_capacity(wanted.len());
-        let mut missing = Vec::new();
+        let mut reads = Reads {
+            tiles: Vec::new(),
+            summaries: Vec::new(),
+        };
+        let (Ok(tiles), Ok(summaries)) = (self.tiles.lock(), self.summaries.lock()) else {
+            reads.tiles = wanted.iter().copied().map(TileRead::whole).collect();
+            reads.summaries = vec![None; wanted.len()];
+            return (known, reads);
+        };
         for &(level, index) in wanted {
-            match tiles.get(&(shard, level, index)) {
-                Some(hashed) => known.push((level, index, KnownTile::Hashed(hashed.clone()))),
-                None => missing.push((level, index)),
+            if let Some(hashed) = tiles.get(&(shard, level, index)) {
+                known.push((level, index, KnownTile::Hashed(hashed.clone())));
+                continue;
             }
+            let own_summary = (level == 0
+                && index == leaf / TILE_WIDTH
+                && tile_width(size, level, index) == TILE_WIDTH)
+                .then(|| summaries.get(&(shard, index)).cloned())
+                .flatten();
+            let hashes = own_summary
+                .is_some()
+                .then(|| TileSummary::leaves_around(leaf));
+            reads.tiles.push(TileRead {
+                level,
+                index,
+                hashes,
+            });
+            reads.summaries.push(own_summary);
         }
-        (known, missing)
+        (known, reads)
     }
 
-    /// Adds the tiles just read (`read`, in the order of `wanted`) to
+    /// Adds the tiles just read (`read`, in the order of `reads`) to
     /// `known`, keeping those that are full above level 0 in a tree of
     /// `size` leaves.
     pub fn add_read(
         &self,
         shard: u32,
         size: u64,
-        wanted: &[(u8, u64)],
+        reads: Reads,
         read: TilesRead,
         known: &mut KnownTiles,
     ) {
-        for (&(level, index), data) in wanted.iter().zip(read) {
+        for ((wanted, summary), data) in reads.tiles.into_iter().zip(reads.summaries).zip(read) {
             let Some(data) = data else { continue };
+            let (level, index) = (wanted.level, wanted.index);
+            if let (Some(summary), Some(hashes)) = (summary, wanted.hashes) {
+                let (leaves, first) = (data, u64::from(hashes.start));
+                known.push((
+                    level,
+                    index,
+                    KnownTile::Summarized {
+                        leaves,
+                        first,
+                        summary,
+                    },
+                ));
+                continue;
+            }
             let full = tile_width(size, level, index) == TILE_WIDTH;
             let tile = match (level, full) {
                 (0, true) => match self.summary(shard, index, &data) {
-                    Some(summary) => KnownTile::Summarized(data, summary),
+                    Some(summary) => KnownTile::Summarized {
+                        leaves: data,
+                        first: 0,
+                        summary,
+                    },
                     None => KnownTile::Stored(data),
                 },
                 (_, true) => match HashedTile::new(&data) {
@@ -94,26 +146,31 @@ impl TileCache {
     }
 
     /// Whether a proof in a tree of `size` leaves finds every tile of
-    /// `wanted` kept hashed, so that `add_read` and the proof hash no more
+    /// `reads` kept hashed, so that `add_read` and the proof hash no more
     /// than 22 nodes: a full level-0 tile summarized, a partial tile kept at
-    /// least as wide as the tree needs. (A full upper tile in `wanted` was
+    /// least as wide as the tree needs. (A full upper tile in `reads` was
     /// not kept when `split` looked.)
-    pub fn keeps_hashed(&self, shard: u32, size: u64, wanted: &[(u8, u64)]) -> bool {
+    pub fn keeps_hashed(&self, shard: u32, size: u64, reads: &Reads) -> bool {
         let (Ok(summaries), Ok(edges)) = (self.summaries.lock(), self.edges.lock()) else {
             return false;
         };
-        wanted.iter().all(|&(level, index)| {
-            let width = tile_width(size, level, index);
-            if width == TILE_WIDTH {
-                level == 0 && summaries.contains_key(&(shard, index))
-            } else {
-                edges
-                    .get(&(shard, level))
-                    .is_some_and(|(kept_index, kept)| {
-                        *kept_index == index && kept.width() >= width as usize
-                    })
-            }
-        })
+        reads
+            .tiles
+            .iter()
+            .zip(&reads.summaries)
+            .all(|(wanted, summary)| {
+                let (level, index) = (wanted.level, wanted.index);
+                let width = tile_width(size, level, index);
+                if width == TILE_WIDTH {
+                    level == 0 && (summary.is_some() || summaries.contains_key(&(shard, index)))
+                } else {
+                    edges
+                        .get(&(shard, level))
+                        .is_some_and(|(kept_index, kept)| {
+                            *kept_index == index && kept.width() >= width as usize
+                        })
+                }
+            })
     }
 
     /// The kept summary of full level-0 tile `index`, or a new one made from
@@ -206,6 +263,21 @@ mod tests {
         }
     }
 
+    /// What a store answers to `reads`: each tile whole or in part.
+    fn read(tiles: &Tiles, reads: &Reads) -> TilesRead {
+        reads
+            .tiles
+            .iter()
+            .map(|w| {
+                tiles
+                    .0
+                    .get(&(w.level, w.index))
+                    .cloned()
+                    .and_then(|data| w.part_of(data))
+            })
+            .collect()
+    }
+
     /// Grows the tree by `count` leaves, storing the tiles it writes; its new size.
     fn append(edge: &mut RightEdge, tiles: &mut Tiles, count: u32) -> u64 {
         let start = edge.size() as u32;
@@ -249,16 +321,29 @@ mod tests {
                 size - 1,
             ] {
                 let plan = merkle::inclusion_tiles(size, index).unwrap();
-                let (mut known, wanted) = cache.split(0, plan.tiles());
+                let (mut known, wanted) = cache.split(0, size, index, plan.tiles());
+                let own = wanted
+                    .tiles
+                    .iter()
+                    .find(|w| (w.level, w.index) == (0, index / 256));
                 if round == 1 {
                     // Only level 0 and the partial tiles of the right edge are read.
-                    let full_upper = |&(level, i): &(u8, u64)| {
-                        level > 0 && tile_width(size, level, i) == TILE_WIDTH
+                    let full_upper = |w: &&TileRead| {
+                        w.level > 0 && tile_width(size, w.level, w.index) == TILE_WIDTH
                     };
-                    assert!(!wanted.iter().any(full_upper), "{wanted:?}");
+                    assert!(
+                        !wanted.tiles.iter().any(|w| full_upper(&w)),
+                        "{:?}",
+                        wanted.tiles
+                    );
+                    // A full level-0 tile, summarized in round 0, is read in part.
+                    if tile_width(size, 0, index / 256) == TILE_WIDTH {
+                        let part = index as u32 % 256 / 16 * 16..index as u32 % 256 / 16 * 16 + 16;
+                        assert_eq!(own.unwrap().hashes, Some(part), "index {index}");
+                    }
                 }
-                let read = tiles.read_tiles(&wanted).unwrap();
-                cache.add_read(0, size, &wanted, read, &mut known);
+                let read = read(&tiles, &wanted);
+                cache.add_read(0, size, wanted, read, &mut known);
                 let proof = merkle::inclusion_proof_from(&tiles, known, size, index).unwrap();
                 assert_eq!(proof, merkle::inclusion_proof(&tiles, size, index).unwrap());
             }
@@ -296,20 +381,21 @@ mod tests {
         let size = append(&mut edge, &mut tiles, 2 * 256 + 44);
         for index in [0, 300] {
             let plan = merkle::inclusion_tiles(size, index).unwrap();
-            let (mut known, wanted) = cache.split(0, plan.tiles());
+            let (mut known, wanted) = cache.split(0, size, index, plan.tiles());
             // Each proof reads a level-0 tile not summarized yet.
             assert!(!cache.keeps_hashed(0, size, &wanted), "index {index}");
-            let read = tiles.read_tiles(&wanted).unwrap();
-            cache.add_read(0, size, &wanted, read, &mut known);
-            let (_, wanted) = cache.split(0, plan.tiles());
+            let read = read(&tiles, &wanted);
+            cache.add_read(0, size, wanted, read, &mut known);
+            let (_, wanted) = cache.split(0, size, index, plan.tiles());
             assert!(cache.keeps_hashed(0, size, &wanted), "index {index}");
         }
         // Leaf 0's level-0 tile is summarized, but the partial tile at the
         // right edge is now wider than the one kept.
         let size = append(&mut edge, &mut tiles, 6);
         let plan = merkle::inclusion_tiles(size, 0).unwrap();
-        let (_, wanted) = cache.split(0, plan.tiles());
-        assert!(wanted.contains(&(0, 0)) && wanted.contains(&(0, 2)));
+        let (_, wanted) = cache.split(0, size, 0, plan.tiles());
+        let keys: Vec<_> = wanted.tiles.iter().map(|w| (w.level, w.index)).collect();
+        assert!(keys.contains(&(0, 0)) && keys.contains(&(0, 2)));
         assert!(!cache.keeps_hashed(0, size, &wanted));
     }
 
@@ -327,9 +413,9 @@ mod tests {
             for &size in &sizes {
                 for index in [0, 1, 200, size / 2, size - 1] {
                     let plan = merkle::inclusion_tiles(size, index).unwrap();
-                    let (mut known, wanted) = cache.split(0, plan.tiles());
-                    let read = tiles.read_tiles(&wanted).unwrap();
-                    cache.add_read(0, size, &wanted, read, &mut known);
+                    let (mut known, wanted) = cache.split(0, size, index, plan.tiles());
+                    let read = read(&tiles, &wanted);
+                    cache.add_read(0, size, wanted, read, &mut known);
                     let proof = merkle::inclusion_proof_from(&tiles, known, size, index).unwrap();
                     assert_eq!(
                         proof,

@@ -1,9 +1,10 @@
 //! The storage contract as tests every backend runs (`LogStore` in
-//! `mod.rs`): batches round-trip, the checkpoint never shrinks, and a batch
-//! built on another checkpoint is refused and writes nothing.
+//! `mod.rs`): batches round-trip, the checkpoint never shrinks, a batch
+//! built on another checkpoint is refused and writes nothing, and a proof's
+//! read answers tiles whole or in part.
 
 use super::{Batch, LogStore, NewEntry, ShardInfo, ShardState, StoreError, StoredCheckpoint};
-use super::{StoredEntry, TileData};
+use super::{StoredEntry, TileData, TileRead};
 
 pub fn shard(ordinal: u32, start: u64) -> ShardState {
     ShardState {
@@ -134,4 +135,49 @@ pub fn filed_keys_join_the_index_and_the_marker_moves(store: &dyn LogStore) {
     assert_eq!(store.search("reindex:test").unwrap(), vec![2]);
     assert_eq!(store.search("sha256:ab").unwrap(), vec![0, 1]);
     assert_eq!(store.read_entries(0..5).unwrap().len(), 2);
+}
+
+/// The entry GET's read answers each tile whole or the hashes asked of
+/// it, and none of a tile too short for the part asked.
+pub fn proof_reads_answer_tiles_whole_or_in_part(store: &dyn LogStore) {
+    store.create_shard(&shard(0, 0)).unwrap();
+    let mut batch = batch(0, 1);
+    // Hash i of the full tile is 32 bytes of i; the partial tile holds 20.
+    let full: Vec<u8> = (0..256u32).flat_map(|i| [i as u8; 32]).collect();
+    batch.tiles = vec![
+        TileData {
+            level: 0,
+            index: 0,
+            data: full.clone(),
+        },
+        TileData {
+            level: 0,
+            index: 1,
+            data: full[..20 * 32].to_vec(),
+        },
+    ];
+    store.commit_batch(&batch).unwrap();
+    let part = |index: u64, hashes: std::ops::Range<u32>| TileRead {
+        level: 0,
+        index,
+        hashes: Some(hashes),
+    };
+    let wanted = [
+        part(0, 16..32),
+        TileRead::whole((0, 0)),
+        TileRead::whole((0, 1)),
+        part(1, 0..16),
+        part(1, 16..32),
+        part(0, 240..256),
+        TileRead::whole((1, 0)),
+    ];
+    let (entry, tiles) = store.read_entry_and_tiles(0, 0, &wanted).unwrap();
+    assert_eq!(entry.unwrap().body, b"body 0");
+    assert_eq!(tiles[0].as_deref(), Some(&full[16 * 32..32 * 32]));
+    assert_eq!(tiles[1].as_deref(), Some(full.as_slice()));
+    assert_eq!(tiles[2].as_deref(), Some(&full[..20 * 32]));
+    assert_eq!(tiles[3].as_deref(), Some(&full[..16 * 32]));
+    assert_eq!(tiles[4], None, "hashes 16..32 of a 20-hash tile");
+    assert_eq!(tiles[5].as_deref(), Some(&full[240 * 32..]));
+    assert_eq!(tiles[6], None);
 }

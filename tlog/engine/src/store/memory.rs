@@ -214,5 +214,6 @@ mod tests {
             &MemoryStore::new(),
         );
         contract_tests::filed_keys_join_the_index_and_the_marker_moves(&MemoryStore::new());
+        contract_tests::proof_reads_answer_tiles_whole_or_in_part(&MemoryStore::new());
     }
 }

@@ -604,6 +604,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
         contract_tests::filed_keys_join_the_index_and_the_marker_moves(&store);
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open_dir(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        contract_tests::proof_reads_answer_tiles_whole_or_in_part(&store);
     }
 
     /// The files of a store as a crash would leave them: copied while it is

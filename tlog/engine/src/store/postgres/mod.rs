@@ -34,7 +34,7 @@ use postgres::types::ToSql;
 
 use super::{
     Batch, Coordinator, LogStore, ReadFuture, ShardInfo, ShardState, StoreError, StoredCheckpoint,
-    StoredEntry, TilesRead,
+    StoredEntry, TileRead, TilesRead,
 };
 use pool::{Connection, Pool, backend};
 use proof_read::{ProofRead, ProofReads};
@@ -424,7 +424,7 @@ impl LogStore for PostgresStore {
         &self,
         index: u64,
         shard: u32,
-        wanted: &[(u8, u64)],
+        wanted: &[TileRead],
     ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
         let read = ProofRead::new(index, shard, wanted)?;
         let rows = self.read(|client| {
@@ -439,7 +439,7 @@ impl LogStore for PostgresStore {
         &'a self,
         index: u64,
         shard: u32,
-        wanted: &'a [(u8, u64)],
+        wanted: &'a [TileRead],
     ) -> Option<ReadFuture<'a>> {
         Some(Box::pin(self.proof_reads.read(index, shard, wanted)))
     }

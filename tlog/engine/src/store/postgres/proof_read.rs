@@ -7,52 +7,90 @@
 //! the kernel's scheduler most of the server's CPU (BENCHMARKS.md, "Proofs
 //! on PostgreSQL").
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use postgres::Row;
 use postgres::types::ToSql;
+use tlog_tiles::HASH_SIZE;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, Statement};
 
 use super::pool::{backend, connect_failed};
 use super::tls::Tls;
-use super::values::{position, tile_keys, to_i64};
-use crate::store::{StoreError, StoredEntry, TilesRead};
+use super::values::{tile_keys, to_i64};
+use crate::merkle::TILE_WIDTH;
+use crate::store::{StoreError, StoredEntry, TileRead, TilesRead};
 
-/// The entry's row first, then one row per tile wanted (NULL data if
-/// missing). Each tile is a lookup of its own by primary key: joined, a
+/// The entry's row first, then one row per tile wanted, numbered from 1 in
+/// the order asked (NULL data if missing). Each tile is a lookup of its own by primary key: joined, a
 /// generic plan estimates the arrays at 10 rows and scans the whole tiles
-/// table instead.
+/// table instead. A tile's 8 KiB are stored out of line (TOAST) in 2 KB
+/// chunks, uncompressed (hashes do not compress), so `substring` of a part
+/// fetches only the chunks that hold it.
 pub const SQL: &str = "SELECT 0::int2, idx, integrated_time, body, receipt, extra
      FROM entries WHERE idx = $1
      UNION ALL
-     SELECT 1::int2, w.idx, w.level::int8, (SELECT t.data FROM tiles t
-        WHERE t.shard = $2 AND t.level = w.level AND t.idx = w.idx), NULL, NULL
-     FROM unnest($3::int2[], $4::int8[]) AS w(level, idx)";
+     SELECT 1::int2, w.n, NULL, (SELECT substring(t.data FROM w.first FOR w.len)
+        FROM tiles t WHERE t.shard = $2 AND t.level = w.level AND t.idx = w.idx), NULL, NULL
+     FROM unnest($3::int2[], $4::int8[], $5::int4[], $6::int4[])
+        WITH ORDINALITY AS w(level, idx, first, len, n)";
 
 /// The statement's parameters: the entry at a global index, and tiles of
-/// its shard.
+/// its shard, each a byte range (`substring`'s 1-based first byte and
+/// length; the whole tile's range for a whole read).
 pub struct ProofRead {
     index: i64,
     shard: i64,
     levels: Vec<i16>,
     indexes: Vec<i64>,
+    firsts: Vec<i32>,
+    lens: Vec<i32>,
+    /// The length each part read must have; `None` for a whole tile.
+    part_lens: Vec<Option<usize>>,
 }
 
+/// A whole tile's bytes, at most.
+const WHOLE: Range<u32> = 0..TILE_WIDTH as u32;
+
 impl ProofRead {
-    pub fn new(index: u64, shard: u32, wanted: &[(u8, u64)]) -> Result<Self, StoreError> {
-        let (levels, indexes) = tile_keys(wanted)?;
+    pub fn new(index: u64, shard: u32, wanted: &[TileRead]) -> Result<Self, StoreError> {
+        let keys: Vec<_> = wanted.iter().map(|w| (w.level, w.index)).collect();
+        let (levels, indexes) = tile_keys(&keys)?;
+        let bytes = |w: &TileRead| {
+            let hashes = w.hashes.clone().unwrap_or(WHOLE);
+            let first = hashes.start as usize * HASH_SIZE + 1;
+            let len = hashes.len() * HASH_SIZE;
+            match (i32::try_from(first), i32::try_from(len)) {
+                (Ok(first), Ok(len)) if hashes.end <= WHOLE.end => Ok((first, len)),
+                _ => Err(StoreError::Backend(format!("tile hashes {hashes:?}"))),
+            }
+        };
+        let (firsts, lens) = wanted.iter().map(bytes).collect::<Result<_, _>>()?;
         Ok(Self {
             index: to_i64(index, "index")?,
             shard: i64::from(shard),
             levels,
             indexes,
+            firsts,
+            lens,
+            part_lens: wanted
+                .iter()
+                .map(|w| w.hashes.as_ref().map(|h| h.len() * HASH_SIZE))
+                .collect(),
         })
     }
 
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 4] {
-        [&self.index, &self.shard, &self.levels, &self.indexes]
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.index,
+            &self.shard,
+            &self.levels,
+            &self.indexes,
+            &self.firsts,
+            &self.lens,
+        ]
     }
 
     /// The entry, and the tiles in the order they were asked for.
@@ -68,12 +106,14 @@ impl ProofRead {
                     extra: row.get(5),
                 });
             } else {
-                let level = i16::try_from(row.get::<_, i64>(2))
-                    .map_err(|_| StoreError::Corrupt("tile level out of range".into()))?;
-                let key = (level, row.get::<_, i64>(1));
-                if let Some(at) = position(&self.levels, &self.indexes, key) {
-                    found[at] = row.get(3);
-                }
+                let at = usize::try_from(row.get::<_, i64>(1) - 1)
+                    .ok()
+                    .filter(|&at| at < found.len())
+                    .ok_or_else(|| StoreError::Corrupt("a tile read out of order".into()))?;
+                // A tile too short for the part asked: none of it.
+                found[at] = row
+                    .get::<_, Option<Vec<u8>>>(3)
+                    .filter(|data| self.part_lens[at].is_none_or(|len| data.len() == len));
             }
         }
         Ok((entry, found))
@@ -119,7 +159,7 @@ impl ProofReads {
         &self,
         index: u64,
         shard: u32,
-        wanted: &[(u8, u64)],
+        wanted: &[TileRead],
     ) -> Result<(Option<StoredEntry>, TilesRead), StoreError> {
         let read = ProofRead::new(index, shard, wanted)?;
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();

@@ -31,6 +31,7 @@ fn keeps_the_storage_contract() {
         &fresh_schema(),
     ));
     contract_tests::filed_keys_join_the_index_and_the_marker_moves(&open(&fresh_schema()));
+    contract_tests::proof_reads_answer_tiles_whole_or_in_part(&open(&fresh_schema()));
 }
 
 #[test]
@@ -41,7 +42,9 @@ fn a_proof_read_is_planned_once_per_connection() {
     // More executions than the server's five custom plans before it
     // weighs a generic one.
     for _ in 0..8 {
-        let (entry, tiles) = store.read_entry_and_tiles(0, 0, &[(0, 0)]).unwrap();
+        let (entry, tiles) = store
+            .read_entry_and_tiles(0, 0, &[TileRead::whole((0, 0))])
+            .unwrap();
         assert!(entry.is_some() && tiles[0].is_some());
     }
     let plans = store
@@ -81,7 +84,7 @@ fn the_async_proof_read_answers_as_the_blocking_one_and_outlives_its_connections
         .enable_all()
         .build()
         .unwrap();
-    let read_async = |index: u64, wanted: &[(u8, u64)]| {
+    let read_async = |index: u64, wanted: &[TileRead]| {
         runtime.block_on(async {
             let reading = store.read_entry_and_tiles_async(index, 0, wanted).unwrap();
             tokio::time::timeout(std::time::Duration::from_secs(10), reading)
@@ -89,7 +92,12 @@ fn the_async_proof_read_answers_as_the_blocking_one_and_outlives_its_connections
                 .expect("the read must not hang")
         })
     };
-    let wanted = [(0, 0), (0, 7), (1, 0)];
+    let mut wanted: Vec<_> = [(0, 0), (0, 7), (1, 0)].map(TileRead::whole).into();
+    wanted.push(TileRead {
+        level: 0,
+        index: 0,
+        hashes: Some(0..1),
+    });
     for round in 0..3 {
         // Every slot's connection in use, then all of them ended.
         for index in [0, 2, 3, 1, 0, 2, 3, 1] {
@@ -99,6 +107,7 @@ fn the_async_proof_read_answers_as_the_blocking_one_and_outlives_its_connections
             assert_eq!(tiles, expected_tiles);
             assert_eq!(entry.is_some(), index < 3);
             assert!(tiles[0].is_some() && tiles[1].is_none() && tiles[2].is_none());
+            assert_eq!(tiles[3].as_ref().map(Vec::len), Some(32));
         }
         let sessions = |sql: &'static str| -> i64 {
             let row = store
