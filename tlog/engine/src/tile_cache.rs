@@ -5,9 +5,8 @@
 //! nothing to hash above the bottom level. Of a full level-0 tile only its
 //! summary is kept (`TileSummary`, 512 bytes): the proof then reads only the
 //! 16 leaves under its leaf's summary node, and hashes 22 nodes instead of
-//! 247. The right edge's
-//! partial tiles are kept hashed too, one per level: most proofs pass
-//! through all of them. A full tile never changes and a partial one only
+//! 247. The right edge's partial tiles are kept hashed too, one per level:
+//! most proofs pass through all of them. A full tile never changes and a partial one only
 //! grows, keeping the subtrees it holds, so nothing kept is ever stale.
 
 use std::collections::HashMap;
