@@ -77,14 +77,19 @@ impl TileRead {
         }
     }
 
+    /// The bytes of the tile this read wants; `None` for all of them.
+    pub fn bytes(&self) -> Option<Range<usize>> {
+        let hashes = self.hashes.as_ref()?;
+        Some(hashes.start as usize * HASH_SIZE..hashes.end as usize * HASH_SIZE)
+    }
+
     /// The part of a stored tile's `data` this read wants; `None` if the
     /// tile is too short to hold it.
     pub fn part_of(&self, data: Vec<u8>) -> Option<Vec<u8>> {
-        let Some(hashes) = &self.hashes else {
-            return Some(data);
-        };
-        let bytes = hashes.start as usize * HASH_SIZE..hashes.end as usize * HASH_SIZE;
-        data.get(bytes).map(<[u8]>::to_vec)
+        match self.bytes() {
+            None => Some(data),
+            Some(bytes) => data.get(bytes).map(<[u8]>::to_vec),
+        }
     }
 }
 

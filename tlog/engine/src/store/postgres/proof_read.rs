@@ -24,11 +24,11 @@ use crate::merkle::TILE_WIDTH;
 use crate::store::{StoreError, StoredEntry, TileRead, TilesRead};
 
 /// The entry's row first, then one row per tile wanted, numbered from 1 in
-/// the order asked (NULL data if missing). Each tile is a lookup of its own by primary key: joined, a
-/// generic plan estimates the arrays at 10 rows and scans the whole tiles
-/// table instead. A tile's 8 KiB are stored out of line (TOAST) in 2 KB
-/// chunks, uncompressed (hashes do not compress), so `substring` of a part
-/// fetches only the chunks that hold it.
+/// the order asked (NULL data if missing). Each tile is a lookup of its own
+/// by primary key: joined, a generic plan estimates the arrays at 10 rows
+/// and scans the whole tiles table instead. A tile's 8 KiB are stored out
+/// of line (TOAST) in 2 KB chunks, uncompressed (hashes do not compress),
+/// so `substring` of a part fetches only the chunks that hold it.
 pub const SQL: &str = "SELECT 0::int2, idx, integrated_time, body, receipt, extra
      FROM entries WHERE idx = $1
      UNION ALL
@@ -47,27 +47,26 @@ pub struct ProofRead {
     indexes: Vec<i64>,
     firsts: Vec<i32>,
     lens: Vec<i32>,
-    /// The length each part read must have; `None` for a whole tile.
-    part_lens: Vec<Option<usize>>,
+    /// Whether each read is of a whole tile, whose length varies; a part
+    /// must be `lens` long.
+    whole: Vec<bool>,
 }
 
 /// A whole tile's bytes, at most.
-const WHOLE: Range<u32> = 0..TILE_WIDTH as u32;
+const WHOLE: Range<usize> = 0..TILE_WIDTH as usize * HASH_SIZE;
 
 impl ProofRead {
     pub fn new(index: u64, shard: u32, wanted: &[TileRead]) -> Result<Self, StoreError> {
         let keys: Vec<_> = wanted.iter().map(|w| (w.level, w.index)).collect();
         let (levels, indexes) = tile_keys(&keys)?;
-        let bytes = |w: &TileRead| {
-            let hashes = w.hashes.clone().unwrap_or(WHOLE);
-            let first = hashes.start as usize * HASH_SIZE + 1;
-            let len = hashes.len() * HASH_SIZE;
-            match (i32::try_from(first), i32::try_from(len)) {
-                (Ok(first), Ok(len)) if hashes.end <= WHOLE.end => Ok((first, len)),
-                _ => Err(StoreError::Backend(format!("tile hashes {hashes:?}"))),
+        let range = |w: &TileRead| {
+            let bytes = w.bytes().unwrap_or(WHOLE);
+            match (i32::try_from(bytes.start + 1), i32::try_from(bytes.len())) {
+                (Ok(first), Ok(len)) if bytes.end <= WHOLE.end => Ok((first, len)),
+                _ => Err(StoreError::Backend(format!("tile bytes {bytes:?}"))),
             }
         };
-        let (firsts, lens) = wanted.iter().map(bytes).collect::<Result<_, _>>()?;
+        let (firsts, lens) = wanted.iter().map(range).collect::<Result<_, _>>()?;
         Ok(Self {
             index: to_i64(index, "index")?,
             shard: i64::from(shard),
@@ -75,10 +74,7 @@ impl ProofRead {
             indexes,
             firsts,
             lens,
-            part_lens: wanted
-                .iter()
-                .map(|w| w.hashes.as_ref().map(|h| h.len() * HASH_SIZE))
-                .collect(),
+            whole: wanted.iter().map(|w| w.hashes.is_none()).collect(),
         })
     }
 
@@ -111,9 +107,10 @@ impl ProofRead {
                     .filter(|&at| at < found.len())
                     .ok_or_else(|| StoreError::Corrupt("a tile read out of order".into()))?;
                 // A tile too short for the part asked: none of it.
+                let fits = |data: &Vec<u8>| usize::try_from(self.lens[at]) == Ok(data.len());
                 found[at] = row
                     .get::<_, Option<Vec<u8>>>(3)
-                    .filter(|data| self.part_lens[at].is_none_or(|len| data.len() == len));
+                    .filter(|data| self.whole[at] || fits(data));
             }
         }
         Ok((entry, found))
