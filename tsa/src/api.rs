@@ -1,7 +1,7 @@
 //! The HTTP API of sigstore's timestamp-authority:
 //!
 //! - `POST /api/v1/timestamp`: a DER TimeStampReq (`application/timestamp-query`)
-//!   or sigstore's JSON request (`application/json`); `201` with the DER
+//!   or sigstore's JSON request (`application/json`); `200` with the DER
 //!   TimeStampResp (`application/timestamp-reply`), or a 400
 //!   `{"code","message"}` saying what was wrong with the request.
 //! - `GET /api/v1/timestamp/certchain`: the chain as PEM.
@@ -25,6 +25,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use crate::Tsa;
 use crate::request::TimestampRequest;
 
+pub const TIMESTAMP_PATH: &str = "/api/v1/timestamp";
 pub const TIMESTAMP_QUERY: &str = "application/timestamp-query";
 pub const TIMESTAMP_REPLY: &str = "application/timestamp-reply";
 pub const PEM_CHAIN: &str = "application/pem-certificate-chain";
@@ -91,7 +92,7 @@ impl TsaState {
 /// The routes without the shared layers, for nesting under another service.
 pub fn routes(state: Arc<TsaState>) -> Router {
     Router::new()
-        .route("/api/v1/timestamp", post(timestamp))
+        .route(TIMESTAMP_PATH, post(timestamp))
         .route("/api/v1/timestamp/certchain", get(certchain))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -118,7 +119,9 @@ async fn timestamp(
     state.metrics.timestamps.with_label_values(&[outcome]).inc();
     match result {
         Ok(reply) => (
-            StatusCode::CREATED,
+            // As sigstore's timestamp-authority since v1.2 (201 only behind its
+            // `--use-http-201`).
+            StatusCode::OK,
             [(header::CONTENT_TYPE, TIMESTAMP_REPLY)],
             reply,
         )
