@@ -2,8 +2,9 @@
 //! over HTTP/1.1 and with `--http2 N`: every request answered and checked
 //! (the benches count a wrong answer as `other`), and a figure beside its
 //! bound in the summary line, with the CPU its server and its load
-//! generator each used. `atesto bench tlog` and `tlog-proofs` against a
-//! running log, in a closed and an open loop.
+//! generator each used; `atesto bench tsa --url` against a TSA process of
+//! its own. `atesto bench tlog` and `tlog-proofs` against a running log, in
+//! a closed and an open loop.
 
 mod support;
 
@@ -73,6 +74,47 @@ fn answered_over_http1_and_http2(
 #[test]
 fn the_tsa_bench_gets_every_timestamp_over_http1_and_http2() {
     answered_over_http1_and_http2("tsa", "--requests", 6000, "timestamps", "2");
+}
+
+/// `--url`: the same load against a TSA in a process of its own (here an
+/// `atesto tsa`; sigstore's timestamp-authority is loaded the same way), its
+/// CPU read from `/proc`, and no in-process figure.
+#[test]
+fn the_tsa_bench_loads_another_process_at_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsa = support::tsa::Tsa::start(dir.path(), "");
+    let url = tsa.server.url(support::tsa::TIMESTAMP_PATH);
+    let key = dir.path().join("tsa/tsa-key.pem");
+    let pid = tsa.server.child.id().to_string();
+    let summary = bench(&[
+        "bench",
+        "tsa",
+        "--url",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        "--server-pid",
+        &pid,
+        "--requests",
+        "6000",
+        "--concurrency",
+        "8",
+        "--bound-secs",
+        "1",
+        "--rounds",
+        "1",
+    ]);
+    all_answered(&summary, "timestamps", 6000);
+    assert!(summary["in_process_per_s"].is_null(), "{summary}");
+
+    // Without its key and process the run refuses to start.
+    let out = atesto(&["bench", "tsa", "--url", &url]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--key") && stderr.contains("--server-pid"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -66,6 +66,11 @@ pub(super) fn process_cpu() -> Result<f64, BenchError> {
     cpu_of("/proc/self/stat")
 }
 
+/// CPU seconds process `pid` has used: a server outside this process.
+pub(super) fn process_cpu_of(pid: u32) -> Result<f64, BenchError> {
+    cpu_of(&format!("/proc/{pid}/stat"))
+}
+
 /// CPU seconds of this process's live threads named `LOAD_THREAD`.
 pub(super) fn load_threads_cpu() -> Result<f64, BenchError> {
     let tasks = std::fs::read_dir("/proc/self/task").map_err(|source| BenchError::Io {

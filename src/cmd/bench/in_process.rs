@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use reqwest::StatusCode;
 use tempfile::TempDir;
 
 use super::cpu_split::ServerShare;
@@ -112,9 +113,17 @@ pub(super) fn serve(listener: tokio::net::TcpListener, router: Router) {
 }
 
 /// The lines every in-process run ends its human-readable report with.
-pub(super) fn print_cpu_and_latency(cpu: &ServerShare, latency: Option<&Latency>) {
+pub(super) fn print_cpu_and_latency(
+    cpu: &ServerShare,
+    success: StatusCode,
+    latency: Option<&Latency>,
+) {
     println!("{}", cpu.line());
-    println!("latency of 201s: {}", Latency::line(latency));
+    println!(
+        "latency of {}s: {}",
+        success.as_u16(),
+        Latency::line(latency)
+    );
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub(super) struct Calls<R, C> {
 pub(super) enum Call {
     Get(String),
     Post {
-        path: &'static str,
+        path: String,
         content_type: &'static str,
         body: Vec<u8>,
     },
@@ -64,6 +64,19 @@ pub(super) struct Load {
     /// from the request's scheduled time; closed loop when `None`.
     pub(super) rate: Option<f64>,
     pub(super) max_time: Duration,
+}
+
+/// The socket address of a loopback URL, and its path without a trailing `/`.
+pub(super) fn address(base: &str) -> Result<(SocketAddr, String), BenchError> {
+    let bad = |e: &dyn std::fmt::Display| BenchError::Args(format!("--url {base}: {e}"));
+    let url = reqwest::Url::parse(base).map_err(|e| bad(&e))?;
+    let addr = url
+        .socket_addrs(|| None)
+        .map_err(|e| bad(&e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad(&"no address"))?;
+    Ok((addr, url.path().trim_end_matches('/').to_owned()))
 }
 
 /// One connection's request sender.
@@ -267,4 +280,17 @@ where
         })
         .collect();
     Tally::gather(workers).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_keeps_the_path() {
+        let (addr, path) = address("http://127.0.0.1:3910/prefix/").unwrap();
+        assert_eq!(addr.to_string(), "127.0.0.1:3910");
+        assert_eq!(path, "/prefix");
+        assert_eq!(address("http://127.0.0.1:3910").unwrap().1, "");
+    }
 }

@@ -168,7 +168,7 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
             load: args.load.load(),
             success: StatusCode::CREATED,
             call: move |n| Call::Post {
-                path: "/api/v2/log/entries",
+                path: "/api/v2/log/entries".into(),
                 content_type: "application/json",
                 body: sent[(first + n) as usize].clone(),
             },
@@ -222,6 +222,10 @@ pub async fn load(args: RekorV2LoadArgs) -> Result<(), BenchError> {
         summary.other,
         tally.statuses,
     );
-    print_cpu_and_latency(&summary.cpu, summary.latency_ms.as_ref());
+    print_cpu_and_latency(
+        &summary.cpu,
+        StatusCode::CREATED,
+        summary.latency_ms.as_ref(),
+    );
     print_json(&summary)
 }

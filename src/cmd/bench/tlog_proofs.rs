@@ -3,7 +3,6 @@
 //! load generator shares the machine with the server and its database, so
 //! the less CPU it takes per GET the more the figures are the server's.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use super::driver::{
     per_second, print_json,
 };
 use super::error::BenchError;
-use super::keep_alive::{Call, Calls, Load, drive_calls};
+use super::keep_alive::{Call, Calls, Load, address, drive_calls};
 
 const MAX_PROOF_REQUESTS: u64 = 10_000_000;
 
@@ -168,19 +167,6 @@ pub(super) async fn proofs(args: ProofArgs) -> Result<(), BenchError> {
     print_json(&summary)
 }
 
-/// The socket address of a loopback base URL, and its path.
-fn address(base: &str) -> Result<(SocketAddr, String), BenchError> {
-    let bad = |e: &dyn std::fmt::Display| BenchError::Args(format!("--url {base}: {e}"));
-    let url = reqwest::Url::parse(base).map_err(|e| bad(&e))?;
-    let addr = url
-        .socket_addrs(|| None)
-        .map_err(|e| bad(&e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| bad(&"no address"))?;
-    Ok((addr, url.path().trim_end_matches('/').to_owned()))
-}
-
 /// Whether an entry's answer names `index` as its log index: a 200 that
 /// answers another entry, or none, does not count.
 fn holds_index(answer: &[u8], index: u64) -> bool {
@@ -209,13 +195,5 @@ mod tests {
         assert!(!holds_index(answer, 1234));
         assert!(!holds_index(b"{}", 0));
         assert!(holds_index(br#"{"logIndex":7}"#, 7));
-    }
-
-    #[test]
-    fn the_address_keeps_the_path() {
-        let (addr, path) = address("http://127.0.0.1:3910/prefix/").unwrap();
-        assert_eq!(addr.to_string(), "127.0.0.1:3910");
-        assert_eq!(path, "/prefix");
-        assert_eq!(address("http://127.0.0.1:3910").unwrap().1, "");
     }
 }
