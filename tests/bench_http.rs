@@ -41,6 +41,9 @@ fn all_answered(summary: &Value, count_field: &str, expected: u64) {
     }
 }
 
+/// 8 in flight, one round, a bound measured for 1 s.
+const ONE_SHORT_ROUND: [&str; 6] = ["--concurrency", "8", "--bound-secs", "1", "--rounds", "1"];
+
 /// `atesto bench COMMAND COUNT_FLAG COUNT` with 8 in flight, one short round,
 /// over HTTP/1.1 and then with `--http2 STREAMS`; every request answered
 /// (`COUNT_FIELD` of the summary). The load must last about a second or
@@ -55,17 +58,10 @@ fn answered_over_http1_and_http2(
 ) {
     let count_arg = count.to_string();
     let base = [
-        "bench",
-        command,
-        count_flag,
-        &count_arg,
-        "--concurrency",
-        "8",
-        "--bound-secs",
-        "1",
-        "--rounds",
-        "1",
-    ];
+        ["bench", command, count_flag, &count_arg].as_slice(),
+        &ONE_SHORT_ROUND,
+    ]
+    .concat();
     all_answered(&bench(&base), count_field, count);
     let http2 = [base.as_slice(), &["--http2", streams]].concat();
     all_answered(&bench(&http2), count_field, count);
@@ -86,24 +82,23 @@ fn the_tsa_bench_loads_another_process_at_a_url() {
     let url = tsa.server.url(support::tsa::TIMESTAMP_PATH);
     let key = dir.path().join("tsa/tsa-key.pem");
     let pid = tsa.server.child.id().to_string();
-    let summary = bench(&[
-        "bench",
-        "tsa",
-        "--url",
-        &url,
-        "--key",
-        key.to_str().unwrap(),
-        "--server-pid",
-        &pid,
-        "--requests",
-        "6000",
-        "--concurrency",
-        "8",
-        "--bound-secs",
-        "1",
-        "--rounds",
-        "1",
-    ]);
+    let summary = bench(
+        &[
+            ["bench", "tsa"].as_slice(),
+            &ONE_SHORT_ROUND,
+            &[
+                "--url",
+                &url,
+                "--key",
+                key.to_str().unwrap(),
+                "--server-pid",
+                &pid,
+                "--requests",
+                "6000",
+            ],
+        ]
+        .concat(),
+    );
     all_answered(&summary, "timestamps", 6000);
     assert!(summary["in_process_per_s"].is_null(), "{summary}");
 
