@@ -117,10 +117,12 @@ impl ProofRead {
     }
 }
 
-/// Connections kept for proof reads. Statements pipeline on each, so a
-/// few keep the server's cores busy; more would only add backends that
-/// compete for them.
-const CONNECTIONS: usize = 4;
+/// Connections kept for proof reads. Statements pipeline on each and are
+/// answered in order, so a backend the OS has descheduled holds up every
+/// read queued behind it: eight keep those queues short enough for a p99
+/// under 5 ms at 16 GETs in flight on two cores, where four often missed
+/// it (BENCHMARKS.md, "Eight proof-read connections").
+const CONNECTIONS: usize = 8;
 
 /// The proof read on the async workers.
 pub struct ProofReads {
